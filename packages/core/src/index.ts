@@ -1,0 +1,27 @@
+/**
+ * `@anklet/core`: the contract between the anklet host and its plugins.
+ *
+ * A plugin package default-exports the result of {@link definePlugin}; the host injects every
+ * service through the {@link WorkerContext}. This package holds types and a few tiny functions only.
+ *
+ * @packageDocumentation
+ */
+export { apiVersion, type ApiVersion } from './api-version.js';
+export { AnkletError, ErrorCodes, isAnkletError, type AnkletErrorOptions, type ErrorCode } from './errors.js';
+export type { Logger, LogFields } from './logger.js';
+export type { StandardSchemaV1, SchemaIssue, SchemaResult, InferSchemaOutput } from './schema.js';
+export { definePlugin, isPlugin, pluginBrand, type Plugin, type PluginDefinition, type PluginInstance, type PluginKind } from './plugin.js';
+export type { WorkerContext, BaseWorkerContext, HandlerContext, ReceiverContext } from './context.js';
+export type { HostCoordination, HostLock, VmSlots, PluginPaths, Release, ShutdownMode } from './host.js';
+export type {
+  JobStore,
+  StoredJob,
+  JobLease,
+  JobEvent,
+  JobPhase,
+  ClaimRequest,
+  EnqueueResult,
+  QueueStats,
+} from './job-store.js';
+export type { AnkaClient, AnkaVm } from './anka.js';
+export type { PluginMetrics, PluginStatus, RunOutcome, MetricLabels } from './metrics.js';

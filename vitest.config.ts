@@ -1,0 +1,10 @@
+import { defineConfig } from 'vitest/config';
+
+// One vitest run over every workspace package that has a vitest.config.ts, so `pnpm test`
+// ends with a single summary. The extra reporter prints the plain "N passed, N failed" line.
+export default defineConfig({
+  test: {
+    projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'examples/*/vitest.config.ts'],
+    reporters: ['default', './scripts/summary-reporter.ts'],
+  },
+});
