@@ -88,10 +88,7 @@ export class AnkletError extends Error {
 
 /** True for an {@link AnkletError} from any copy of `@anklet/core`. */
 export function isAnkletError(value: unknown): value is AnkletError {
-  return (
-    value instanceof Error &&
-    value.name === 'AnkletError' &&
-    typeof (value as { code?: unknown }).code === 'string' &&
-    (value as { code: string }).code.startsWith('ANKLET_ERR_')
-  );
+  if (!(value instanceof Error) || value.name !== 'AnkletError') return false;
+  const code: unknown = (value as Error & { code?: unknown }).code;
+  return typeof code === 'string' && code.startsWith('ANKLET_ERR_');
 }
