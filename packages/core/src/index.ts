@@ -19,9 +19,16 @@ export type {
   JobLease,
   JobEvent,
   JobPhase,
+  JobState,
+  NewJob,
   ClaimRequest,
   EnqueueResult,
   QueueStats,
+  ReapDecision,
+  ReapOptions,
+  ReapResult,
+  QuarantinedRecord,
+  LeaderLease,
 } from './job-store.js';
 export type { AnkaClient, AnkaVm } from './anka.js';
 export type { PluginMetrics, PluginStatus, RunOutcome, MetricLabels } from './metrics.js';

@@ -6,8 +6,10 @@
  * Guarantees every implementation gives (see ARCHITECTURE.md, "Jobs, queue and state"):
  * - intake is idempotent: a job id or a delivery id seen before is not queued twice;
  * - a claim is atomic: a job has at most one owner, who holds a lease and renews it;
- * - a job whose owner stopped renewing comes back to the queue;
- * - nothing is lost: a job leaves the store only through {@link JobStore.finish}.
+ * - a job whose owner stopped renewing comes back to the queue (through {@link JobStore.reapExpired});
+ * - nothing is lost: a job leaves the store only through {@link JobStore.finish} (or the reaper's
+ *   `finish` decision);
+ * - a malformed record is logged with its key and quarantined; it never blocks the queue.
  */
 
 /** The life-cycle phase a handler records for a job so that a restart can resume it. */
@@ -35,8 +37,18 @@ export interface StoredJob<P = unknown> {
   readonly enqueuedAt: number;
   /** The handler instance holding the lease, if any. */
   readonly owner?: string | undefined;
+  /** Milliseconds since the epoch when the current lease ends (only while claimed). */
+  readonly leaseExpiresAt?: number | undefined;
   readonly vmName?: string | undefined;
   readonly runnerId?: string | undefined;
+  /** Repository owner given at enqueue; what {@link ClaimRequest.repositoryOwners} filters on. */
+  readonly repositoryOwner?: string | undefined;
+  /** Template given at enqueue; what {@link ClaimRequest.refusedTemplates} filters on. */
+  readonly template?: string | undefined;
+  /** The handler instance that handed the job off (the Go `paused_on`), while it waits in the hand-off queue. */
+  readonly handedOffBy?: string | undefined;
+  /** Reason given with the last requeue, hand-off or reap. */
+  readonly lastReason?: string | undefined;
   /** Events recorded against the job (`in_progress`, `completed`) with their details. */
   readonly events: Readonly<Record<string, JobEvent | undefined>>;
 }
@@ -58,6 +70,19 @@ export interface JobLease<P = unknown> {
   readonly token: number;
 }
 
+/** A new job for {@link JobStore.enqueue}. */
+export interface NewJob<P = unknown> {
+  readonly id: string;
+  readonly queue: string;
+  readonly payload: P;
+  /** The webhook delivery (GitHub: `X-GitHub-Delivery`); a delivery seen before is refused. */
+  readonly deliveryId?: string | undefined;
+  /** Repository owner, so that claims can filter without reading payloads. */
+  readonly repositoryOwner?: string | undefined;
+  /** Template (GitHub: the `anka-template` label), so that claims can skip templates a host refused. */
+  readonly template?: string | undefined;
+}
+
 /** What {@link JobStore.claim} may take. */
 export interface ClaimRequest {
   readonly queue: string;
@@ -65,12 +90,14 @@ export interface ClaimRequest {
   readonly owner: string;
   /** Lease length in milliseconds; the owner must renew before it ends. */
   readonly leaseMs: number;
-  /** Only jobs whose payload `repository.owner` is one of these (the `queue_name` case). */
+  /** Only jobs whose `repositoryOwner` is one of these, or is unset (the `queue_name` case). */
   readonly repositoryOwners?: ReadonlyArray<string> | undefined;
   /** Templates this host already refused (too big for it); such jobs are left for others. */
   readonly refusedTemplates?: ReadonlyArray<string> | undefined;
   /** Job ids this handler must not take again. */
   readonly skipJobIds?: ReadonlyArray<string> | undefined;
+  /** Hand-offs made by these instances (the other handlers of this host) are left for other hosts. */
+  readonly skipHandedOffBy?: ReadonlyArray<string> | undefined;
 }
 
 /** Result of {@link JobStore.enqueue}. */
@@ -81,37 +108,100 @@ export interface QueueStats {
   readonly queued: number;
   readonly handedOff: number;
   readonly claimed: number;
+  /** Records set aside because they could not be read. */
+  readonly quarantined: number;
   /** Age in milliseconds of the oldest queued job, 0 when none. */
   readonly oldestQueuedAgeMs: number;
+}
+
+/** Which part of a queue {@link JobStore.list} reads. */
+export type JobState = 'queued' | 'handed_off' | 'claimed';
+
+/** What the reaper's callback decides for a job whose lease expired. */
+export type ReapDecision =
+  /** Put it back at the head of the queue with `attempts + 1` (the default). */
+  | 'requeue'
+  /** It is over (GitHub says completed): remove it. */
+  | 'finish'
+  /** Leave it for now; the next reap asks again. */
+  | 'skip';
+
+/** Options for {@link JobStore.reapExpired}. */
+export interface ReapOptions {
+  /** At most this many expired leases per call (default 100). */
+  readonly limit?: number | undefined;
+  /** Asked for each expired job before anything happens to it (for example: ask GitHub first). */
+  readonly decide?: ((job: StoredJob) => ReapDecision | Promise<ReapDecision>) | undefined;
+}
+
+/** What {@link JobStore.reapExpired} did, by job id. */
+export interface ReapResult {
+  readonly requeued: ReadonlyArray<string>;
+  readonly finished: ReadonlyArray<string>;
+  readonly skipped: ReadonlyArray<string>;
+}
+
+/** A record the store could not read and set aside. */
+export interface QuarantinedRecord {
+  /** The store key (or file entry) the record was found under. */
+  readonly key: string;
+  readonly jobId?: string | undefined;
+  readonly reason: string;
+  readonly at: number;
+}
+
+/** Proof of fleet-wide leadership for one named task (the reconciler, the reaper). */
+export interface LeaderLease {
+  readonly name: string;
+  readonly owner: string;
+  /** Fencing token: strictly increasing per name across the fleet. */
+  readonly token: number;
 }
 
 /** The store interface. */
 export interface JobStore {
   /** Stores a new job at the tail of its queue, de-duplicated by job id and by delivery id. */
-  enqueue<P>(job: { id: string; queue: string; payload: P; deliveryId?: string }): Promise<EnqueueResult>;
+  enqueue<P>(job: NewJob<P>): Promise<EnqueueResult>;
   /** Records an `in_progress` or `completed` event against a job. Returns false when the job is unknown. */
   recordEvent(queue: string, jobId: string, event: JobEvent): Promise<boolean>;
   /** Atomically claims the oldest job this handler may take, or returns null. Hand-offs come first. */
   claim<P>(request: ClaimRequest): Promise<JobLease<P> | null>;
   /** Extends a lease. Throws `ANKLET_ERR_LEASE_LOST` when the lease is no longer ours. */
-  renew(lease: JobLease, leaseMs: number): Promise<void>;
-  /** Records progress on an owned job. */
+  renew<P>(lease: JobLease<P>, leaseMs: number): Promise<JobLease<P>>;
+  /** Records progress on an owned job. Throws `ANKLET_ERR_LEASE_LOST` when the lease is no longer ours. */
   update(lease: JobLease, patch: { phase?: JobPhase; vmName?: string | null; runnerId?: string | null }): Promise<void>;
   /** Gives the job back at the head of its queue with `attempts + 1`. */
   requeue(lease: JobLease, reason: string): Promise<void>;
   /** Hands the job to other hosts (this one lacks capacity now); they take it before new jobs. */
   handOff(lease: JobLease, reason: string): Promise<void>;
-  /** Ends the job and removes it from the store. */
+  /** Ends the job and removes it from the store. Its id stays known for a while so a late redelivery is refused. */
   finish(lease: JobLease, outcome: string): Promise<void>;
   /** Jobs a handler instance still owns (for resuming after a restart). */
   listOwned<P>(queue: string, owner: string): Promise<ReadonlyArray<JobLease<P>>>;
   /** Reads one job. */
   get<P>(queue: string, jobId: string): Promise<StoredJob<P> | null>;
+  /** Jobs in one part of a queue, oldest first, a page at a time (admin views; not a hot path). */
+  list<P>(queue: string, state: JobState, page?: { offset?: number; limit?: number }): Promise<ReadonlyArray<StoredJob<P>>>;
   /** Counts for one queue. */
   stats(queue: string): Promise<QueueStats>;
+  /** Records set aside as unreadable, newest first. */
+  listQuarantined(queue: string, limit?: number): Promise<ReadonlyArray<QuarantinedRecord>>;
+  /**
+   * Returns jobs whose lease expired to the head of the queue (or does what `options.decide`
+   * says). Run it from one process in the fleet: the holder of the `reaper` leadership.
+   */
+  reapExpired(queue: string, options?: ReapOptions): Promise<ReapResult>;
   /**
    * Resolves when a job may be waiting in `queue` (an enqueue woke us), after `timeoutMs`, or when
    * `signal` aborts; whichever comes first. Never rejects.
    */
   waitForWork(queue: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /** Takes the fleet-wide leadership `name` for `ttlMs`, or returns null when someone else holds it. */
+  acquireLeadership(name: string, owner: string, ttlMs: number): Promise<LeaderLease | null>;
+  /** Extends a leadership. Throws `ANKLET_ERR_LEASE_LOST` when it expired and someone else took it. */
+  renewLeadership(lease: LeaderLease, ttlMs: number): Promise<void>;
+  /** Gives a leadership up (no-op when it is no longer ours). */
+  releaseLeadership(lease: LeaderLease): Promise<void>;
+  /** Releases connections, timers and files. The store is unusable afterwards. */
+  close(): Promise<void>;
 }

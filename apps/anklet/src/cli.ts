@@ -1,0 +1,203 @@
+#!/usr/bin/env node
+import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
+import { homedir } from 'node:os';
+import path from 'node:path';
+import { isAnkletError } from '@anklet/core';
+import { Command, CommanderError } from 'commander';
+import { configJsonSchema } from './config/json-schema.js';
+import { configDirOf, describeIssues, expandHome, loadConfig, readConfigDocument, resolveConfigPath } from './config/load-config.js';
+import { preparePlugins } from './config/prepare-plugins.js';
+import { drainFileOf } from './host/coordination.js';
+import { ExitCode } from './host/exit-codes.js';
+import { startAnklet } from './host/start.js';
+import { installPlugins, listPlugins, removePlugins } from './plugins/installer.js';
+import { ANKLET_VERSION } from './version.js';
+
+const out = (text: string): void => {
+  process.stdout.write(`${text}\n`);
+};
+const err = (text: string): void => {
+  process.stderr.write(`${text}\n`);
+};
+
+/** Operator mistakes print the message and hint; anything else is a bug and prints the stack. */
+function reportFailure(error: unknown): number {
+  if (isAnkletError(error) && error.operator) {
+    err(`anklet: ${error.message}${error.hint ? `\n  ${error.hint}` : ''}`);
+    return ExitCode.Config;
+  }
+  err(error instanceof Error ? (error.stack ?? error.message) : String(error));
+  return ExitCode.Config;
+}
+
+function home(): string {
+  return process.env.HOME || homedir();
+}
+
+/** `--plugins-path`, then `ANKLET_PLUGINS_PATH`, then `plugins_path` of the config file, then the default. */
+function pluginsPathFor(options: { pluginsPath?: string; config?: string }): { pluginsPath: string; cliFlags: string | undefined } {
+  if (options.pluginsPath) {
+    const resolved = path.resolve(expandHome(options.pluginsPath, home()));
+    return { pluginsPath: resolved, cliFlags: `--plugins-path ${resolved}` };
+  }
+  if (process.env.ANKLET_PLUGINS_PATH) return { pluginsPath: path.resolve(expandHome(process.env.ANKLET_PLUGINS_PATH, home())), cliFlags: undefined };
+  const file = resolveConfigPath(options.config, process.env, home());
+  if (existsSync(file)) {
+    try {
+      const doc = readConfigDocument(file);
+      if (typeof doc.plugins_path === 'string' && doc.plugins_path !== '') {
+        return { pluginsPath: path.resolve(expandHome(doc.plugins_path, home())), cliFlags: options.config ? `-c ${options.config}` : undefined };
+      }
+    } catch {
+      // An unreadable config does not stop plugin management; the default folder is used.
+    }
+  }
+  return { pluginsPath: path.join(configDirOf(home()), 'plugins'), cliFlags: undefined };
+}
+
+export function buildProgram(setExit: (code: number) => void): Command {
+  const program = new Command();
+  program
+    .name('anklet')
+    .description('Runs GitHub Actions jobs in ephemeral Anka macOS VMs, through plugins installed in plugins_path.')
+    .option('-c, --config <path>', 'config file (default: ~/.config/anklet/config.yml, or $ANKLET_CONFIG_FILE_NAME in that folder)')
+    .showHelpAfterError()
+    .exitOverride();
+
+  program
+    .command('start', { isDefault: true })
+    .description('run the plugins of the config until SIGINT/SIGTERM (graceful, interrupting) or SIGQUIT (finish current work)')
+    .action(async () => {
+      setExit(await startAnklet({ configPath: program.opts<{ config?: string }>().config }));
+    });
+
+  program
+    .command('version')
+    .description('print the version (also: -version, --version)')
+    .action(() => out(ANKLET_VERSION));
+
+  const config = program.command('config').description('check the config file');
+  config
+    .command('validate')
+    .description('load the config and every plugin it names, and report every problem at once')
+    .action(async () => {
+      const file = program.opts<{ config?: string }>().config;
+      try {
+        const loaded = loadConfig({ configPath: file });
+        const plugins = await preparePlugins(loaded);
+        for (const line of describeIssues(loaded, loaded.warnings)) err(`warning: ${line}`);
+        if (loaded.issues.length > 0) {
+          err(`${loaded.file}: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'}`);
+          for (const line of describeIssues(loaded, loaded.issues)) err(`  ${line}`);
+          setExit(ExitCode.Config);
+          return;
+        }
+        out(`config OK: ${loaded.file}`);
+        out(`plugins path: ${loaded.pluginsPath}`);
+        for (const p of plugins) out(`  ${p.entry.name}: ${p.entry.plugin} → ${p.manifest.name}@${p.manifest.version} (${p.kind})`);
+        if (plugins.length === 0) out('  (no plugins: anklet would start and stop at once)');
+      } catch (error) {
+        setExit(reportFailure(error));
+      }
+    });
+  config
+    .command('schema')
+    .description('print the JSON Schema of config.yml (for editor completion)')
+    .action(() => out(JSON.stringify(configJsonSchema(), null, 2)));
+
+  program
+    .command('drain')
+    .description('create the drain file: handlers finish their jobs and take no new ones')
+    .action(() => {
+      const file = drainFileOf(configDirOf(home()));
+      mkdirSync(path.dirname(file), { recursive: true });
+      writeFileSync(file, `drained at ${new Date().toISOString()}\n`);
+      out(`draining: ${file} exists; handlers take no new jobs (undo: anklet undrain)`);
+    });
+  program
+    .command('undrain')
+    .description('remove the drain file: handlers take jobs again')
+    .action(() => {
+      const file = drainFileOf(configDirOf(home()));
+      const was = existsSync(file);
+      rmSync(file, { force: true });
+      out(was ? `not draining: removed ${file}` : `not draining (no ${file})`);
+    });
+
+  const plugins = program.command('plugins').description('manage the plugins installed in plugins_path (an npm prefix)');
+  const pathOption = ['-p, --plugins-path <dir>', 'plugins folder (default: plugins_path of the config, else ~/.config/anklet/plugins)'] as const;
+  plugins
+    .command('install')
+    .description('install plugin packages (npm names, short ids github / github_receiver, tarballs or folders); rolled back if a plugin fails validation')
+    .argument('<packages...>')
+    .option(...pathOption)
+    .action(async (packages: string[], opts: { pluginsPath?: string }) => {
+      const where = pluginsPathFor({ ...opts, ...program.opts() });
+      try {
+        const installed = await installPlugins(packages, { ...where, onProgress: (line) => err(line) });
+        for (const p of installed) out(`installed ${p.name}@${p.version} (${p.kind}) in ${where.pluginsPath}`);
+      } catch (error) {
+        setExit(reportFailure(error));
+      }
+    });
+  plugins
+    .command('list')
+    .description('list installed plugins and whether anklet can load each')
+    .option(...pathOption)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { pluginsPath?: string; json?: boolean }) => {
+      const where = pluginsPathFor({ ...opts, ...program.opts() });
+      const rows = await listPlugins(where.pluginsPath);
+      if (opts.json) {
+        out(JSON.stringify({ pluginsPath: where.pluginsPath, plugins: rows }, null, 2));
+        return;
+      }
+      out(`plugins path: ${where.pluginsPath}`);
+      if (rows.length === 0) out('  (none; install one with: anklet plugins install <package>)');
+      for (const row of rows) {
+        out(`  ${row.name}@${row.version}  ${row.kind}${row.shortId ? `  (plugin: ${row.shortId})` : ''}  ${row.status === 'ok' ? 'ok' : `NOT LOADABLE: ${row.status}`}`);
+      }
+      if (rows.some((r) => r.status !== 'ok')) setExit(ExitCode.Config);
+    });
+  plugins
+    .command('remove')
+    .alias('uninstall')
+    .description('remove plugin packages')
+    .argument('<packages...>')
+    .option(...pathOption)
+    .action(async (packages: string[], opts: { pluginsPath?: string }) => {
+      const where = pluginsPathFor({ ...opts, ...program.opts() });
+      try {
+        for (const name of await removePlugins(packages, where)) out(`removed ${name} from ${where.pluginsPath}`);
+      } catch (error) {
+        setExit(reportFailure(error));
+      }
+    });
+  return program;
+}
+
+/** Go flags: `-version` (single dash) prints the version. */
+function normaliseArgv(argv: string[]): string[] {
+  return argv.map((arg) => (arg === '-version' || arg === '--version' || arg === '-v' ? 'version' : arg));
+}
+
+export async function main(argv: string[] = process.argv.slice(2)): Promise<number> {
+  let exitCode: number = ExitCode.Ok;
+  const program = buildProgram((code) => {
+    exitCode = code;
+  });
+  try {
+    await program.parseAsync(normaliseArgv(argv), { from: 'user' });
+  } catch (error) {
+    if (error instanceof CommanderError) {
+      // --help and version output are successes; anything else is a usage error.
+      return error.exitCode === 0 || error.code === 'commander.helpDisplayed' || error.code === 'commander.help' ? ExitCode.Ok : ExitCode.Usage;
+    }
+    return reportFailure(error);
+  }
+  return exitCode;
+}
+
+const code = await main();
+// Let stdout drain before leaving, then exit even if a plugin left a handle open.
+process.stdout.write('', () => process.exit(code));

@@ -1,0 +1,193 @@
+import { mkdirSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { ErrorCodes, isAnkletError, type Logger, type WorkerContext } from '@anklet/core';
+import { SECRET_CONFIG_KEYS, dumpConfig } from '../config/dump-config.js';
+import { describeIssues, loadConfig, UNREADABLE_MESSAGE, type LoadedConfig } from '../config/load-config.js';
+import { preparePlugins, type PreparedPlugin } from '../config/prepare-plugins.js';
+import { createLogger, logModeFromEnv, type HostLogger } from '../logging/create-logger.js';
+import { SecretRegistry } from '../logging/redact.js';
+import { createCoordination } from './coordination.js';
+import { ExitCode } from './exit-codes.js';
+import { writePidFile } from './pid-file.js';
+import { HostMetrics } from './plugin-metrics.js';
+import { createUnavailableAnka, createUnavailableStore } from './services.js';
+import { Supervisor, type SupervisedPlugin } from './supervisor.js';
+import { ANKLET_VERSION } from '../version.js';
+
+export interface StartOptions {
+  readonly configPath?: string | undefined;
+  readonly env?: Readonly<Record<string, string | undefined>>;
+  /** Where people-facing error summaries go (default stderr). */
+  readonly errorStream?: NodeJS.WritableStream;
+}
+
+/** Registers every secret value of the config so no log line can carry it. */
+function registerConfigSecrets(value: unknown, secrets: SecretRegistry): void {
+  if (value === null || typeof value !== 'object') return;
+  for (const [key, child] of Object.entries(value as Record<string, unknown>)) {
+    if (SECRET_CONFIG_KEYS.has(key)) secrets.add(child === null || child === undefined ? undefined : String(child));
+    else registerConfigSecrets(child, secrets);
+  }
+}
+
+/** Loads, validates and reports. Returns the config and plugins, or an exit code after logging why. */
+export async function loadAndValidate(
+  root: HostLogger,
+  secrets: SecretRegistry,
+  options: StartOptions,
+): Promise<{ config: LoadedConfig; plugins: PreparedPlugin[] } | { exit: number }> {
+  const errorStream = options.errorStream ?? process.stderr;
+  let config: LoadedConfig;
+  try {
+    config = loadConfig({ configPath: options.configPath, ...(options.env ? { env: options.env } : {}) });
+  } catch (err) {
+    if (!isAnkletError(err) || !err.operator) throw err;
+    const message = err.code === ErrorCodes.CONFIG_ENV ? 'unable to load config.yml from environment variables' : UNREADABLE_MESSAGE;
+    root.error(message, { error: err.message, ...(err.hint ? { hint: err.hint } : {}) });
+    errorStream.write(`anklet: ${err.message}${err.hint ? `\n  ${err.hint}` : ''}\n`);
+    return { exit: ExitCode.Config };
+  }
+  registerConfigSecrets(config.document, secrets);
+  root.info('loaded config', { config: dumpConfig(config.document), file: config.file });
+  const plugins = await preparePlugins(config);
+  for (const line of describeIssues(config, config.warnings)) root.warn('config warning', { warning: line });
+  if (config.issues.length > 0) {
+    const errors = describeIssues(config, config.issues);
+    // The Go text for a missing log folder is kept as its own line; operators grep for it.
+    if (config.issues.some((i) => i.message.startsWith('log directory does not exist'))) {
+      root.error('log directory does not exist', { directory: `${config.logFileDir}/` });
+    }
+    root.error('invalid config', { file: config.file, errors });
+    errorStream.write(`anklet: ${config.file} has ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n${errors.map((e) => `  ${e}`).join('\n')}\n`);
+    return { exit: ExitCode.Config };
+  }
+  return { config, plugins };
+}
+
+/**
+ * `anklet start`: loads the config, loads every plugin, runs them under the supervisor until a
+ * signal stops it, and returns the exit code (see exit-codes.ts).
+ */
+export async function startAnklet(options: StartOptions = {}): Promise<number> {
+  const env = options.env ?? process.env;
+  const secrets = new SecretRegistry();
+  let root = createLogger({ mode: logModeFromEnv(env.LOG_LEVEL), secrets });
+  const loggers: HostLogger[] = [root];
+  const closeAll = () => Promise.all(loggers.map((l) => l.close()));
+  try {
+    const loaded = await loadAndValidate(root, secrets, options);
+    if ('exit' in loaded) return loaded.exit;
+    const { config, plugins } = loaded;
+    root = root.extend({ version: ANKLET_VERSION });
+    root.info('plugins path', { pluginsPath: config.pluginsPath });
+
+    let removePid = () => {};
+    if (config.pidFileDir) {
+      try {
+        removePid = writePidFile(config.pidFileDir).remove;
+      } catch (err) {
+        if (!isAnkletError(err) || !err.operator) throw err;
+        root.error(err.message, { hint: err.hint });
+        return ExitCode.Config;
+      }
+    }
+
+    const cpuCount = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+    const memoryBytes = os.totalmem();
+    root = root.extend({ hostCPUCount: cpuCount, hostMemoryBytes: memoryBytes });
+
+    let supervisor: Supervisor | undefined;
+    const coordination = createCoordination({
+      configDir: config.configDir,
+      cpuCount,
+      memoryBytes,
+      shutdownMode: () => supervisor?.mode ?? 'none',
+    });
+    const metrics = new HostMetrics();
+    const store = createUnavailableStore();
+    const anka = createUnavailableAnka();
+
+    const supervised: SupervisedPlugin[] = plugins.map((prepared) => {
+      const { entry } = prepared;
+      const block = entry.block;
+      const attributes = {
+        name: entry.name,
+        plugin: entry.plugin,
+        owner: String(block.owner ?? ''),
+        repo: String(block.repo ?? ''),
+        enterprise: String(block.enterprise ?? ''),
+      };
+      let logger: Logger = root.child({ attributes });
+      if (config.splitByPlugin) {
+        const file = path.join(config.logFileDir ?? process.cwd(), `anklet-${entry.name}.log`);
+        root.info(`writing ${entry.name} logs to ${file}`);
+        const fileLogger = createLogger({ mode: { level: 'debug', pretty: false }, secrets, file, context: { attributes } });
+        loggers.push(fileLogger);
+        logger = fileLogger;
+      }
+      const pluginMetrics = metrics.forPlugin({
+        name: entry.name,
+        plugin: entry.plugin,
+        owner: attributes.owner || attributes.enterprise,
+        repo: attributes.repo,
+      });
+      const dataDir = path.join(config.workDir ?? config.configDir, 'data', entry.name);
+      return {
+        name: entry.name,
+        onFailure: entry.onFailure,
+        sleepIntervalSeconds: entry.sleepIntervalSeconds,
+        logger,
+        metrics: pluginMetrics,
+        create: (ctx) => prepared.plugin.create(ctx as never),
+        makeContext: (signal) => {
+          mkdirSync(dataDir, { recursive: true });
+          const base = {
+            name: entry.name,
+            plugin: entry.plugin,
+            kind: prepared.kind,
+            config: prepared.config,
+            logger,
+            signal,
+            store,
+            metrics: pluginMetrics,
+            host: coordination,
+            paths: { pluginsPath: config.pluginsPath, packageDir: prepared.manifest.dir, dataDir, configDir: config.configDir },
+          };
+          return (prepared.kind === 'handler' ? { ...base, anka } : base) as WorkerContext;
+        },
+      };
+    });
+
+    supervisor = new Supervisor(supervised, { logger: root, isDraining: coordination.isDraining });
+    const sup = supervisor;
+    let interrupts = 0;
+    const onInterrupt = (signal: NodeJS.Signals) => {
+      interrupts += 1;
+      if (interrupts === 1) {
+        root.warn('best effort graceful shutdown, interrupting the job as soon as possible...', { signal });
+        sup.requestShutdown('interrupt');
+        return;
+      }
+      root.warn('forceful shutdown after second interrupt... be sure to clean up any self-hosted runners and VMs!', { signal });
+      removePid();
+      void closeAll().finally(() => process.exit(ExitCode.Forced));
+    };
+    const onQuit = () => {
+      root.warn('graceful shutdown, waiting for jobs to finish...', { signal: 'SIGQUIT' });
+      sup.requestShutdown('graceful');
+    };
+    process.on('SIGINT', onInterrupt);
+    process.on('SIGTERM', onInterrupt);
+    process.on('SIGQUIT', onQuit);
+
+    root.info('starting anklet', { plugins: plugins.length });
+    const result = await supervisor.run();
+    process.off('SIGQUIT', onQuit);
+    removePid();
+    root.warn('anklet (and all plugins) shut down', { exitCode: result.pluginFailed ? ExitCode.PluginFailed : ExitCode.Ok });
+    return result.pluginFailed ? ExitCode.PluginFailed : ExitCode.Ok;
+  } finally {
+    await closeAll();
+  }
+}
