@@ -87,6 +87,16 @@ export class Supervisor {
 
   /** Runs until every plugin has stopped. */
   async run(): Promise<SupervisorResult> {
+    // Plugins that only wait (a receiver without run) hold no handle of their own: keep the process alive.
+    const keepAlive = setInterval(() => {}, 1 << 30);
+    try {
+      return await this.#runAll();
+    } finally {
+      clearInterval(keepAlive);
+    }
+  }
+
+  async #runAll(): Promise<SupervisorResult> {
     const running: Array<Promise<void>> = [];
     for (const plugin of this.plugins) {
       if (this.#mode !== 'none') break;
