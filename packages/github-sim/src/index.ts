@@ -1,0 +1,20 @@
+export { startGitHubSim, type GitHubSim } from './server.js';
+export { SimControl, type DeliveryRecord, type DispatchResult } from './control.js';
+export type {
+  GitHubSimOptions,
+  HookOptions,
+  TokenOptions,
+  AppOptions,
+  InstallationOptions,
+  RunnerGroupOptions,
+  RateLimitOptions,
+  JobConclusion,
+  JobOutcomeRule,
+} from './options.js';
+export type { DispatchJobInput, DispatchRunInput, JobPlan } from './workflows.js';
+export type { RateLimitFault } from './rate-limit.js';
+export type { DeliveryFault } from './webhooks.js';
+export { signBody } from './webhooks.js';
+export { decodeJitConfig, type DecodedJitConfig } from './jit-config.js';
+export { runSimulatedRunner, type SimulatedRunnerOptions, type SimulatedRunnerResult } from './runner.js';
+export type { World } from './world.js';
