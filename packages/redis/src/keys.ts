@@ -1,0 +1,68 @@
+/**
+ * Key layout. Every key of one queue carries the hash tag `{<queue>}`, so all the keys a script
+ * touches live in one Redis Cluster slot. A leadership's two keys share the tag `{<name>}`.
+ *
+ * ```
+ * <prefix>:jobs:{<queue>}:meta          hash   tail/head position counters
+ * <prefix>:jobs:{<queue>}:queued        zset   job id -> position (head requeues get negative positions)
+ * <prefix>:jobs:{<queue>}:handoff       zset   job id -> position, claimed before `queued`
+ * <prefix>:jobs:{<queue>}:leases        zset   job id -> lease end (ms, Redis server clock)
+ * <prefix>:jobs:{<queue>}:job:<id>      hash   the job record
+ * <prefix>:jobs:{<queue>}:done:<id>     string tombstone of a finished job (TTL)
+ * <prefix>:jobs:{<queue>}:delivery:<id> string a webhook delivery seen (TTL)
+ * <prefix>:jobs:{<queue>}:quarantine    list   notes on records set aside
+ * <prefix>:jobs:{<queue>}:bad:<id>      hash   a record set aside
+ * <prefix>:jobs:{<queue>}:wake          channel  published on enqueue, requeue and hand-off
+ * <prefix>:leader:{<name>}              string `<owner>:<token>` with PX TTL
+ * <prefix>:leader:{<name>}:fence        string fencing counter
+ * ```
+ */
+export interface QueueKeys {
+  readonly base: string;
+  readonly meta: string;
+  readonly queued: string;
+  readonly handoff: string;
+  readonly leases: string;
+  readonly quarantine: string;
+  readonly wake: string;
+  /** Prefix of job hashes; the scripts append the id. */
+  readonly jobPrefix: string;
+  job(id: string): string;
+  done(id: string): string;
+  delivery(id: string): string;
+  bad(id: string): string;
+}
+
+/** Braces would move the hash tag, so they may not appear in names that build keys. */
+export function assertKeyPart(kind: string, value: string): void {
+  if (value === '' || /[{}]/.test(value)) {
+    throw new TypeError(`${kind} must be a non-empty string without "{" or "}": ${JSON.stringify(value)}`);
+  }
+}
+
+/** The keys of one queue. */
+export function queueKeys(prefix: string, queue: string): QueueKeys {
+  assertKeyPart('queue name', queue);
+  const base = `${prefix}:jobs:{${queue}}`;
+  return {
+    base,
+    meta: `${base}:meta`,
+    queued: `${base}:queued`,
+    handoff: `${base}:handoff`,
+    leases: `${base}:leases`,
+    quarantine: `${base}:quarantine`,
+    wake: `${base}:wake`,
+    jobPrefix: `${base}:job:`,
+    job: (id) => `${base}:job:${id}`,
+    done: (id) => `${base}:done:${id}`,
+    delivery: (id) => `${base}:delivery:${id}`,
+    bad: (id) => `${base}:bad:${id}`,
+  };
+}
+
+/** The keys of one leadership. */
+export function leaderKeys(prefix: string, name: string): { lock: string; fence: string } {
+  assertKeyPart('leadership name', name);
+  const lock = `${prefix}:leader:{${name}}`;
+  return { lock, fence: `${lock}:fence` };
+}

@@ -1,0 +1,50 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll } from 'vitest';
+import { startRedisCluster, startRedisServer, uniquePrefix, deleteKeysWithPrefix, type RedisCluster, type RedisServer } from '@anklet/testing';
+import { EmbeddedJobStore, createRedisConnection, createRedisJobStore } from '../src/index.js';
+import { describeJobStoreContract } from './contract.js';
+
+let server: RedisServer;
+let cluster: RedisCluster;
+
+beforeAll(async () => {
+  [server, cluster] = await Promise.all([startRedisServer(), startRedisCluster()]);
+}, 60_000);
+afterAll(async () => {
+  await Promise.all([server?.stop(), cluster?.stop()]);
+});
+
+const fastRetry = { max_retries: 2, retry_delay: 50, retry_backoff_factor: 2 };
+
+describeJobStoreContract('standalone Redis', async () => {
+  const prefix = uniquePrefix('contract');
+  return {
+    open: () => createRedisJobStore({ redis: createRedisConnection({ url: server.url, ...fastRetry }), prefix }),
+    dispose: () => (server.external ? deleteKeysWithPrefix(server.url, prefix) : Promise.resolve()),
+  };
+});
+
+describeJobStoreContract('Redis Cluster (three nodes)', async () => {
+  const prefix = uniquePrefix('contract');
+  const seed = cluster.nodes[0]!;
+  return {
+    open: () => createRedisJobStore({ redis: createRedisConnection({ url: seed.host, port: seed.port, cluster_mode: true, ...fastRetry }), prefix }),
+    dispose: () => Promise.resolve(),
+  };
+});
+
+describeJobStoreContract('embedded', async () => {
+  const dir = await mkdtemp(join(tmpdir(), 'anklet-embedded-'));
+  // One process holds one embedded store: a second handle is the same store until it is closed
+  // (a restart), then a new instance reads the directory back.
+  let current: EmbeddedJobStore | undefined;
+  return {
+    open: () => {
+      if (!current || current.isClosed) current = new EmbeddedJobStore({ dir });
+      return current;
+    },
+    dispose: () => rm(dir, { recursive: true, force: true }),
+  };
+});

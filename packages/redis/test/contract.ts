@@ -1,0 +1,243 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { isAnkletError, ErrorCodes, type JobLease, type JobStore } from '@anklet/core';
+
+/** One backing store per test: `open()` may be called again to get a second handle on the same data (another process, a restart). */
+export interface ContractBackend {
+  open(): JobStore;
+  dispose(): Promise<void>;
+}
+
+interface Payload {
+  n: number;
+}
+
+const lease = { leaseMs: 30_000 } as const;
+
+async function expectLeaseLost(promise: Promise<unknown>): Promise<void> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  );
+  expect(isAnkletError(error) && error.code).toBe(ErrorCodes.LEASE_LOST);
+}
+
+/** The job store contract, run against every implementation. */
+export function describeJobStoreContract(label: string, createBackend: () => Promise<ContractBackend>): void {
+  describe(`JobStore contract: ${label}`, () => {
+    let backend: ContractBackend;
+    let store: JobStore;
+    const opened: JobStore[] = [];
+    const open = (): JobStore => {
+      const s = backend.open();
+      opened.push(s);
+      return s;
+    };
+    const q = 'acme';
+
+    beforeEach(async () => {
+      backend = await createBackend();
+      store = open();
+    });
+    afterEach(async () => {
+      await Promise.all(opened.splice(0).map((s) => s.close()));
+      await backend.dispose();
+    });
+
+    it('de-duplicates intake by job id and by delivery id', async () => {
+      expect(await store.enqueue({ id: '1', queue: q, payload: { n: 1 }, deliveryId: 'd1' })).toBe('enqueued');
+      expect(await store.enqueue({ id: '1', queue: q, payload: { n: 1 }, deliveryId: 'd2' })).toBe('duplicate_job');
+      expect(await store.enqueue({ id: '2', queue: q, payload: { n: 2 }, deliveryId: 'd1' })).toBe('duplicate_delivery');
+      expect(await store.enqueue({ id: '2', queue: q, payload: { n: 2 } })).toBe('enqueued');
+      const job = await store.get<Payload>(q, '1');
+      expect(job).toMatchObject({ id: '1', queue: q, payload: { n: 1 }, attempts: 0, phase: 'queued' });
+      expect(job?.enqueuedAt).toBeGreaterThan(Date.now() - 60_000);
+      expect(await store.get(q, 'nope')).toBeNull();
+      expect(await store.stats(q)).toMatchObject({ queued: 2, handedOff: 0, claimed: 0, quarantined: 0 });
+    });
+
+    it('claims oldest first with a lease and an increasing fencing token', async () => {
+      for (const id of ['a', 'b', 'c']) await store.enqueue({ id, queue: q, payload: { n: 0 } });
+      const first = await store.claim<Payload>({ queue: q, owner: 'h1', ...lease });
+      expect(first?.job.id).toBe('a');
+      expect(first?.owner).toBe('h1');
+      expect(first?.job.phase).toBe('claimed');
+      expect(first?.job.leaseExpiresAt).toBeGreaterThan(Date.now());
+      const second = await store.claim({ queue: q, owner: 'h2', ...lease });
+      expect(second?.job.id).toBe('b');
+      expect((await store.stats(q)).claimed).toBe(2);
+      await store.requeue(first as JobLease, 'retry');
+      const again = await store.claim({ queue: q, owner: 'h3', ...lease });
+      expect(again?.job.id).toBe('a');
+      expect(again?.token).toBeGreaterThan(first?.token ?? Infinity);
+      expect(await store.claim({ queue: 'empty', owner: 'h1', ...lease })).toBeNull();
+    });
+
+    it('requeues at the head with attempts + 1 and forgets the attempt’s VM and runner', async () => {
+      for (const id of ['a', 'b']) await store.enqueue({ id, queue: q, payload: { n: 0 } });
+      const a = (await store.claim({ queue: q, owner: 'h1', ...lease })) as JobLease;
+      await store.update(a, { phase: 'vm_started', vmName: 'anklet-vm-1', runnerId: '42' });
+      await store.requeue(a, 'registration timed out');
+      const job = await store.get(q, 'a');
+      expect(job).toMatchObject({ attempts: 1, phase: 'queued', lastReason: 'registration timed out' });
+      expect(job?.vmName).toBeUndefined();
+      expect(job?.owner).toBeUndefined();
+      expect((await store.claim({ queue: q, owner: 'h2', ...lease }))?.job.id).toBe('a');
+      await expectLeaseLost(store.requeue(a, 'twice'));
+    });
+
+    it('takes hand-offs before the main queue, except from the handing host', async () => {
+      for (const id of ['a', 'b', 'c']) await store.enqueue({ id, queue: q, payload: { n: 0 } });
+      const a = (await store.claim({ queue: q, owner: 'host1-h1', ...lease })) as JobLease;
+      await store.handOff(a, 'not enough free memory');
+      expect(await store.stats(q)).toMatchObject({ queued: 2, handedOff: 1, claimed: 0 });
+      expect((await store.get(q, 'a'))?.handedOffBy).toBe('host1-h1');
+      const sameHost = await store.claim({ queue: q, owner: 'host1-h2', ...lease, skipHandedOffBy: ['host1-h1', 'host1-h2'] });
+      expect(sameHost?.job.id).toBe('b');
+      const other = await store.claim({ queue: q, owner: 'host2-h1', ...lease });
+      expect(other?.job.id).toBe('a');
+      expect(other?.job.attempts).toBe(0);
+      expect(other?.job.handedOffBy).toBeUndefined();
+    });
+
+    it('filters by repository owner, refused template and skipped ids', async () => {
+      await store.enqueue({ id: '1', queue: q, payload: { n: 1 }, repositoryOwner: 'other-org' });
+      await store.enqueue({ id: '2', queue: q, payload: { n: 2 }, repositoryOwner: 'acme', template: 'big' });
+      await store.enqueue({ id: '3', queue: q, payload: { n: 3 }, repositoryOwner: 'acme', template: 'small' });
+      await store.enqueue({ id: '4', queue: q, payload: { n: 4 } });
+      const take = (extra: object) => store.claim({ queue: q, owner: 'h', ...lease, repositoryOwners: ['acme'], ...extra });
+      expect((await take({ refusedTemplates: ['big'], skipJobIds: ['3'] }))?.job.id).toBe('4');
+      expect((await take({ refusedTemplates: ['big'] }))?.job.id).toBe('3');
+      expect(await take({ refusedTemplates: ['big'] })).toBeNull();
+      expect((await take({}))?.job.id).toBe('2');
+      expect((await store.claim({ queue: q, owner: 'h', ...lease }))?.job.id).toBe('1');
+    });
+
+    it('renews, updates and refuses a stale owner', async () => {
+      await store.enqueue({ id: 'a', queue: q, payload: { n: 0 } });
+      const a = (await store.claim({ queue: q, owner: 'h1', leaseMs: 1000 })) as JobLease;
+      const renewed = await store.renew(a, 60_000);
+      expect(renewed.job.leaseExpiresAt).toBeGreaterThan(Date.now() + 30_000);
+      await store.update(a, { phase: 'registered', vmName: 'anklet-vm-1', runnerId: '7' });
+      expect(await store.get(q, 'a')).toMatchObject({ phase: 'registered', vmName: 'anklet-vm-1', runnerId: '7', owner: 'h1' });
+      await store.update(a, { runnerId: null });
+      expect((await store.get(q, 'a'))?.runnerId).toBeUndefined();
+      const forged = { ...a, owner: 'h2' };
+      await expectLeaseLost(store.renew(forged, 1000));
+      await expectLeaseLost(store.update({ ...a, token: a.token - 1 }, { phase: 'cleaning' }));
+      await expectLeaseLost(store.finish(forged, 'success'));
+    });
+
+    it('finishes a job, refuses its redelivery, and finishing twice is harmless', async () => {
+      await store.enqueue({ id: 'a', queue: q, payload: { n: 0 } });
+      const a = (await store.claim({ queue: q, owner: 'h1', ...lease })) as JobLease;
+      await store.finish(a, 'success');
+      await store.finish(a, 'success');
+      expect(await store.get(q, 'a')).toBeNull();
+      expect(await store.stats(q)).toMatchObject({ queued: 0, claimed: 0 });
+      expect(await store.enqueue({ id: 'a', queue: q, payload: { n: 0 } })).toBe('duplicate_job');
+      await expectLeaseLost(store.renew(a, 1000));
+    });
+
+    it('records events against known jobs only', async () => {
+      await store.enqueue({ id: 'a', queue: q, payload: { n: 0 } });
+      expect(await store.recordEvent(q, 'a', { action: 'in_progress', runnerName: 'anklet-vm-1', at: 1 })).toBe(true);
+      expect(await store.recordEvent(q, 'a', { action: 'completed', conclusion: 'success', at: 2 })).toBe(true);
+      expect(await store.recordEvent(q, 'zzz', { action: 'completed', at: 3 })).toBe(false);
+      const job = await store.get(q, 'a');
+      expect(job?.events['in_progress']).toEqual({ action: 'in_progress', runnerName: 'anklet-vm-1', at: 1 });
+      expect(job?.events['completed']?.conclusion).toBe('success');
+    });
+
+    it('lists owned jobs and pages through each part of a queue', async () => {
+      for (let i = 0; i < 5; i += 1) await store.enqueue({ id: `j${i}`, queue: q, payload: { n: i } });
+      const l0 = (await store.claim({ queue: q, owner: 'h1', ...lease })) as JobLease;
+      await store.claim({ queue: q, owner: 'h2', ...lease });
+      const l2 = (await store.claim({ queue: q, owner: 'h1', ...lease })) as JobLease;
+      const owned = await store.listOwned(q, 'h1');
+      expect(owned.map((l) => l.job.id).sort()).toEqual(['j0', 'j2']);
+      expect(owned.find((l) => l.job.id === 'j0')?.token).toBe(l0.token);
+      // A lease from listOwned is as good as the original.
+      const resumed = owned.find((l) => l.job.id === 'j2') as JobLease;
+      await store.update(resumed, { phase: 'in_progress' });
+      expect((await store.get(q, l2.job.id))?.phase).toBe('in_progress');
+      expect((await store.list(q, 'queued')).map((j) => j.id)).toEqual(['j3', 'j4']);
+      expect((await store.list(q, 'queued', { offset: 1, limit: 1 })).map((j) => j.id)).toEqual(['j4']);
+      expect((await store.list(q, 'claimed')).length).toBe(3);
+      expect(await store.list(q, 'handed_off')).toEqual([]);
+    });
+
+    it('reaps expired leases back to the head, or as the callback decides', async () => {
+      for (const id of ['a', 'b', 'c', 'd']) await store.enqueue({ id, queue: q, payload: { n: 0 } });
+      const a = (await store.claim({ queue: q, owner: 'dead', leaseMs: 50 })) as JobLease;
+      await store.claim({ queue: q, owner: 'dead', leaseMs: 50 });
+      await store.claim({ queue: q, owner: 'dead', leaseMs: 50 });
+      const alive = (await store.claim({ queue: q, owner: 'alive', leaseMs: 60_000 })) as JobLease;
+      await sleep(120);
+      const result = await store.reapExpired(q, { decide: (job) => (job.id === 'b' ? 'finish' : job.id === 'c' ? 'skip' : 'requeue') });
+      expect(result).toEqual({ requeued: ['a'], finished: ['b'], skipped: ['c'] });
+      expect(await store.get(q, 'a')).toMatchObject({ attempts: 1, phase: 'queued' });
+      expect(await store.get(q, 'b')).toBeNull();
+      await expectLeaseLost(store.renew(a, 1000));
+      await store.renew(alive, 1000);
+      expect((await store.reapExpired(q)).requeued).toEqual(['c']);
+      const next = await store.claim({ queue: q, owner: 'h', ...lease });
+      expect(next?.job.id).toBe('c');
+    });
+
+    it('wakes a waiting handler within milliseconds of an enqueue from another handle', async () => {
+      const receiver = open();
+      // The first wait on a queue subscribes and then resolves once (an enqueue may have been
+      // missed before the subscription took effect); a spurious wake only costs one claim.
+      await store.waitForWork(q, 2000);
+      const started = Date.now();
+      const waiting = store.waitForWork(q, 10_000);
+      await sleep(20);
+      await receiver.enqueue({ id: 'w', queue: q, payload: { n: 0 } });
+      await waiting;
+      expect(Date.now() - started).toBeLessThan(2000);
+      expect((await store.claim({ queue: q, owner: 'h', ...lease }))?.job.id).toBe('w');
+
+      // With nothing happening, a wait lasts its timeout (the polling fallback) or until aborted.
+      await store.waitForWork('quiet', 2000);
+      const t0 = Date.now();
+      await store.waitForWork('quiet', 100);
+      expect(Date.now() - t0).toBeGreaterThanOrEqual(90);
+      const controller = new AbortController();
+      const aborted = store.waitForWork('quiet', 10_000, controller.signal);
+      controller.abort();
+      await aborted;
+    });
+
+    it('elects one leader with fenced, renewable, expiring leadership', async () => {
+      const l1 = await store.acquireLeadership('reaper', 'host-a', 200);
+      expect(l1).not.toBeNull();
+      expect(await store.acquireLeadership('reaper', 'host-b', 200)).toBeNull();
+      await store.renewLeadership(l1!, 200);
+      await store.releaseLeadership(l1!);
+      const l2 = await store.acquireLeadership('reaper', 'host-b', 100);
+      expect(l2!.token).toBeGreaterThan(l1!.token);
+      await sleep(150);
+      const l3 = await store.acquireLeadership('reaper', 'host-a', 1000);
+      expect(l3!.token).toBeGreaterThan(l2!.token);
+      await expectLeaseLost(store.renewLeadership(l2!, 1000));
+      await store.releaseLeadership(l2!);
+      expect(await store.acquireLeadership('reaper', 'host-b', 1000)).toBeNull();
+    });
+
+    it('keeps everything across a restart of the store', async () => {
+      await store.enqueue({ id: 'a', queue: q, payload: { n: 1 }, deliveryId: 'd-a' });
+      await store.enqueue({ id: 'b', queue: q, payload: { n: 2 } });
+      const a = (await store.claim({ queue: q, owner: 'h1', ...lease })) as JobLease;
+      await store.update(a, { phase: 'vm_started', vmName: 'anklet-vm-a' });
+      await store.close();
+      const reopened = open();
+      const owned = await reopened.listOwned(q, 'h1');
+      expect(owned).toHaveLength(1);
+      expect(owned[0]?.job).toMatchObject({ id: 'a', phase: 'vm_started', vmName: 'anklet-vm-a' });
+      expect(await reopened.enqueue({ id: 'c', queue: q, payload: { n: 3 }, deliveryId: 'd-a' })).toBe('duplicate_delivery');
+      expect((await reopened.claim({ queue: q, owner: 'h2', ...lease }))?.job.payload).toEqual({ n: 2 });
+      await reopened.finish(owned[0]!, 'success');
+    });
+  });
+}
