@@ -39,9 +39,12 @@ function deferred(): Deferred {
   return { promise, resolve };
 }
 
-/** Waits `ms`, or less if `until` settles first. */
+/**
+ * Waits `ms`, or less if `until` settles first. Even at 0 it yields to the event loop: a `run` that
+ * resolves at once would otherwise spin on microtasks and starve timers, I/O and signal handlers.
+ */
 function sleep(ms: number, until: Promise<void>): Promise<void> {
-  if (ms <= 0) return Promise.resolve();
+  if (ms <= 0) return new Promise((resolve) => setImmediate(resolve));
   let timer: NodeJS.Timeout | undefined;
   return Promise.race([new Promise<void>((resolve) => (timer = setTimeout(resolve, ms))), until]).finally(() => clearTimeout(timer));
 }
