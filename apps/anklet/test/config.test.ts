@@ -167,7 +167,7 @@ plugins:
     });
     expect(handler!.block).not.toHaveProperty('unknown_key');
     expect(receiver!.block.secret).toBe('env-secret');
-    expect(handler!.database).toMatchObject({ url: 'env-host', port: 6380, user: 'alice', tlsEnabled: true });
+    expect(handler!.database).toMatchObject({ url: 'env-host', port: 6380, user: 'alice', tls_enabled: true });
   });
 
   it('sends a variable to the longest matching plugin name only', () => {
@@ -194,8 +194,8 @@ plugins:
   - name: B
     plugin: x
 `);
-    expect(config.plugins[0]!.database).toMatchObject({ url: 'own-host', port: 7000, user: 'own-user', password: 'global-pass', database: 2, retryDelayMs: 50 });
-    expect(config.plugins[1]!.database).toBeUndefined(); // no url anywhere: no Redis for B
+    expect(config.plugins[0]!.database).toMatchObject({ url: 'own-host', port: 7000, user: 'own-user', password: 'global-pass', database: 2, retry_delay: 50 });
+    expect(config.plugins[1]!.database).toBeNull(); // no url anywhere: no Redis for B
   });
 
   it('applies the kind-specific globals: receiver secret, resource checks, mounts and disk buffer', () => {

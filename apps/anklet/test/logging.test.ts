@@ -59,6 +59,7 @@ describe('JSON lines', () => {
 
   it('has a coloured, readable form for LOG_LEVEL=DEV', async () => {
     const text = await capture({ level: 'debug', pretty: true }, (l) => l.info('starting anklet', { version: '1.0.0' }));
+    // eslint-disable-next-line no-control-regex -- the ANSI colour codes are what is tested
     expect(text).toMatch(/^\u001b\[37m\[\d{2}:\d{2}:\d{2}\.\d{3}\]\u001b\[0m \u001b\[36mINFO:\u001b\[0m \u001b\[97mstarting anklet\u001b\[0m /);
     expect(text).toContain('"version": "1.0.0"');
   });

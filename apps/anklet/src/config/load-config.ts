@@ -2,6 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { AnkletError, ErrorCodes } from '@anklet/core';
+import { resolveDatabaseConfig, type DatabaseConfig, type GlobalDatabaseConfig } from '@anklet/redis';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { applyEnvOverrides } from './env-overrides.js';
@@ -75,21 +76,6 @@ export function readConfigDocument(file: string): Record<string, unknown> {
   return value as Record<string, unknown>;
 }
 
-/** The Redis settings a plugin ends up with after the `global_database_*` precedence. */
-export interface EffectiveDatabase {
-  url: string;
-  port: number;
-  user: string;
-  password: string;
-  database: number;
-  maxRetries: number | undefined;
-  retryDelayMs: number | undefined;
-  retryBackoffFactor: number | undefined;
-  clusterMode: boolean;
-  tlsEnabled: boolean;
-  tlsInsecure: boolean;
-}
-
 /** One `plugins:` entry after env overrides and host validation. */
 export interface PluginEntry {
   readonly index: number;
@@ -97,8 +83,8 @@ export interface PluginEntry {
   readonly plugin: string;
   readonly sleepIntervalSeconds: number;
   readonly onFailure: FailurePolicy;
-  /** Redis for this plugin, or undefined when neither the globals nor the entry name one. */
-  readonly database: EffectiveDatabase | undefined;
+  /** Redis for this plugin (global_database_* first, field by field), or null when neither names a url. */
+  readonly database: DatabaseConfig | null;
   /** The whole entry as the user wrote it, with env overrides and credential fallbacks applied. */
   readonly block: Record<string, unknown>;
 }
@@ -214,33 +200,32 @@ function checkPluginEntries(document: Record<string, unknown>, raw: RawHostConfi
   return entries;
 }
 
+/** Drops nulls and turns the numbers YAML made of string keys back into strings. */
+function cleanDatabase(block: RawDatabase | null | undefined): Partial<DatabaseConfig> {
+  const out: Record<string, unknown> = {};
+  for (const [key, value] of Object.entries(block ?? {})) {
+    if (value === null || value === undefined) continue;
+    out[key] = (key === 'url' || key === 'user' || key === 'password') && typeof value === 'number' ? String(value) : value;
+  }
+  return out as Partial<DatabaseConfig>;
+}
+
 /**
- * Go's rule: a plugin has Redis when `global_database_url` or its own `database.url` is set, and
- * each field comes from the global when that is set. Unlike Go, the plugin's own cluster, TLS and
- * retry settings count when the globals leave them unset.
+ * The Redis settings of one plugin, by the Go rule (a plugin has Redis when `global_database_url`
+ * or its own `database.url` is set; each field comes from the global when that is set) as
+ * implemented by `@anklet/redis`. Unlike Go, the plugin's own cluster, TLS and retry settings count
+ * when the globals leave them unset.
  */
-export function effectiveDatabase(raw: RawHostConfig, own: RawDatabase | null | undefined): EffectiveDatabase | undefined {
-  const pick = <T>(globalValue: T | null | undefined, ownValue: T | null | undefined, zero: T): T =>
-    globalValue !== null && globalValue !== undefined && globalValue !== zero && globalValue !== ''
-      ? globalValue
-      : ownValue ?? zero;
-  const url = String(pick<string | number>(raw.global_database_url, own?.url, ''));
-  if (url === '') return undefined;
-  const optional = (g: number | null | undefined, o: number | null | undefined) =>
-    g !== null && g !== undefined && g !== 0 ? g : o !== null && o !== undefined && o !== 0 ? o : undefined;
-  return {
-    url,
-    port: pick(raw.global_database_port, own?.port, 0) || 6379,
-    user: String(pick<string | number>(raw.global_database_user, own?.user, '')),
-    password: String(pick<string | number>(raw.global_database_password, own?.password, '')),
-    database: pick(raw.global_database_database, own?.database, 0),
-    maxRetries: optional(raw.global_database_max_retries, own?.max_retries),
-    retryDelayMs: optional(raw.global_database_retry_delay, own?.retry_delay),
-    retryBackoffFactor: optional(raw.global_database_retry_backoff_factor, own?.retry_backoff_factor),
-    clusterMode: raw.global_database_cluster_mode === true || own?.cluster_mode === true,
-    tlsEnabled: raw.global_database_tls_enabled === true || own?.tls_enabled === true,
-    tlsInsecure: raw.global_database_tls_insecure === true || own?.tls_insecure === true,
-  };
+export function effectiveDatabase(raw: RawHostConfig, own: RawDatabase | null | undefined): DatabaseConfig | null {
+  const globals = Object.fromEntries(
+    Object.entries(raw).filter(([key]) => key.startsWith('global_database_')).map(([key, value]) => [key, value ?? undefined]),
+  ) as Record<string, unknown>;
+  const url = globals.global_database_url;
+  if (typeof url === 'number') globals.global_database_url = String(url);
+  for (const key of ['global_database_user', 'global_database_password']) {
+    if (typeof globals[key] === 'number') globals[key] = String(globals[key]);
+  }
+  return resolveDatabaseConfig(globals as GlobalDatabaseConfig, cleanDatabase(own));
 }
 
 /** Walks the document beside the schema and records keys the schema does not know. */

@@ -1,4 +1,4 @@
-import { AnkletError, ErrorCodes, type AnkaClient, type ErrorCode, type JobStore } from '@anklet/core';
+import { AnkletError, ErrorCodes, type AnkaClient, type ErrorCode } from '@anklet/core';
 
 /**
  * A service that a later package provides (`@anklet/anka` for the Anka client). Every method
@@ -17,10 +17,6 @@ function unavailableService<T extends object>(code: ErrorCode, what: string): T 
         );
     },
   });
-}
-
-export function createUnavailableStore(): JobStore {
-  return unavailableService<JobStore>(ErrorCodes.STORE_UNAVAILABLE, 'the job store');
 }
 
 export function createUnavailableAnka(): AnkaClient {

@@ -1,7 +1,7 @@
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { ErrorCodes, isAnkletError, type Logger, type WorkerContext } from '@anklet/core';
+import { ErrorCodes, isAnkletError, type JobStore, type Logger, type WorkerContext } from '@anklet/core';
 import { SECRET_CONFIG_KEYS, dumpConfig } from '../config/dump-config.js';
 import { describeIssues, loadConfig, UNREADABLE_MESSAGE, type LoadedConfig } from '../config/load-config.js';
 import { preparePlugins, type PreparedPlugin } from '../config/prepare-plugins.js';
@@ -11,7 +11,8 @@ import { createCoordination } from './coordination.js';
 import { ExitCode } from './exit-codes.js';
 import { writePidFile } from './pid-file.js';
 import { HostMetrics } from './plugin-metrics.js';
-import { createUnavailableAnka, createUnavailableStore } from './services.js';
+import { createUnavailableAnka } from './services.js';
+import { HostStores } from './stores.js';
 import { Supervisor, type SupervisedPlugin } from './supervisor.js';
 import { ANKLET_VERSION } from '../version.js';
 
@@ -97,16 +98,29 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     const memoryBytes = os.totalmem();
     root = root.extend({ hostCPUCount: cpuCount, hostMemoryBytes: memoryBytes });
 
-    let supervisor: Supervisor | undefined;
+    // The supervisor is made after the contexts that read its mode, hence the holder.
+    const running: { supervisor?: Supervisor } = {};
     const coordination = createCoordination({
       configDir: config.configDir,
       cpuCount,
       memoryBytes,
-      shutdownMode: () => supervisor?.mode ?? 'none',
+      shutdownMode: () => running.supervisor?.mode ?? 'none',
     });
     const metrics = new HostMetrics();
-    const store = createUnavailableStore();
     const anka = createUnavailableAnka();
+    const dataRoot = config.workDir ?? config.configDir;
+    const stores = new HostStores(dataRoot, root);
+    const storeOf = new Map<string, JobStore>();
+    try {
+      for (const { entry } of plugins) storeOf.set(entry.name, await stores.open(entry.database, entry.name));
+    } catch (err) {
+      if (!isAnkletError(err) || !err.operator) throw err;
+      // The Go text, so existing alerts keep matching.
+      root.error('unable to access database', { error: err.message, hint: err.hint });
+      await stores.close();
+      removePid();
+      return ExitCode.Config;
+    }
 
     const supervised: SupervisedPlugin[] = plugins.map((prepared) => {
       const { entry } = prepared;
@@ -132,7 +146,8 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
         owner: attributes.owner || attributes.enterprise,
         repo: attributes.repo,
       });
-      const dataDir = path.join(config.workDir ?? config.configDir, 'data', entry.name);
+      const dataDir = path.join(dataRoot, 'data', entry.name);
+      const store = storeOf.get(entry.name)!;
       return {
         name: entry.name,
         onFailure: entry.onFailure,
@@ -159,8 +174,8 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
       };
     });
 
-    supervisor = new Supervisor(supervised, { logger: root, isDraining: coordination.isDraining });
-    const sup = supervisor;
+    const sup = new Supervisor(supervised, { logger: root, isDraining: coordination.isDraining });
+    running.supervisor = sup;
     let interrupts = 0;
     const onInterrupt = (signal: NodeJS.Signals) => {
       interrupts += 1;
@@ -182,8 +197,9 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     process.on('SIGQUIT', onQuit);
 
     root.info('starting anklet', { plugins: plugins.length });
-    const result = await supervisor.run();
+    const result = await sup.run();
     process.off('SIGQUIT', onQuit);
+    await stores.close();
     removePid();
     root.warn('anklet (and all plugins) shut down', { exitCode: result.pluginFailed ? ExitCode.PluginFailed : ExitCode.Ok });
     return result.pluginFailed ? ExitCode.PluginFailed : ExitCode.Ok;

@@ -3,7 +3,7 @@ import type { Writable } from 'node:stream';
 import type { LogFields, Logger } from '@anklet/core';
 import winston from 'winston';
 import { formatClock, formatLocalTime } from './format-time.js';
-import { SecretRegistry } from './redact.js';
+import type { SecretRegistry } from './redact.js';
 
 /** How lines are written, from `LOG_LEVEL` (case-insensitive) as in the Go anklet. */
 export interface LogMode {

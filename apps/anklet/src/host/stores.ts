@@ -1,0 +1,52 @@
+import path from 'node:path';
+import { AnkletError, ErrorCodes, type JobStore, type Logger } from '@anklet/core';
+import { createEmbeddedJobStore, createRedisConnection, createRedisJobStore, type DatabaseConfig } from '@anklet/redis';
+
+/** Key prefix of everything anklet stores in Redis. */
+export const STORE_PREFIX = 'anklet';
+
+/**
+ * The job stores of this host: one Redis store per distinct database config (plugins that name the
+ * same Redis share a connection), and one embedded store, persisted under the work dir, for every
+ * plugin without a database, so a receiver and handlers in one process share their queue.
+ */
+export class HostStores {
+  readonly #redis = new Map<string, JobStore>();
+  #embedded: JobStore | undefined;
+
+  constructor(
+    private readonly dataRoot: string,
+    private readonly logger: Logger,
+  ) {}
+
+  /** Opens (or reuses) the store for one plugin. A Redis that does not answer is an error here, before any plugin starts. */
+  async open(database: DatabaseConfig | null, pluginName: string): Promise<JobStore> {
+    if (!database) {
+      this.#embedded ??= createEmbeddedJobStore({ dir: path.join(this.dataRoot, 'store'), logger: this.logger.child({ store: 'embedded' }) });
+      return this.#embedded;
+    }
+    const key = JSON.stringify(database);
+    const existing = this.#redis.get(key);
+    if (existing) return existing;
+    const connection = createRedisConnection(database, { logger: this.logger, connectionName: `anklet:${pluginName}` });
+    try {
+      await connection.client.ping();
+    } catch (err) {
+      await connection.close().catch(() => undefined);
+      throw new AnkletError(ErrorCodes.STORE_UNAVAILABLE, `unable to access database at ${connection.target}: ${(err as Error).message}`, {
+        operator: true,
+        cause: err,
+        hint: 'check global_database_* / database.* in the config and that Redis is running',
+      });
+    }
+    const store = createRedisJobStore({ redis: connection, prefix: STORE_PREFIX, logger: this.logger.child({ store: connection.target }) });
+    this.#redis.set(key, store);
+    return store;
+  }
+
+  /** Closes every store (after the plugins have stopped). */
+  async close(): Promise<void> {
+    const stores = [...this.#redis.values(), ...(this.#embedded ? [this.#embedded] : [])];
+    await Promise.allSettled(stores.map((store) => store.close()));
+  }
+}
