@@ -77,6 +77,11 @@ export interface RedisConnection {
   readonly target: string;
   /** A second connection with the same settings (the store uses one for pub/sub). */
   duplicate(): Redis | Cluster;
+  /**
+   * The last socket-level error of the main client (e.g. an untrusted TLS certificate), cleared once
+   * it is ready. A failing command only says it gave up; this says why.
+   */
+  lastError(): string | undefined;
   /** Closes the connection (QUIT, then disconnect). */
   close(): Promise<void>;
 }
@@ -149,7 +154,8 @@ export function createRedisConnection(config: DatabaseConfig, options: RedisConn
   };
 
   const cluster = Boolean(config.cluster_mode);
-  const make = (): Redis | Cluster => {
+  let mainError: string | undefined;
+  const make = (track = false): Redis | Cluster => {
     let client: Redis | Cluster;
     if (cluster) {
       const clusterOptions: ClusterOptions = {
@@ -170,23 +176,26 @@ export function createRedisConnection(config: DatabaseConfig, options: RedisConn
     // Without a listener ioredis prints every reconnect failure; log them once per change instead.
     let lastMessage = '';
     client.on('error', (error: Error) => {
+      if (track) mainError = error.message;
       if (error.message === lastMessage) return;
       lastMessage = error.message;
       options.logger?.warn('redis connection error', { target, error: error.message });
     });
     client.on('ready', () => {
       lastMessage = '';
+      if (track) mainError = undefined;
     });
     return client;
   };
 
-  const client = make();
+  const client = make(true);
   return {
     client,
     cluster,
     retry,
     target,
-    duplicate: make,
+    duplicate: () => make(),
+    lastError: () => mainError,
     async close() {
       await closeClient(client);
     },

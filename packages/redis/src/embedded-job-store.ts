@@ -6,6 +6,7 @@ import {
   ErrorCodes,
   type ClaimRequest,
   type EnqueueResult,
+  type HostSnapshot,
   type JobEvent,
   type JobLease,
   type JobPhase,
@@ -110,6 +111,11 @@ export class EmbeddedJobStore implements JobStore {
   private readonly queues = new Map<string, QueueState>();
   private readonly leaders = new Map<string, { owner: string; token: number; until: number }>();
   private readonly fences = new Map<string, number>();
+  /**
+   * Metrics snapshots, by key. Kept in memory only: one is rewritten every 10 seconds while its host
+   * runs, and nothing outside this process could read the embedded store anyway.
+   */
+  private readonly snapshots = new Map<string, { json: string; until: number }>();
   private readonly file: string;
   private readonly logger: Logger | undefined;
   private readonly waker: Waker;
@@ -528,12 +534,40 @@ export class EmbeddedJobStore implements JobStore {
     }
   }
 
+  async putHostSnapshot(key: string, json: string, ttlMs: number): Promise<void> {
+    this.assertOpen();
+    this.snapshots.set(snapshotKey(key), { json, until: Date.now() + Math.max(1, ttlMs) });
+  }
+
+  async listHostSnapshots(): Promise<ReadonlyArray<HostSnapshot>> {
+    this.assertOpen();
+    const now = Date.now();
+    const out: HostSnapshot[] = [];
+    for (const [key, entry] of [...this.snapshots].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
+      if (entry.until <= now) this.snapshots.delete(key);
+      else out.push({ key, json: entry.json });
+    }
+    return out;
+  }
+
+  async deleteHostSnapshot(key: string): Promise<void> {
+    this.assertOpen();
+    this.snapshots.delete(snapshotKey(key));
+  }
+
   async close(): Promise<void> {
     if (this.closed) return;
     this.closed = true;
     await this.waker.close();
     await (this.queuedWrite ?? this.writing)?.catch(() => undefined);
   }
+}
+
+/** The Redis store's key rule (a leading `/` is dropped, as in Go), so both stores name a snapshot alike. */
+function snapshotKey(key: string): string {
+  const ending = key.replace(/^\/+/, '');
+  if (ending === '') throw new TypeError('metrics key must not be empty');
+  return ending;
 }
 
 /**

@@ -15,6 +15,7 @@
  * <prefix>:jobs:{<queue>}:wake          channel  published on enqueue, requeue and hand-off
  * <prefix>:leader:{<name>}              string `<owner>:<token>` with PX TTL
  * <prefix>:leader:{<name>}:fence        string fencing counter
+ * <prefix>/metrics/<owner>/<name>       string one host's metrics JSON (TTL); the Go anklet's key
  * ```
  */
 export interface QueueKeys {
@@ -65,4 +66,19 @@ export function leaderKeys(prefix: string, name: string): { lock: string; fence:
   assertKeyPart('leadership name', name);
   const lock = `${prefix}:leader:{${name}}`;
   return { lock, fence: `${lock}:fence` };
+}
+
+/**
+ * The key of one host's metrics snapshot. It keeps the Go anklet's form, `anklet/metrics/<key>`
+ * (slashes, no hash tag), so Go and TypeScript hosts and aggregators read each other's snapshots.
+ */
+export function metricsKey(prefix: string, key: string): string {
+  const ending = key.replace(/^\/+/, '');
+  if (ending === '') throw new TypeError('metrics key must not be empty');
+  return `${prefix}/metrics/${ending}`;
+}
+
+/** SCAN pattern for every metrics snapshot under `prefix` (glob characters in the prefix escaped). */
+export function metricsKeyPattern(prefix: string): string {
+  return `${prefix.replace(/[*?[\]\\]/g, (c) => `\\${c}`)}/metrics/*`;
 }

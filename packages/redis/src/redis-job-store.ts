@@ -4,6 +4,7 @@ import {
   ErrorCodes,
   type ClaimRequest,
   type EnqueueResult,
+  type HostSnapshot,
   type JobEvent,
   type JobLease,
   type JobPhase,
@@ -19,7 +20,7 @@ import {
   type StoredJob,
 } from '@anklet/core';
 import { closeClient, type RedisConnection } from './connection.js';
-import { leaderKeys, queueKeys, type QueueKeys } from './keys.js';
+import { leaderKeys, metricsKey, metricsKeyPattern, queueKeys, type QueueKeys } from './keys.js';
 import { decodeJob, MalformedRecordError, pairsToRecord } from './record.js';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry.js';
 import { createScriptRunner, type ScriptRunner } from './scripts.js';
@@ -346,6 +347,48 @@ export class RedisJobStore implements JobStore {
   async releaseLeadership(lease: LeaderLease): Promise<void> {
     const k = leaderKeys(this.prefix, lease.name);
     await this.op('release leadership', () => this.run('release-leader', [k.lock], [`${lease.owner}:${lease.token}`]));
+  }
+
+  async putHostSnapshot(key: string, json: string, ttlMs: number): Promise<void> {
+    const full = metricsKey(this.prefix, key);
+    await this.op('export metrics', () => this.client.set(full, json, 'PX', Math.max(1, Math.round(ttlMs))));
+  }
+
+  async deleteHostSnapshot(key: string): Promise<void> {
+    const full = metricsKey(this.prefix, key);
+    await this.op('delete metrics', () => this.client.del(full));
+  }
+
+  async listHostSnapshots(): Promise<ReadonlyArray<HostSnapshot>> {
+    const pattern = metricsKeyPattern(this.prefix);
+    const start = `${this.prefix}/metrics/`.length;
+    // A cluster spreads the snapshots over every master, and SCAN only walks the node it is sent to.
+    const nodes: Redis[] = this.isCluster() ? (this.client as Cluster).nodes('master') : [this.client as Redis];
+    const keys = new Set<string>();
+    for (const node of nodes) {
+      let cursor = '0';
+      do {
+        const [next, batch] = await this.op('scan metrics', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', 100));
+        cursor = next;
+        for (const key of batch) keys.add(key);
+      } while (cursor !== '0');
+    }
+    const snapshots: HostSnapshot[] = [];
+    for (const key of [...keys].sort()) {
+      try {
+        // One GET per key: in a cluster the keys live in different slots, so MGET would be refused.
+        const json = await this.op('read metrics', () => this.client.get(key));
+        if (json !== null) snapshots.push({ key: key.slice(start), json });
+      } catch (error) {
+        // A key of another type (WRONGTYPE) is someone else's mistake; the rest of the fleet still counts.
+        this.logger?.warn('unreadable metrics key skipped', { key, error: (error as Error).message });
+      }
+    }
+    return snapshots;
+  }
+
+  private isCluster(): boolean {
+    return (this.client as { isCluster?: boolean }).isCluster === true;
   }
 
   async close(): Promise<void> {

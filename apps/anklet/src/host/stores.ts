@@ -32,8 +32,10 @@ export class HostStores {
     try {
       await connection.client.ping();
     } catch (err) {
+      // Read the reason before closing: close() ends the client and its error events.
+      const reason = connection.lastError() ?? (err as Error).message;
       await connection.close().catch(() => undefined);
-      throw new AnkletError(ErrorCodes.STORE_UNAVAILABLE, `unable to access database at ${connection.target}: ${(err as Error).message}`, {
+      throw new AnkletError(ErrorCodes.STORE_UNAVAILABLE, `unable to access database at ${connection.target}: ${reason}`, {
         operator: true,
         cause: err,
         hint: 'check global_database_* / database.* in the config and that Redis is running',
