@@ -89,6 +89,24 @@ async function restore(pluginsPath: string, saved: Snapshot): Promise<void> {
   await runNpm(['install'], pluginsPath);
 }
 
+/**
+ * Packages without an `anklet` field that a plugin among `names` depends on: libraries installed
+ * alongside it (e.g. an unpublished workspace package given as a tarball), not plugins themselves.
+ */
+function libraryNames(pluginsPath: string, names: ReadonlyArray<string>): Set<string> {
+  const manifestOf = (name: string): { anklet?: unknown; dependencies?: Record<string, string> } | undefined => {
+    const dir = findPackageDir(pluginsPath, name);
+    if (!dir) return undefined;
+    try {
+      return JSON.parse(readFileSync(path.join(dir, 'package.json'), 'utf8')) as { anklet?: unknown; dependencies?: Record<string, string> };
+    } catch {
+      return undefined;
+    }
+  };
+  const needed = new Set(names.flatMap((name) => (manifestOf(name)?.anklet ? Object.keys(manifestOf(name)?.dependencies ?? {}) : [])));
+  return new Set(names.filter((name) => needed.has(name) && manifestOf(name)?.anklet === undefined));
+}
+
 export interface InstalledPlugin {
   readonly name: string;
   readonly version: string;
@@ -124,7 +142,9 @@ export async function installPlugins(specs: ReadonlyArray<string>, options: Inst
   const named = expanded
     .map((spec) => Object.keys(after).find((name) => spec === name || spec.startsWith(`${name}@`)))
     .filter((name): name is string => name !== undefined && name !== '@anklet/core');
-  const toCheck = [...new Set([...changed, ...named])];
+  const candidates = [...new Set([...changed, ...named])];
+  const libraries = libraryNames(pluginsPath, candidates);
+  const toCheck = candidates.filter((name) => !libraries.has(name));
 
   const installed: InstalledPlugin[] = [];
   const failures: string[] = [];
@@ -175,8 +195,11 @@ export interface PluginListing {
 /** What is installed in `plugins_path`, each checked the way `anklet start` would load it. */
 export async function listPlugins(pluginsPath: string): Promise<PluginListing[]> {
   const rows: PluginListing[] = [];
-  for (const name of Object.keys(readDependencies(pluginsPath)).sort()) {
-    if (name === '@anklet/core') continue;
+  const names = Object.keys(readDependencies(pluginsPath)).sort();
+  const libraries = libraryNames(pluginsPath, names);
+  for (const name of names) {
+    // The host's core link and libraries that plugins depend on are not plugins.
+    if (name === '@anklet/core' || libraries.has(name)) continue;
     const dir = findPackageDir(pluginsPath, name);
     const manifest = dir ? readManifest(dir) : undefined;
     let status = 'ok';

@@ -1,0 +1,200 @@
+import type { JobStore, Logger, PluginMetrics } from '@anklet/core';
+import { parseAnkaLabels, repositoryOwnerLogin, toQueueJob, type WorkflowJobEvent } from '@anklet/github';
+import { verifySignature } from './signature.js';
+
+/** The answer to one webhook. */
+export interface IntakeAnswer {
+  readonly status: number;
+  readonly body: string;
+}
+
+/** Everything the intake needs; the HTTP layer (express or a bare node:http server) only moves bytes. */
+export interface IntakeOptions {
+  readonly secret: string;
+  readonly allowSha1: boolean;
+  readonly queue: string;
+  readonly store: JobStore;
+  readonly logger: Logger;
+  readonly metrics?: PluginMetrics | undefined;
+  readonly storeTimeoutMs: number;
+  readonly workflows: { readonly include: ReadonlyArray<string>; readonly exclude: ReadonlyArray<string> };
+}
+
+/** The request headers the intake reads (lower-case names, as node gives them). */
+export type IntakeHeaders = Record<string, string | string[] | undefined>;
+
+const header = (headers: IntakeHeaders, name: string): string | undefined => {
+  const value = headers[name];
+  return Array.isArray(value) ? value[0] : value;
+};
+
+class StoreTimeoutError extends Error {}
+
+/** Runs a store call with a deadline, so GitHub gets an answer (503) before its own 10 s limit. */
+async function withDeadline<T>(ms: number, work: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new StoreTimeoutError(`the job store did not answer within ${ms} ms`)), ms);
+  });
+  try {
+    return await Promise.race([work, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+/** The JSON text of a webhook body: the body itself, or the `payload` field of a form-encoded body. */
+function payloadText(contentType: string | undefined, body: Buffer): string | null {
+  const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
+  if (media === 'application/json') return body.toString('utf8');
+  if (media === 'application/x-www-form-urlencoded') return new URLSearchParams(body.toString('utf8')).get('payload');
+  return null;
+}
+
+/** True when `value` has the fields the intake relies on. */
+function isWorkflowJobEvent(value: unknown): value is WorkflowJobEvent {
+  if (typeof value !== 'object' || value === null) return false;
+  const event = value as Record<string, unknown>;
+  const job = event.workflow_job as Record<string, unknown> | null | undefined;
+  const repository = event.repository as Record<string, unknown> | null | undefined;
+  return (
+    typeof event.action === 'string' &&
+    typeof job === 'object' &&
+    job !== null &&
+    Number.isSafeInteger(job.id) &&
+    (job.id as number) > 0 &&
+    (job.labels === undefined || job.labels === null || (Array.isArray(job.labels) && job.labels.every((l) => typeof l === 'string'))) &&
+    typeof repository === 'object' &&
+    repository !== null
+  );
+}
+
+/**
+ * Handles one webhook delivery: verify, parse, store. The status code tells GitHub whether to count
+ * the delivery as failed (and so redeliverable): 2xx only once the event is durably stored or
+ * deliberately ignored; 401 bad signature; 400 not a valid event; 503 the store could not take it.
+ */
+export async function handleDelivery(options: IntakeOptions, headers: IntakeHeaders, body: Buffer): Promise<IntakeAnswer> {
+  const { logger, metrics } = options;
+  const count = (outcome: string) => metrics?.count('webhooks_received', { outcome });
+  if (
+    !verifySignature({
+      secret: options.secret,
+      body,
+      sha256: header(headers, 'x-hub-signature-256'),
+      sha1: header(headers, 'x-hub-signature'),
+      allowSha1: options.allowSha1,
+    })
+  ) {
+    count('bad_signature');
+    logger.warn('error validating payload', { error: 'missing or invalid signature', deliveryID: header(headers, 'x-github-delivery') });
+    return { status: 401, body: 'invalid signature' };
+  }
+  const deliveryId = header(headers, 'x-github-delivery') || undefined;
+  const event = header(headers, 'x-github-event');
+  if (!event) {
+    count('invalid');
+    return { status: 400, body: 'missing X-GitHub-Event' };
+  }
+  const text = payloadText(header(headers, 'content-type'), body);
+  if (text === null) {
+    count('invalid');
+    return { status: 400, body: 'unsupported Content-Type (use application/json or application/x-www-form-urlencoded)' };
+  }
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch {
+    count('invalid');
+    logger.warn('error parsing event', { error: 'body is not JSON', deliveryID: deliveryId, event });
+    return { status: 400, body: 'body is not JSON' };
+  }
+  if (event === 'ping') {
+    count('ping');
+    logger.info('ping received', { deliveryID: deliveryId });
+    return { status: 200, body: 'pong' };
+  }
+  if (event !== 'workflow_job') {
+    count('ignored');
+    logger.debug('ignoring event', { event, deliveryID: deliveryId });
+    return { status: 200, body: 'ignored' };
+  }
+  if (!isWorkflowJobEvent(parsed)) {
+    count('invalid');
+    logger.warn('error parsing event', { error: 'not a valid workflow_job payload', deliveryID: deliveryId });
+    return { status: 400, body: 'not a valid workflow_job payload' };
+  }
+  return handleWorkflowJob(options, parsed, deliveryId);
+}
+
+async function handleWorkflowJob(options: IntakeOptions, event: WorkflowJobEvent, deliveryId: string | undefined): Promise<IntakeAnswer> {
+  const { logger, metrics, store, queue } = options;
+  const job = event.workflow_job;
+  const labels = parseAnkaLabels(job.labels);
+  const fields = {
+    deliveryID: deliveryId,
+    workflowJobID: job.id,
+    workflowRunID: job.run_id ?? undefined,
+    action: event.action,
+    owner: repositoryOwnerLogin(event.repository) ?? undefined,
+    repo: event.repository.name ?? undefined,
+    jobURL: job.html_url ?? undefined,
+  };
+  const count = (outcome: string) => metrics?.count('webhooks_received', { outcome });
+  const ignore = (why: string): IntakeAnswer => {
+    count('ignored');
+    logger.debug(`ignoring workflow_job: ${why}`, fields);
+    return { status: 200, body: 'ignored' };
+  };
+  if (!labels.isAnkaJob) return ignore('no anka-template label');
+  const workflow = job.workflow_name ?? '';
+  if (options.workflows.include.length > 0 && !options.workflows.include.includes(workflow)) return ignore('workflow not included');
+  if (options.workflows.exclude.includes(workflow)) return ignore('workflow excluded');
+
+  try {
+    switch (event.action) {
+      case 'queued': {
+        // `action` decides, not `status`: a queued event may say `status: waiting` (environments).
+        const result = await withDeadline(
+          options.storeTimeoutMs,
+          store.enqueue({
+            id: String(job.id),
+            queue,
+            payload: toQueueJob(event),
+            deliveryId,
+            repositoryOwner: fields.owner,
+            template: labels.template,
+          }),
+        );
+        count(result);
+        if (result === 'enqueued') logger.info('job pushed to queued queue', { ...fields, queue });
+        else logger.warn('job already present in queued queue, skipping enqueue', { ...fields, queue, reason: result });
+        return { status: 200, body: result };
+      }
+      case 'in_progress':
+      case 'completed': {
+        if (event.action === 'in_progress' && job.conclusion === 'cancelled') return ignore('in_progress of a cancelled job');
+        const known = await withDeadline(
+          options.storeTimeoutMs,
+          store.recordEvent(queue, String(job.id), {
+            action: event.action as 'in_progress' | 'completed',
+            runnerName: job.runner_name ?? undefined,
+            runnerId: job.runner_id ?? undefined,
+            conclusion: job.conclusion ?? undefined,
+            at: Date.now(),
+          }),
+        );
+        count(known ? 'recorded' : 'unknown_job');
+        if (known) logger.info(`job pushed to ${event.action} queue`, { ...fields, queue, runnerName: job.runner_name ?? undefined, conclusion: job.conclusion ?? undefined });
+        else logger.debug('job not present in any tracked queue, skipping', { ...fields, queue });
+        return { status: 200, body: known ? 'recorded' : 'unknown job' };
+      }
+      default:
+        return ignore(`action ${event.action}`);
+    }
+  } catch (error) {
+    count('store_unavailable');
+    logger.error('error storing webhook event; answering 503 so GitHub can redeliver it', { ...fields, error: (error as Error).message });
+    return { status: 503, body: 'job store unavailable' };
+  }
+}
