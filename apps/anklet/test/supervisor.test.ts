@@ -1,6 +1,6 @@
 import type { Logger, PluginInstance, WorkerContext } from '@anklet/core';
 import { describe, expect, it } from 'vitest';
-import { HostMetrics } from '../src/host/plugin-metrics.js';
+import { HostMetrics } from '@anklet/metrics';
 import { Supervisor, type SupervisedPlugin } from '../src/host/supervisor.js';
 
 /** A logger that keeps its lines, to assert on what operators would read. */
@@ -157,6 +157,6 @@ describe('Supervisor', () => {
     expect(otherSignal?.aborted).toBe(false);
     expect(events).toContain('BAD error error running plugin');
     expect(events).toContain('OK stopped');
-    expect(metrics.plugins.get('BAD')?.Status).toBe('failed');
+    expect(metrics.statusOf('BAD')).toBe('failed');
   });
 });

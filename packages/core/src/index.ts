@@ -29,6 +29,32 @@ export type {
   ReapResult,
   QuarantinedRecord,
   LeaderLease,
+  HostSnapshot,
 } from './job-store.js';
-export type { AnkaClient, AnkaVm } from './anka.js';
-export type { PluginMetrics, PluginStatus, RunOutcome, MetricLabels } from './metrics.js';
+export { isAnkaFailure } from './anka.js';
+export type {
+  AnkaClient,
+  AnkaVm,
+  AnkaFailure,
+  AnkaFailureReason,
+  AnkaCallOptions,
+  PullProgress,
+  EnsureTemplateOptions,
+  EnsureTemplateResult,
+  VmRequirements,
+  HostUsage,
+  Admission,
+  VmReservation,
+  RunOptions,
+  RunResult,
+} from './anka.js';
+export type {
+  PluginMetrics,
+  PluginStatus,
+  RunOutcome,
+  MetricLabels,
+  CounterName,
+  GaugeName,
+  HistogramName,
+  JobPhaseName,
+} from './metrics.js';

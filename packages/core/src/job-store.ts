@@ -58,6 +58,8 @@ export interface JobEvent {
   readonly action: 'in_progress' | 'completed';
   /** The runner that took the job, as GitHub names it. */
   readonly runnerName?: string | undefined;
+  /** The runner's id, as GitHub reports it (so a handler can check the runner is its own). */
+  readonly runnerId?: number | undefined;
   readonly conclusion?: string | undefined;
   readonly at: number;
 }
@@ -202,6 +204,24 @@ export interface JobStore {
   renewLeadership(lease: LeaderLease, ttlMs: number): Promise<void>;
   /** Gives a leadership up (no-op when it is no longer ours). */
   releaseLeadership(lease: LeaderLease): Promise<void>;
+  /**
+   * Stores one host's metrics snapshot (the Go anklet's JSON) under `<prefix>/metrics/<key>`, which
+   * with the default prefix is the Go key `anklet/metrics/<owner>/<name>`, replacing any previous one;
+   * it disappears after `ttlMs` unless written again.
+   */
+  putHostSnapshot(key: string, json: string, ttlMs: number): Promise<void>;
+  /** Every host snapshot in the store, in no particular order (a SCAN: for the aggregator, not a hot path). */
+  listHostSnapshots(): Promise<ReadonlyArray<HostSnapshot>>;
+  /** Removes one host's snapshot (on a clean exit). No-op when it is not there. */
+  deleteHostSnapshot(key: string): Promise<void>;
   /** Releases connections, timers and files. The store is unusable afterwards. */
   close(): Promise<void>;
+}
+
+/** One host's metrics snapshot as {@link JobStore.listHostSnapshots} returns it. */
+export interface HostSnapshot {
+  /** The key after `<prefix>/metrics/`, e.g. `veertuinc/RUNNER1`. */
+  readonly key: string;
+  /** The stored JSON text, unparsed: it may come from another anklet version, or be broken. */
+  readonly json: string;
 }

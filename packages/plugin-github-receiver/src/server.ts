@@ -11,6 +11,8 @@ export const RECEIVER_PATH = '/jobs/v1/receiver';
 export function createReceiverApp(intake: IntakeOptions, bodyLimitBytes: number): express.Express {
   const app = express();
   app.disable('x-powered-by');
+  // GitHub never revalidates a webhook answer: skip hashing every response body for an ETag.
+  app.set('etag', false);
   // Go paths are exact: `/jobs/v1/receiver/` is a 404 there too.
   app.set('strict routing', true);
   app.all('/healthcheck', (_req, res) => {
@@ -26,7 +28,8 @@ export function createReceiverApp(intake: IntakeOptions, bodyLimitBytes: number)
     (req: Request, res: Response, next: NextFunction) => {
       const body = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
       handleDelivery(intake, req.headers, body).then((answer) => {
-        res.status(answer.status).type('text/plain').send(answer.body);
+        // Plain end(): the answer is a short fixed text, no content negotiation needed.
+        res.writeHead(answer.status, { 'content-type': 'text/plain; charset=utf-8' }).end(answer.body);
       }, next);
     },
   );

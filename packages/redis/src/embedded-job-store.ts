@@ -21,6 +21,7 @@ import {
   type ReapResult,
   type StoredJob,
 } from '@anklet/core';
+import { metricsKeyEnding } from './keys.js';
 import { Waker } from './wake.js';
 
 /** Options for {@link createEmbeddedJobStore}. */
@@ -536,7 +537,7 @@ export class EmbeddedJobStore implements JobStore {
 
   async putHostSnapshot(key: string, json: string, ttlMs: number): Promise<void> {
     this.assertOpen();
-    this.snapshots.set(snapshotKey(key), { json, until: Date.now() + Math.max(1, ttlMs) });
+    this.snapshots.set(metricsKeyEnding(key), { json, until: Date.now() + Math.max(1, ttlMs) });
   }
 
   async listHostSnapshots(): Promise<ReadonlyArray<HostSnapshot>> {
@@ -552,7 +553,7 @@ export class EmbeddedJobStore implements JobStore {
 
   async deleteHostSnapshot(key: string): Promise<void> {
     this.assertOpen();
-    this.snapshots.delete(snapshotKey(key));
+    this.snapshots.delete(metricsKeyEnding(key));
   }
 
   async close(): Promise<void> {
@@ -561,13 +562,6 @@ export class EmbeddedJobStore implements JobStore {
     await this.waker.close();
     await (this.queuedWrite ?? this.writing)?.catch(() => undefined);
   }
-}
-
-/** The Redis store's key rule (a leading `/` is dropped, as in Go), so both stores name a snapshot alike. */
-function snapshotKey(key: string): string {
-  const ending = key.replace(/^\/+/, '');
-  if (ending === '') throw new TypeError('metrics key must not be empty');
-  return ending;
 }
 
 /**

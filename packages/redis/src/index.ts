@@ -19,6 +19,6 @@ export {
 export { createRedisJobStore, RedisJobStore, type RedisJobStoreOptions } from './redis-job-store.js';
 export { createEmbeddedJobStore, EmbeddedJobStore, type EmbeddedJobStoreOptions } from './embedded-job-store.js';
 export { defaultRetryPolicy, resolveRetryPolicy, retryDelay, isTransientRedisError, type RetryPolicy } from './retry.js';
-export { queueKeys, leaderKeys, type QueueKeys } from './keys.js';
+export { queueKeys, leaderKeys, metricsKey, type QueueKeys } from './keys.js';
 export { loadScripts, type LuaScript } from './scripts.js';
 export { MalformedRecordError } from './record.js';

@@ -73,9 +73,14 @@ export function leaderKeys(prefix: string, name: string): { lock: string; fence:
  * (slashes, no hash tag), so Go and TypeScript hosts and aggregators read each other's snapshots.
  */
 export function metricsKey(prefix: string, key: string): string {
+  return `${prefix}/metrics/${metricsKeyEnding(key)}`;
+}
+
+/** `<owner>/<name>` with leading slashes removed (Go trims them when the owner is empty). */
+export function metricsKeyEnding(key: string): string {
   const ending = key.replace(/^\/+/, '');
   if (ending === '') throw new TypeError('metrics key must not be empty');
-  return `${prefix}/metrics/${ending}`;
+  return ending;
 }
 
 /** SCAN pattern for every metrics snapshot under `prefix` (glob characters in the prefix escaped). */

@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, beforeAll } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisCluster, startRedisServer, uniquePrefix, deleteKeysWithPrefix, type RedisCluster, type RedisServer } from '@anklet/testing';
 import { EmbeddedJobStore, createRedisConnection, createRedisJobStore } from '../src/index.js';
 import { describeJobStoreContract } from './contract.js';
@@ -47,4 +47,26 @@ describeJobStoreContract('embedded', async () => {
     },
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
+});
+
+describe('metrics snapshots in Redis', () => {
+  it('uses the Go key anklet/metrics/<owner>/<name> and skips keys of another type', async () => {
+    const connection = createRedisConnection({ url: server.url, ...fastRetry });
+    const store = createRedisJobStore({ redis: connection, prefix: 'anklet', closeConnection: false });
+    const raw = connection.client;
+    try {
+      await store.putHostSnapshot('acme-go-key/RUNNER1', '{"plugins":[]}', 60_000);
+      expect(await raw.get('anklet/metrics/acme-go-key/RUNNER1')).toBe('{"plugins":[]}');
+      const ttl = await raw.pttl('anklet/metrics/acme-go-key/RUNNER1');
+      expect(ttl).toBeGreaterThan(50_000);
+      await raw.rpush('anklet/metrics/acme-go-key/BROKEN', 'x');
+      const keys = (await store.listHostSnapshots()).map((s) => s.key);
+      expect(keys).toContain('acme-go-key/RUNNER1');
+      expect(keys).not.toContain('acme-go-key/BROKEN');
+    } finally {
+      await raw.del('anklet/metrics/acme-go-key/RUNNER1', 'anklet/metrics/acme-go-key/BROKEN');
+      await store.close();
+      await connection.close();
+    }
+  });
 });

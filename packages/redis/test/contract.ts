@@ -225,6 +225,27 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
       expect(await store.acquireLeadership('reaper', 'host-b', 1000)).toBeNull();
     });
 
+    it('stores, lists, expires and deletes host metrics snapshots', async () => {
+      expect(await store.listHostSnapshots()).toEqual([]);
+      await store.putHostSnapshot('acme/RUNNER1', '{"plugins":[]}', 60_000);
+      await store.putHostSnapshot('/RECEIVER', '{"n":1}', 60_000);
+      await store.putHostSnapshot('acme/SHORT', '{}', 100);
+      // Writing again replaces the value and the expiry.
+      await store.putHostSnapshot('acme/RUNNER1', '{"plugins":[1]}', 60_000);
+      const list = await store.listHostSnapshots();
+      expect([...list].sort((a, b) => a.key.localeCompare(b.key))).toEqual([
+        { key: 'acme/RUNNER1', json: '{"plugins":[1]}' },
+        { key: 'acme/SHORT', json: '{}' },
+        // A leading slash (no owner) is dropped, as the Go anklet does.
+        { key: 'RECEIVER', json: '{"n":1}' },
+      ]);
+      await sleep(250);
+      expect((await store.listHostSnapshots()).map((s) => s.key).sort()).toEqual(['RECEIVER', 'acme/RUNNER1']);
+      await store.deleteHostSnapshot('acme/RUNNER1');
+      await store.deleteHostSnapshot('acme/never-there');
+      expect((await store.listHostSnapshots()).map((s) => s.key)).toEqual(['RECEIVER']);
+    });
+
     it('keeps everything across a restart of the store', async () => {
       await store.enqueue({ id: 'a', queue: q, payload: { n: 1 }, deliveryId: 'd-a' });
       await store.enqueue({ id: 'b', queue: q, payload: { n: 2 } });

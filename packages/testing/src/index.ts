@@ -8,3 +8,4 @@
 export { startRedisServer, uniquePrefix, waitForRedis, deleteKeysWithPrefix, type RedisServer, type StartRedisServerOptions } from './redis-server.js';
 export { startRedisCluster, type RedisCluster, type StartRedisClusterOptions } from './redis-cluster.js';
 export { findFreePort, isPortFree } from './free-port.js';
+export { promtoolCheck } from './promtool.js';

@@ -97,8 +97,9 @@ export const hostConfigSchema = z.object(
     metrics: z
       .object(
         {
-          aggregator: goBool(),
-          port: goString(),
+          aggregator: goBool().describe('Serve the whole fleet from the database instead of running plugins'),
+          port: goString().describe('Metrics port; unset: the first free port from 8080'),
+          address: goString().describe('Interface the metrics server listens on (default: all, as in Go)'),
           metrics_urls: goList(),
           sleep_interval: goInt(),
           database: databaseSchema,

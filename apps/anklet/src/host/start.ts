@@ -2,16 +2,17 @@ import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { ErrorCodes, isAnkletError, type JobStore, type Logger, type WorkerContext } from '@anklet/core';
+import { ankaSettingsFromConfig, createAnkaHost, type AnkaHost, type AnkaPluginSettings } from '@anklet/anka';
+import { exportKeyOf, HostMetrics } from '@anklet/metrics';
 import { SECRET_CONFIG_KEYS, dumpConfig } from '../config/dump-config.js';
 import { describeIssues, loadConfig, UNREADABLE_MESSAGE, type LoadedConfig } from '../config/load-config.js';
 import { preparePlugins, type PreparedPlugin } from '../config/prepare-plugins.js';
 import { createLogger, logModeFromEnv, type HostLogger } from '../logging/create-logger.js';
 import { SecretRegistry } from '../logging/redact.js';
 import { createCoordination } from './coordination.js';
+import { metricsListenOptions, runAggregator, startMetricsService } from './metrics.js';
 import { ExitCode } from './exit-codes.js';
 import { writePidFile } from './pid-file.js';
-import { HostMetrics } from './plugin-metrics.js';
-import { createUnavailableAnka } from './services.js';
 import { HostStores } from './stores.js';
 import { Supervisor, type SupervisedPlugin } from './supervisor.js';
 import { ANKLET_VERSION } from '../version.js';
@@ -81,6 +82,8 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     if ('exit' in loaded) return loaded.exit;
     const { config, plugins } = loaded;
     root = root.extend({ version: ANKLET_VERSION });
+    // Go's aggregator mode: no plugins, only the fleet's metrics from the store.
+    if (config.raw.metrics?.aggregator === true) return await runAggregator(config, root);
     root.info('plugins path', { pluginsPath: config.pluginsPath });
 
     let removePid = () => {};
@@ -106,8 +109,33 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
       memoryBytes,
       shutdownMode: () => running.supervisor?.mode ?? 'none',
     });
-    const metrics = new HostMetrics();
-    const anka = createUnavailableAnka();
+    const metrics = new HostMetrics({
+      version: ANKLET_VERSION,
+      hostName: coordination.hostName,
+      logger: root,
+      hostState: () => ({ vmSlotsTotal: coordination.vmSlots.total, vmSlotsUsed: coordination.vmSlots.used, draining: coordination.isDraining() }),
+    });
+    // One Anka client per process, only when a handler needs it (a receiver-only host may be Linux).
+    let ankaHost: AnkaHost | undefined;
+    const ankaSettings = new Map<string, AnkaPluginSettings>();
+    for (const { entry, kind } of plugins) {
+      if (kind === 'handler') ankaSettings.set(entry.name, ankaSettingsFromConfig(entry.block, config.raw as Record<string, unknown>));
+    }
+    if (ankaSettings.size > 0) {
+      try {
+        const mountsConfigured = [...ankaSettings.values()].some((s) => (s.globalMounts?.length ?? 0) + (s.mounts?.length ?? 0) > 0);
+        ankaHost = await createAnkaHost({ coordination, logger: root, env: env as NodeJS.ProcessEnv, mountsConfigured });
+        // Checks every handler's mount entries now rather than at its first job.
+        for (const settings of ankaSettings.values()) ankaHost.forPlugin(settings);
+      } catch (err) {
+        // The Go text, so existing alerts keep matching.
+        root.error('unable to create anka cli', { error: (err as Error).message, ...(isAnkletError(err) && err.hint ? { hint: err.hint } : {}) });
+        removePid();
+        return ExitCode.Config;
+      }
+      root.info('anka cli ready', { ankaVersion: ankaHost.version, licenseType: ankaHost.license.licenseType });
+      await ankaHost.discoverTemplates().catch((err: unknown) => root.warn('failed to discover existing templates', { error: String(err) }));
+    }
     const dataRoot = config.workDir ?? config.configDir;
     const stores = new HostStores(dataRoot, root);
     const storeOf = new Map<string, JobStore>();
@@ -145,12 +173,16 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
         plugin: entry.plugin,
         owner: attributes.owner || attributes.enterprise,
         repo: attributes.repo,
+        kind: prepared.kind,
       });
       const dataDir = path.join(dataRoot, 'data', entry.name);
       const store = storeOf.get(entry.name)!;
+      const settings = ankaSettings.get(entry.name);
+      const anka = settings && ankaHost ? ankaHost.forPlugin(settings, { logger, metrics: pluginMetrics }) : undefined;
       return {
         name: entry.name,
         onFailure: entry.onFailure,
+        kind: prepared.kind,
         sleepIntervalSeconds: entry.sleepIntervalSeconds,
         logger,
         metrics: pluginMetrics,
@@ -174,8 +206,36 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
       };
     });
 
-    const sup = new Supervisor(supervised, { logger: root, isDraining: coordination.isDraining });
+    const started = new Set<string>();
+    const onStarted = (name: string) => {
+      started.add(name);
+      // The first export ran before the plugins started; the fleet view should not wait 10 s to see them.
+      if (started.size === supervised.length && 'exportNow' in service) void service.exportNow();
+    };
+    const sup = new Supervisor(supervised, { logger: root, isDraining: coordination.isDraining, onStarted });
     running.supervisor = sup;
+
+    // Go exports the first plugin's view of the host under `anklet/metrics/<owner>/<name>`.
+    const first = supervised[0] && plugins[0];
+    const service = await startMetricsService(metrics, {
+      ...metricsListenOptions(config),
+      logger: root,
+      readiness: () =>
+        sup.mode !== 'none'
+          ? { ready: false, waiting: ['shutting down'] }
+          : { ready: started.size === supervised.length, waiting: supervised.map((p) => p.name).filter((n) => !started.has(n)) },
+      export: first
+        ? {
+            store: storeOf.get(first.entry.name)!,
+            key: exportKeyOf(String(first.entry.block.owner || first.entry.block.enterprise || ''), first.entry.name),
+          }
+        : undefined,
+    });
+    if ('exit' in service) {
+      await stores.close();
+      removePid();
+      return service.exit;
+    }
     let interrupts = 0;
     const onInterrupt = (signal: NodeJS.Signals) => {
       interrupts += 1;
@@ -199,6 +259,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     root.info('starting anklet', { plugins: plugins.length });
     const result = await sup.run();
     process.off('SIGQUIT', onQuit);
+    await service.stop({ clean: true });
     await stores.close();
     removePid();
     root.warn('anklet (and all plugins) shut down', { exitCode: result.pluginFailed ? ExitCode.PluginFailed : ExitCode.Ok });

@@ -1,4 +1,4 @@
-import { isAnkletError, type Logger, type PluginInstance, type PluginMetrics, type ShutdownMode, type WorkerContext } from '@anklet/core';
+import { isAnkletError, type Logger, type PluginInstance, type PluginKind, type PluginMetrics, type ShutdownMode, type WorkerContext } from '@anklet/core';
 import type { FailurePolicy } from '../config/schema.js';
 
 /** One plugin instance the supervisor runs. */
@@ -8,6 +8,8 @@ export interface SupervisedPlugin {
   readonly sleepIntervalSeconds: number;
   readonly logger: Logger;
   readonly metrics: PluginMetrics;
+  /** A receiver's steady status is `running` (it serves webhooks between runs); a handler's is `idle`. */
+  readonly kind?: PluginKind | undefined;
   /** Builds a fresh context (a new instance after a restart gets a new AbortSignal). */
   makeContext(signal: AbortSignal): WorkerContext;
   create(ctx: WorkerContext): PluginInstance | Promise<PluginInstance>;
@@ -18,6 +20,8 @@ export interface SupervisorOptions {
   readonly isDraining: () => boolean;
   /** Restart back-off, for `on_failure: restart`. */
   readonly restartDelayMs?: { readonly initial: number; readonly max: number };
+  /** Called each time a plugin instance has started (for the readiness endpoint). */
+  readonly onStarted?: (name: string) => void;
 }
 
 /** How the supervised run ended. */
@@ -152,6 +156,7 @@ export class Supervisor {
       instance = await plugin.create(plugin.makeContext(controller.signal));
       await instance.start?.();
       ready.resolve();
+      this.options.onStarted?.(plugin.name);
     } catch (error) {
       await this.#stopInstance(plugin, instance);
       this.#controllers.delete(controller);
@@ -159,9 +164,12 @@ export class Supervisor {
       return { kind: 'failed', phase: 'start', error };
     }
 
+    // The Go anklet reset every plugin to idle here, so a receiver never showed `running`; draining
+    // applies to handlers only, as in Go.
+    const steady = () => (plugin.kind === 'receiver' ? 'running' : this.options.isDraining() ? 'draining' : 'idle');
     try {
       while (this.#mode === 'none' && !controller.signal.aborted) {
-        plugin.metrics.setStatus(this.options.isDraining() ? 'draining' : 'idle');
+        plugin.metrics.setStatus(steady());
         if (!instance.run) {
           // A plugin without `run` (a receiver) lives until the host stops.
           await this.#stopRequested.promise;
@@ -169,7 +177,7 @@ export class Supervisor {
         }
         const result = await instance.run();
         if (this.#mode !== 'none' || controller.signal.aborted) break;
-        plugin.metrics.setStatus(this.options.isDraining() ? 'draining' : 'idle');
+        plugin.metrics.setStatus(steady());
         if (!(result && result.again)) await sleep(plugin.sleepIntervalSeconds * 1000, this.#stopRequested.promise);
       }
     } catch (error) {

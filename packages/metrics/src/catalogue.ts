@@ -1,0 +1,45 @@
+/**
+ * The metric families plugins report through `ctx.metrics`, declared up front so that every one has
+ * a help text, a fixed set of label names (a label outside it is dropped, which keeps the series
+ * count bounded) and, for histograms, buckets that fit anklet's durations. Names here have no
+ * `anklet_` prefix and no `_total` suffix; the registry adds both.
+ */
+
+export interface FamilySpec {
+  readonly help: string;
+  /** Labels besides `plugin`, which every family carries. */
+  readonly labels: ReadonlyArray<string>;
+  readonly buckets?: ReadonlyArray<number>;
+}
+
+/** Seconds: from a few seconds (a warm clone) to hours (a long job or a big template pull). */
+const DURATION_BUCKETS = [1, 5, 10, 30, 60, 120, 300, 600, 1200, 1800, 3600, 7200, 21600];
+
+export const COUNTERS: Readonly<Record<string, FamilySpec>> = {
+  webhooks_received: { help: 'Webhook deliveries received.', labels: ['event'] },
+  webhooks_rejected: { help: 'Webhook deliveries rejected, by reason.', labels: ['reason'] },
+  jobs_claimed: { help: 'Jobs claimed from the queue by a handler.', labels: [] },
+  job_retries: { help: 'Jobs retried on a new VM, by reason.', labels: ['reason'] },
+  registration_timeouts: { help: 'Runners that did not pick up their job within registration_timeout_seconds.', labels: [] },
+  orphans_cleaned: { help: 'Leftover VMs and runners removed, by kind.', labels: ['kind'] },
+};
+
+export const GAUGES: Readonly<Record<string, FamilySpec>> = {
+  queue_depth: { help: 'Jobs waiting in a queue.', labels: ['queue'] },
+  queue_oldest_job_age_seconds: { help: 'Age of the oldest job waiting in a queue (0 when empty).', labels: ['queue'] },
+  github_rate_limit_remaining: { help: 'GitHub API requests left in the current rate-limit window.', labels: ['resource'] },
+  github_rate_limit_reset_timestamp_seconds: { help: 'Unix time when the GitHub rate-limit window resets.', labels: ['resource'] },
+};
+
+export const HISTOGRAMS: Readonly<Record<string, FamilySpec>> = {
+  job_queue_wait_seconds: {
+    help: 'Time from the queued webhook to the job VM running.',
+    labels: ['template'],
+    buckets: DURATION_BUCKETS,
+  },
+  job_phase_duration_seconds: {
+    help: 'Duration of a job phase (pull, clone, start, runner_registration, job_run, cleanup).',
+    labels: ['phase'],
+    buckets: DURATION_BUCKETS,
+  },
+};

@@ -1,0 +1,85 @@
+/**
+ * The Go anklet's metrics JSON. Every host exports this shape to the store and the aggregator reads
+ * it back, so the field names (snake_case for the host, PascalCase for plugins: the Go structs have
+ * no JSON tags) must stay exactly as they are for Go and TypeScript hosts to share one fleet.
+ */
+
+/** Go's zero `time.Time`, which is what an unset time looks like in the JSON. */
+export const GO_ZERO_TIME = '0001-01-01T00:00:00Z';
+
+/** One plugin's entry in {@link GoHostSnapshot.plugins}. Times are RFC3339 strings. */
+export interface GoPluginRecord {
+  Name: string;
+  PluginName: string;
+  RepoName: string;
+  OwnerName: string;
+  Status: string;
+  StatusSince: string;
+  LastSuccessfulRun: string;
+  LastFailedRun: string;
+  LastCanceledRun: string;
+  LastSuccessfulRunJobUrl: string;
+  LastFailedRunJobUrl: string;
+  LastCanceledRunJobUrl: string;
+  TotalRanVMs: number;
+  TotalSuccessfulRunsSinceStart: number;
+  TotalFailedRunsSinceStart: number;
+  TotalCanceledRunsSinceStart: number;
+}
+
+/** What a TypeScript host adds under the `anklet` key; Go readers ignore it. */
+export interface AnkletSnapshotExtension {
+  version: string;
+  host_name: string;
+  vm_slots_total: number;
+  vm_slots_used: number;
+  draining: boolean;
+  /** The host's own counters, gauges and histograms, as prom-client's JSON. */
+  metrics: PromFamilyJson[];
+}
+
+/** One metric family as prom-client's `getMetricsAsJSON()` returns it. */
+export interface PromFamilyJson {
+  name: string;
+  help: string;
+  type: string;
+  values: Array<{ value: number; labels: Record<string, string | number>; metricName?: string }>;
+}
+
+/** One host's metrics: the Go in-memory model, and the value stored at `anklet/metrics/<owner>/<name>`. */
+export interface GoHostSnapshot {
+  last_update: string;
+  total_running_vms: number;
+  total_successful_runs_since_start: number;
+  total_failed_runs_since_start: number;
+  total_canceled_runs_since_start: number;
+  host_cpu_count: number;
+  host_cpu_used_count: number;
+  host_cpu_usage_percentage: number;
+  host_memory_total_bytes: number;
+  host_memory_used_bytes: number;
+  host_memory_available_bytes: number;
+  host_memory_usage_percentage: number;
+  host_disk_total_bytes: number;
+  host_disk_used_bytes: number;
+  host_disk_available_bytes: number;
+  host_disk_usage_percentage: number;
+  plugins: GoPluginRecord[];
+  anklet?: AnkletSnapshotExtension;
+}
+
+/** Go's JSON encoder sorts map keys, and the Go export goes through a map: sort ours the same way. */
+export function sortKeys<T>(value: T): T {
+  if (Array.isArray(value)) return value.map((v) => sortKeys(v)) as T;
+  if (value === null || typeof value !== 'object') return value;
+  const out: Record<string, unknown> = {};
+  for (const key of Object.keys(value).sort()) out[key] = sortKeys((value as Record<string, unknown>)[key]);
+  return out as T;
+}
+
+/** Unix seconds of an RFC3339 time, or undefined for Go's zero time and anything unparseable. */
+export function unixSeconds(time: string): number | undefined {
+  if (!time || time.startsWith('0001-01-01')) return undefined;
+  const ms = Date.parse(time);
+  return Number.isNaN(ms) ? undefined : ms / 1000;
+}

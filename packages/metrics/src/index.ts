@@ -1,0 +1,33 @@
+/**
+ * `@anklet/metrics`: what an anklet host and the fleet aggregator serve.
+ *
+ * - {@link HostMetrics}: the Go per-plugin/per-host fields and a prom-client registry; plugins get
+ *   their `ctx.metrics` handle from {@link HostMetrics.forPlugin};
+ * - {@link startHostMetrics}: sampler, HTTP endpoints (`/metrics`, `/healthcheck`, `/readyz`, `/`)
+ *   and the export to the shared store every 10 s;
+ * - {@link startAggregator}: the whole fleet from the store, in the Go JSON (v1, v2) and Prometheus.
+ *
+ * @packageDocumentation
+ */
+export { HostMetrics, type HostMetricsOptions, type HostState, type PluginMeta } from './host-metrics.js';
+export { HostSampler, EMPTY_HOST_FIGURES, type HostFigures, type HostSamplerOptions } from './host-sampler.js';
+export { createMetricsApp, METRICS_FORMATS, type MetricsAppOptions, type Readiness } from './metrics-app.js';
+export { listenMetrics, DEFAULT_METRICS_PORT, type ListenOptions, type MetricsServer } from './listen.js';
+export { MetricsExporter, exportKeyOf, EXPORT_INTERVAL_MS, EXPORT_TTL_MS, type MetricsExporterOptions } from './metrics-exporter.js';
+export { startHostMetrics, startAggregator, type HostMetricsService, type HostMetricsServiceOptions, type AggregatorOptions } from './services.js';
+export {
+  readFleet,
+  parseSnapshot,
+  aggregatorRecords,
+  aggregatorRecordsByName,
+  statusView,
+  BrokenSnapshotError,
+  STALE_AFTER_SECONDS,
+  type FleetEntry,
+  type AggregatorRecord,
+  type StatusView,
+} from './fleet.js';
+export { renderExposition, familiesFromPromJson, mergeFamilies, PROMETHEUS_CONTENT_TYPE, type Family, type Sample, type Labels } from './exposition.js';
+export { familiesFromSnapshot, PLUGIN_STATUSES } from './families.js';
+export { GO_ZERO_TIME, type GoHostSnapshot, type GoPluginRecord, type AnkletSnapshotExtension, type PromFamilyJson } from './go-model.js';
+export { COUNTERS, GAUGES, HISTOGRAMS, type FamilySpec } from './catalogue.js';

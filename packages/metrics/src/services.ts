@@ -1,0 +1,83 @@
+import type { JobStore, Logger } from '@anklet/core';
+import { readFleet } from './fleet.js';
+import { HostMetrics, type HostState } from './host-metrics.js';
+import { HostSampler } from './host-sampler.js';
+import { listenMetrics, type ListenOptions, type MetricsServer } from './listen.js';
+import { createMetricsApp, type Readiness } from './metrics-app.js';
+import { MetricsExporter } from './metrics-exporter.js';
+
+export interface HostMetricsServiceOptions extends ListenOptions {
+  readonly version: string;
+  readonly hostName: string;
+  readonly logger: Logger;
+  readonly hostState?: () => HostState;
+  readonly readiness?: () => Readiness;
+  /** Where to export and under which key; no export when unset (a host with no plugins). */
+  readonly export?: { readonly store: Pick<JobStore, 'putHostSnapshot' | 'deleteHostSnapshot'>; readonly key: string; readonly intervalMs?: number } | undefined;
+  /** Time between host samples (default 5 s). */
+  readonly sampleIntervalMs?: number;
+}
+
+/** A running per-host metrics service: registry, sampler, HTTP server and export. */
+export interface HostMetricsService {
+  readonly metrics: HostMetrics;
+  readonly port: number;
+  /** Exports now rather than at the next tick (e.g. once every plugin has started). */
+  exportNow(): Promise<void>;
+  /** Stops the export (removing this host's snapshot when `clean`), the server and the sampler. */
+  stop(options?: { clean?: boolean }): Promise<void>;
+}
+
+/**
+ * Starts everything a host serves. Throws `ANKLET_ERR_HOST_RESOURCE` when an explicit port is busy.
+ * Logs Go's `metrics server started on port <p>`.
+ */
+export async function startHostMetrics(options: HostMetricsServiceOptions, metrics?: HostMetrics): Promise<HostMetricsService> {
+  const sampler = new HostSampler({ intervalMs: options.sampleIntervalMs, logger: options.logger });
+  const registry =
+    metrics ?? new HostMetrics({ version: options.version, hostName: options.hostName, logger: options.logger, hostState: options.hostState });
+  registry.useFigures(() => sampler.figures);
+  const key = options.export?.key;
+  const app = createMetricsApp({
+    mode: 'host',
+    logger: options.logger,
+    hostSnapshot: () => registry.snapshot(),
+    fleet: async () => [{ key: key ?? options.hostName, snapshot: await registry.snapshot() }],
+    readiness: options.readiness,
+  });
+  let server: MetricsServer;
+  try {
+    server = await listenMetrics(app, options);
+  } catch (error) {
+    sampler.stop();
+    throw error;
+  }
+  options.logger.info(`metrics server started on port ${server.port}`, { port: server.port });
+  // The first sample runs after listening: a scrape in the meantime sees zeros rather than waiting.
+  await sampler.start();
+  const exporter = options.export ? new MetricsExporter({ ...options.export, snapshot: () => registry.snapshot(), logger: options.logger }) : undefined;
+  await exporter?.start();
+  return {
+    metrics: registry,
+    port: server.port,
+    exportNow: async () => exporter?.exportNow(),
+    stop: async ({ clean = true } = {}) => {
+      await exporter?.stop({ remove: clean });
+      await server.close();
+      sampler.stop();
+    },
+  };
+}
+
+export interface AggregatorOptions extends ListenOptions {
+  readonly store: Pick<JobStore, 'listHostSnapshots'>;
+  readonly logger: Logger;
+}
+
+/** The fleet aggregator: serves every host's snapshot from the store. Logs Go's `metrics aggregator started on port <p>`. */
+export async function startAggregator(options: AggregatorOptions): Promise<MetricsServer> {
+  const app = createMetricsApp({ mode: 'aggregator', logger: options.logger, fleet: () => readFleet(options.store, options.logger) });
+  const server = await listenMetrics(app, options);
+  options.logger.info(`metrics aggregator started on port ${server.port}`, { port: server.port });
+  return server;
+}
