@@ -4,17 +4,21 @@
  * same work (verify the signature, parse, one store write). Same Redis, same payloads, one run.
  * Each server runs in its own process (receiver-server.ts); rounds alternate between the two.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
-import { Agent, request } from 'node:http';
+import { writeFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
 import { Transform } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { startRedisServer } from '@anklet/testing';
 
 const SECRET = 'bench-secret';
 const CONCURRENCY = 50;
-const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 8) * 1000;
+const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 12) * 1000;
+/** Unique webhooks per round; far more than one round can send on this machine. */
+const POOL_SIZE = 60_000;
 
 function payload(id: number): { body: string; signature: string } {
   const body = JSON.stringify({
@@ -26,9 +30,11 @@ function payload(id: number): { body: string; signature: string } {
 }
 
 interface Round {
-  latencies: number[];
+  requests: number;
   errors: number;
   seconds: number;
+  p50: number;
+  p99: number;
 }
 
 interface Summary {
@@ -39,48 +45,42 @@ interface Summary {
   count: number;
 }
 
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
+
+/** Rounds are summed for throughput; wrk reports percentiles per round, so the median round's are shown. */
 function summarise(rounds: Round[]): Summary {
-  const latencies = rounds.flatMap((r) => r.latencies).sort((a, b) => a - b);
+  const count = rounds.reduce((sum, r) => sum + r.requests, 0);
   const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
-  const at = (q: number) => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { rps: latencies.length / seconds, p50: at(0.5), p99: at(0.99), errors: rounds.reduce((sum, r) => sum + r.errors, 0), count: latencies.length };
+  return { rps: count / seconds, p50: median(rounds.map((r) => r.p50)), p99: median(rounds.map((r) => r.p99)), errors: rounds.reduce((sum, r) => sum + r.errors, 0), count };
 }
 
-/** Sends signed webhooks over CONCURRENCY keep-alive connections for `durationMs`. */
-async function load(port: number, firstId: number, durationMs: number): Promise<Round> {
-  const agent = new Agent({ keepAlive: true, maxSockets: CONCURRENCY });
-  const latencies: number[] = [];
-  let errors = 0;
-  let next = firstId;
-  const end = Date.now() + durationMs;
-  const one = (): Promise<void> =>
-    new Promise((resolve) => {
-      const { body, signature } = payload((next += 1));
-      const started = performance.now();
-      const req = request(
-        { host: '127.0.0.1', port, path: '/jobs/v1/receiver', method: 'POST', agent, headers: { 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'x-github-delivery': `d-${next}`, 'x-hub-signature-256': signature } },
-        (res) => {
-          res.resume();
-          res.on('end', () => {
-            if (res.statusCode === 200) latencies.push(performance.now() - started);
-            else errors += 1;
-            resolve();
-          });
-        },
-      );
-      req.on('error', () => {
-        errors += 1;
-        resolve();
-      });
-      req.end(body);
-    });
-  const t0 = Date.now();
-  await Promise.all(Array.from({ length: CONCURRENCY }, async () => {
-    while (Date.now() < end) await one();
-  }));
-  const seconds = (Date.now() - t0) / 1000;
-  agent.destroy();
-  return { latencies, errors, seconds };
+const WRK_THREADS = 2;
+const wrkScript = fileURLToPath(new URL('../receiver.lua', import.meta.url));
+const poolFile = path.join(tmpdir(), `anklet-bench-receiver-${process.pid}.tsv`);
+
+/** Writes `count` unique signed webhooks for wrk to replay (signing is not part of what we measure). */
+function writePool(firstId: number, count: number): void {
+  const lines: string[] = [];
+  for (let i = 0; i < count; i += 1) {
+    const { body, signature } = payload(firstId + i);
+    lines.push(`d-${firstId + i}\t${signature}\t${body}`);
+  }
+  writeFileSync(poolFile, `${lines.join('\n')}\n`);
+}
+
+/** One wrk round: CONCURRENCY keep-alive connections for `durationMs`, unique jobs from the pool. */
+function load(port: number, firstId: number, durationMs: number): Round {
+  writePool(firstId, POOL_SIZE);
+  const out = execFileSync(
+    'wrk',
+    ['-t', String(WRK_THREADS), '-c', String(CONCURRENCY), '-d', `${Math.max(1, Math.round(durationMs / 1000))}s`, '--timeout', '10s', '-s', wrkScript, `http://127.0.0.1:${port}/jobs/v1/receiver`, '--', poolFile, String(WRK_THREADS)],
+    { encoding: 'utf8' },
+  );
+  const m = /RESULT requests=(\d+) errors=(\d+) non2xx=(\d+) duration_us=(\d+) p50_us=(\d+) p99_us=(\d+)/.exec(out);
+  if (!m) throw new Error(`unexpected wrk output:\n${out}`);
+  const [requests, errors, non2xx, durationUs, p50, p99] = m.slice(1).map(Number) as [number, number, number, number, number, number];
+  if (requests > POOL_SIZE) throw new Error(`the pool of ${POOL_SIZE} webhooks was too small for ${requests} requests; raise POOL_SIZE`);
+  return { requests, errors: errors + non2xx, seconds: durationUs / 1e6, p50: p50 / 1000, p99: p99 / 1000 };
 }
 
 /** Starts one server process and resolves with its port. */
@@ -113,12 +113,12 @@ try {
   servers.push(baseline.child, receiver.child);
   let id = 1e9;
   // Warm both up, then interleave rounds so a change in machine load hits both sides alike.
-  await load(baseline.port, (id += 1e7), 1000);
-  await load(receiver.port, (id += 1e7), 1000);
+  load(baseline.port, (id += 1e7), 1000);
+  load(receiver.port, (id += 1e7), 1000);
   const totals = { baseline: [] as Round[], receiver: [] as Round[] };
   for (let round = 0; round < ROUNDS; round += 1) {
-    totals.baseline.push(await load(baseline.port, (id += 1e7), DURATION_MS / ROUNDS));
-    totals.receiver.push(await load(receiver.port, (id += 1e7), DURATION_MS / ROUNDS));
+    totals.baseline.push(load(baseline.port, (id += 1e7), DURATION_MS / ROUNDS));
+    totals.receiver.push(load(receiver.port, (id += 1e7), DURATION_MS / ROUNDS));
   }
   const base = summarise(totals.baseline);
   const ours = summarise(totals.receiver);
@@ -127,5 +127,6 @@ try {
   console.log(`\nreceiver / baseline throughput: ${((ours.rps / base.rps) * 100).toFixed(0)}% (goal >= 70%); receiver p99 ${ours.p99.toFixed(2)} ms (goal < 25 ms)`);
 } finally {
   for (const child of servers) child.kill('SIGTERM');
+  rmSync(poolFile, { force: true });
   await redis.stop();
 }
