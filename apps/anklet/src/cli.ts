@@ -4,15 +4,17 @@ import { homedir } from 'node:os';
 import path from 'node:path';
 import { isAnkletError } from '@anklet/core';
 import { Command, CommanderError } from 'commander';
+import { renderConfigReference } from './config/config-docs.js';
 import { configJsonSchema } from './config/json-schema.js';
 import { configDirOf, describeIssues, expandHome, loadConfig, readConfigDocument, resolveConfigPath } from './config/load-config.js';
 import { preparePlugins } from './config/prepare-plugins.js';
 import { drainFileOf } from './host/coordination.js';
 import { ExitCode } from './host/exit-codes.js';
-import { startAnklet } from './host/start.js';
 import { installPlugins, listPlugins, removePlugins } from './plugins/installer.js';
 import { ANKLET_VERSION } from './version.js';
 
+// The host, Redis, metrics, Anka and GitHub modules are loaded by the commands that use them, so
+// that `anklet version`, `--help` and the plugin commands start in a fraction of the time.
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
@@ -68,6 +70,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('start', { isDefault: true })
     .description('run the plugins of the config until SIGINT/SIGTERM (graceful, interrupting) or SIGQUIT (finish current work)')
     .action(async () => {
+      const { startAnklet } = await import('./host/start.js');
       setExit(await startAnklet({ configPath: program.opts<{ config?: string }>().config }));
     });
 
@@ -103,7 +106,126 @@ export function buildProgram(setExit: (code: number) => void): Command {
   config
     .command('schema')
     .description('print the JSON Schema of config.yml (for editor completion)')
-    .action(() => out(JSON.stringify(configJsonSchema(), null, 2)));
+    .option('--markdown', 'print it as the Markdown reference instead (docs/configuration.md)')
+    .action((opts: { markdown?: boolean }) => {
+      if (opts.markdown) process.stdout.write(renderConfigReference(configJsonSchema() as never));
+      else out(JSON.stringify(configJsonSchema(), null, 2));
+    });
+
+  program
+    .command('doctor')
+    .description('check this host before it takes jobs: config and plugins, Redis, Anka (handler hosts); exit 0 only when every needed check passes')
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { json?: boolean }) => {
+      try {
+        const { renderDoctor, runDoctor } = await import('./doctor/doctor.js');
+        const checks = await runDoctor({ configPath: program.opts<{ config?: string }>().config });
+        const ok = !checks.some((c) => c.status === 'fail');
+        if (opts.json) out(JSON.stringify({ ok, checks }, null, 2));
+        else for (const line of renderDoctor(checks)) out(line);
+        if (!ok) setExit(ExitCode.Config);
+      } catch (error) {
+        setExit(reportFailure(error));
+      }
+    });
+
+  program
+    .command('status')
+    .description('show the fleet from the shared Redis: hosts, plugins and their status, VMs, queue depth, oldest job')
+    .option('--json', 'machine-readable output')
+    .option('-q, --queue <name...>', 'also count these queues (the config\'s and the hosts\' queues are always counted)')
+    .action(async (opts: { json?: boolean; queue?: string[] }) => {
+      try {
+        const loaded = loadConfig({ configPath: program.opts<{ config?: string }>().config });
+        if (loaded.issues.length > 0) {
+          err(`${loaded.file}: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'} (see: anklet config validate)`);
+          for (const line of describeIssues(loaded, loaded.issues)) err(`  ${line}`);
+          setExit(ExitCode.Config);
+          return;
+        }
+        const [{ HostStores }, { createLogger }, { SecretRegistry }, { describeDatabase, readFleetStatus, renderFleetStatus, statusDatabaseOf }] = await Promise.all([
+          import('./host/stores.js'),
+          import('./logging/create-logger.js'),
+          import('./logging/redact.js'),
+          import('./status/fleet-status.js'),
+        ]);
+        // Connection warnings go to stderr and only when they stop us, so --json stays clean.
+        const logger = createLogger({ mode: { level: 'error', pretty: false }, secrets: new SecretRegistry(), stream: process.stderr });
+        const stores = new HostStores(loaded.workDir ?? loaded.configDir, logger);
+        const database = statusDatabaseOf(loaded);
+        try {
+          const store = await stores.open(database, 'status');
+          const status = await readFleetStatus(store, loaded, { queues: opts.queue });
+          if (opts.json) out(JSON.stringify(status, null, 2));
+          else for (const line of renderFleetStatus(status, describeDatabase(database))) out(line);
+        } finally {
+          await stores.close();
+          await logger.close();
+        }
+      } catch (error) {
+        setExit(reportFailure(error));
+      }
+    });
+
+  const service = program
+    .command('service')
+    .description('run anklet at login: a launchd LaunchAgent (macOS) or a systemd user unit (Linux) running anklet start -c <config>');
+  const platformOption = ['--platform <platform>', 'darwin (launchd) or linux (systemd); default: this machine'] as const;
+  const nameOption = ['--name <name>', 'service name, one per config on a host running several', 'anklet'] as const;
+  service
+    .command('install')
+    .description('write the service file for the config given with -c, then load and start it')
+    .option(...platformOption)
+    .option(...nameOption)
+    .option('--log-dir <dir>', 'write stdout/stderr to <dir>/<name>.log and <name>.err.log (default: ~/Library/Logs/anklet on macOS, the journal on Linux)')
+    .option('--print', 'print the file instead of installing it')
+    .option('--no-start', 'write the file without loading it')
+    .action(async (opts: { platform?: string; name: string; logDir?: string; print?: boolean; start: boolean }) => {
+      const base = { platform: opts.platform, name: opts.name, logDir: opts.logDir, configPath: program.opts<{ config?: string }>().config, home: home() };
+      try {
+        const [{ renderServiceFile }, { installService, serviceSpecOf }] = await Promise.all([import('./service/service-files.js'), import('./service/service.js')]);
+        if (opts.print) {
+          process.stdout.write(renderServiceFile(serviceSpecOf(base)));
+          return;
+        }
+        const result = await installService({ ...base, start: opts.start });
+        for (const line of result.lines) out(line);
+        if (!result.ok) setExit(ExitCode.Config);
+      } catch (error) {
+        setExit(reportFailure(error));
+      }
+    });
+  service
+    .command('uninstall')
+    .description('stop the service and remove its file')
+    .option(...platformOption)
+    .option(...nameOption)
+    .option('--no-stop', 'remove the file without unloading the service')
+    .action(async (opts: { platform?: string; name: string; stop: boolean }) => {
+      try {
+        const { uninstallService } = await import('./service/service.js');
+        for (const line of (await uninstallService({ ...opts, home: home() })).lines) out(line);
+      } catch (error) {
+        setExit(reportFailure(error));
+      }
+    });
+  service
+    .command('status')
+    .description('whether the service is installed, its config, and what the service manager says (exit 1 when not installed)')
+    .option(...platformOption)
+    .option(...nameOption)
+    .option('--json', 'machine-readable output')
+    .action(async (opts: { platform?: string; name: string; json?: boolean }) => {
+      try {
+        const { serviceStatus } = await import('./service/service.js');
+        const result = await serviceStatus({ ...opts, home: home() });
+        if (opts.json) out(JSON.stringify({ name: opts.name, installed: result.installed, state: result.state }));
+        else for (const line of result.lines) out(line);
+        if (!result.ok) setExit(ExitCode.Config);
+      } catch (error) {
+        setExit(reportFailure(error));
+      }
+    });
 
   program
     .command('drain')

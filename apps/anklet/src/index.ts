@@ -11,3 +11,8 @@ export { SHORT_IDS, packageNameOf } from './plugins/short-ids.js';
 export { createLogger, logModeFromEnv } from './logging/create-logger.js';
 export { SecretRegistry } from './logging/redact.js';
 export { ANKLET_VERSION } from './version.js';
+export { runDoctor, renderDoctor, type DoctorCheck, type DoctorOptions } from './doctor/doctor.js';
+export { readFleetStatus, renderFleetStatus, type FleetStatus, type QueueStatus } from './status/fleet-status.js';
+export { serviceSpecOf, installService, uninstallService, serviceStatus } from './service/service.js';
+export { renderServiceFile, renderLaunchdPlist, renderSystemdUnit, type ServiceSpec, type ServicePlatform } from './service/service-files.js';
+export { renderConfigReference } from './config/config-docs.js';

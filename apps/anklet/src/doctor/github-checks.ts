@@ -1,0 +1,122 @@
+import { createGitHubClient, hookPathOf, resolveScope, ScopeError, type GitHubClient, type GitHubScope } from '@anklet/github';
+import type { PreparedPlugin } from '../config/prepare-plugins.js';
+import type { DoctorCheck } from './doctor.js';
+
+/** The first-party GitHub plugins; third-party plugins check their own services. */
+const GITHUB_PLUGINS = new Set(['@anklet/plugin-github-handler', '@anklet/plugin-github-receiver']);
+
+const text = (value: unknown): string | undefined => (typeof value === 'string' && value !== '' ? value : typeof value === 'number' ? String(value) : undefined);
+const int = (value: unknown): number | undefined => (value === null || value === undefined || value === '' ? undefined : Number(value));
+
+/** `/repos/o/r`, `/orgs/o` or `/enterprises/e`: where a scope's runners live. */
+function runnersPathOf(scope: GitHubScope): string {
+  if (scope.kind === 'enterprise') return `/enterprises/${encodeURIComponent(scope.enterprise)}`;
+  return hookPathOf(scope)!;
+}
+
+/** The HTTP status of an Octokit error, if it has one. */
+const statusOf = (error: unknown): number | undefined => (error as { status?: number }).status;
+
+/**
+ * What a GitHub plugin needs from GitHub, read-only: valid credentials for its scope; for handlers,
+ * access to the scope's self-hosted runners and its `runner_group`; for receivers that redeliver,
+ * the webhook `hook_id`.
+ */
+export async function checkGitHub(plugins: ReadonlyArray<PreparedPlugin>): Promise<DoctorCheck[]> {
+  const checks: DoctorCheck[] = [];
+  for (const p of plugins) {
+    if (!GITHUB_PLUGINS.has(p.manifest.name)) continue;
+    const name = `github ${p.entry.name}`;
+    const block = p.config as Record<string, unknown>;
+    let scope: GitHubScope;
+    try {
+      scope = resolveScope(block as Parameters<typeof resolveScope>[0]);
+    } catch (error) {
+      if (!(error instanceof ScopeError)) throw error;
+      checks.push({ check: name, status: 'fail', detail: error.message, fix: 'set owner (and repo for one repository) or enterprise' });
+      continue;
+    }
+    const token = text(block.token);
+    const privateKey = text(block.private_key);
+    const redelivers = p.kind === 'receiver' && block.skip_redeliver !== true && scope.kind !== 'enterprise';
+    if (!token && !privateKey) {
+      if (p.kind === 'receiver' && !redelivers) checks.push({ check: name, status: 'skip', detail: 'no credentials: this receiver does not call GitHub' });
+      else checks.push({ check: name, status: 'fail', detail: 'no token or private_key', fix: 'set token (or private_key and app_id) in the plugin, or global_token / global_private_key' });
+      continue;
+    }
+    const where = scope.kind === 'enterprise' ? scope.enterprise : scope.kind === 'repository' ? `${scope.owner}/${scope.repo}` : scope.owner;
+    const auth = privateKey ? 'GitHub App' : 'token';
+    let client: GitHubClient;
+    try {
+      // An App's installation is looked up here; a wrong key or id fails here.
+      client = await createGitHubClient({
+        baseUrl: text(block.github_base_url),
+        token,
+        privateKey,
+        appId: int(block.app_id),
+        installationId: int(block.installation_id),
+        scope,
+        retries: 0,
+        maxRateLimitPauses: 0,
+      });
+      // Answers for any valid credential without spending the budget; an App gets its installation token here.
+      await client.octokit.request('GET /rate_limit');
+      checks.push({ check: name, status: 'pass', detail: `${auth} accepted for ${where}` });
+    } catch (error) {
+      const status = statusOf(error);
+      checks.push({
+        check: name,
+        status: 'fail',
+        detail: `${auth} refused${status ? ` (HTTP ${status})` : ''}: ${(error as Error).message}`,
+        fix: privateKey ? 'check app_id, private_key and that the App is installed on the scope' : 'create a new token; check it has not expired',
+      });
+      continue;
+    }
+    if (p.kind === 'handler') {
+      try {
+        await client.octokit.request(`GET ${runnersPathOf(scope)}/actions/runners`, { per_page: 1 });
+        checks.push({ check: `${name} runners`, status: 'pass', detail: `can manage self-hosted runners of ${where}` });
+      } catch (error) {
+        checks.push({
+          check: `${name} runners`,
+          status: 'fail',
+          detail: `cannot read the self-hosted runners of ${where} (HTTP ${statusOf(error) ?? '?'})`,
+          fix: 'give the token or App "Administration: read and write" (repository) or "Self-hosted runners: read and write" (organization)',
+        });
+      }
+      const group = text(block.runner_group);
+      if (group && scope.kind === 'repository') {
+        checks.push({ check: `${name} runner group`, status: 'warn', detail: `runner_group "${group}" is ignored: runner groups exist for organizations and enterprises`, fix: 'remove runner_group, or use an organization scope' });
+      } else if (group) {
+        const base = runnersPathOf(scope);
+        try {
+          const groups = (await client.octokit.request(`GET ${base}/actions/runner-groups`, { per_page: 100 })).data as { runner_groups?: Array<{ name: string }> };
+          const found = (groups.runner_groups ?? []).some((g) => g.name === group);
+          checks.push(
+            found
+              ? { check: `${name} runner group`, status: 'pass', detail: `runner group "${group}" exists in ${where}` }
+              : { check: `${name} runner group`, status: 'fail', detail: `no runner group "${group}" in ${where}`, fix: `create it (Settings → Actions → Runner groups) or correct runner_group` },
+          );
+        } catch (error) {
+          checks.push({ check: `${name} runner group`, status: 'fail', detail: `cannot list the runner groups of ${where} (HTTP ${statusOf(error) ?? '?'})`, fix: 'give the token or App access to self-hosted runners of the organization' });
+        }
+      }
+    }
+    const hookId = int(block.hook_id);
+    if (redelivers && hookId) {
+      try {
+        await client.octokit.request(`GET ${hookPathOf(scope)}/hooks/{hook_id}/deliveries`, { hook_id: hookId, per_page: 1 });
+        checks.push({ check: `${name} webhook`, status: 'pass', detail: `webhook ${hookId} of ${where} exists; its deliveries are readable` });
+      } catch (error) {
+        const status = statusOf(error);
+        checks.push({
+          check: `${name} webhook`,
+          status: 'fail',
+          detail: status === 404 ? `no webhook ${hookId} on ${where}` : `cannot read the deliveries of webhook ${hookId} (HTTP ${status ?? '?'})`,
+          fix: 'set hook_id to the id in the webhook\'s settings URL, and give the token or App "Webhooks: read and write"',
+        });
+      }
+    }
+  }
+  return checks;
+}

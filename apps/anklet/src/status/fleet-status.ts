@@ -1,0 +1,171 @@
+import { AnkletError, ErrorCodes, type JobStore } from '@anklet/core';
+import { queueNameOf } from '@anklet/github';
+import { readFleet, statusView, type StatusView } from '@anklet/metrics';
+import type { DatabaseConfig } from '@anklet/redis';
+import { effectiveDatabase, type LoadedConfig } from '../config/load-config.js';
+
+/** One queue's counts, read live from the store (the snapshots' figures can be 10 s old). */
+export interface QueueStatus {
+  readonly queue: string;
+  readonly queued: number;
+  readonly handed_off: number;
+  readonly claimed: number;
+  readonly quarantined: number;
+  /** Age of the oldest waiting job in whole seconds, 0 when none waits. */
+  readonly oldest_queued_age_seconds: number;
+}
+
+/** What `anklet status --json` prints. */
+export interface FleetStatus {
+  readonly generated_at: string;
+  readonly hosts: StatusView['hosts'];
+  readonly queues: ReadonlyArray<QueueStatus>;
+}
+
+/**
+ * The Redis `anklet status` reads: the aggregator's (`global_database_*` field by field, else
+ * `metrics.database`), else the first plugin's. Without one there is no fleet to read: an embedded
+ * store belongs to the one process that runs it.
+ */
+export function statusDatabaseOf(config: LoadedConfig): DatabaseConfig {
+  const database = effectiveDatabase(config.raw, config.raw.metrics?.database) ?? config.plugins.find((p) => p.database)?.database;
+  if (!database) {
+    throw new AnkletError(ErrorCodes.CONFIG_INVALID, `${config.file} names no Redis, and anklet status reads the fleet from Redis`, {
+      operator: true,
+      hint: 'set global_database_url (or metrics.database.url) in the config; a host without Redis shows its status page at http://<host>:<metrics.port>/',
+    });
+  }
+  return database;
+}
+
+/** Queues worth counting: those the hosts report, those the config's plugins use, and any asked for. */
+function queuesToCount(config: LoadedConfig, view: StatusView, extra: ReadonlyArray<string>): string[] {
+  const names = new Set<string>(extra);
+  for (const host of view.hosts) for (const q of host.queues) names.add(q.queue);
+  for (const entry of config.plugins) {
+    const name = queueNameOf(entry.block as Parameters<typeof queueNameOf>[0]);
+    if (name) names.add(name);
+  }
+  return [...names].sort((a, b) => a.localeCompare(b));
+}
+
+/** Reads every host's snapshot and the live counts of every known queue. */
+export async function readFleetStatus(
+  store: Pick<JobStore, 'listHostSnapshots' | 'stats'>,
+  config: LoadedConfig,
+  options: { queues?: ReadonlyArray<string>; now?: Date } = {},
+): Promise<FleetStatus> {
+  const view = statusView(await readFleet(store), options.now ?? new Date());
+  const queues: QueueStatus[] = [];
+  for (const queue of queuesToCount(config, view, options.queues ?? [])) {
+    const s = await store.stats(queue);
+    queues.push({
+      queue,
+      queued: s.queued,
+      handed_off: s.handedOff,
+      claimed: s.claimed,
+      quarantined: s.quarantined,
+      oldest_queued_age_seconds: Math.round(s.oldestQueuedAgeMs / 1000),
+    });
+  }
+  const hosts = [...view.hosts].sort((a, b) => a.key.localeCompare(b.key));
+  return { generated_at: view.generated_at, hosts, queues };
+}
+
+/** `75` → `1m15s`; `null` → `-`. */
+export function formatAge(seconds: number | null): string {
+  if (seconds === null) return '-';
+  if (seconds < 60) return `${seconds}s`;
+  if (seconds < 3600) return `${Math.floor(seconds / 60)}m${seconds % 60 ? `${seconds % 60}s` : ''}`;
+  if (seconds < 86_400) return `${Math.floor(seconds / 3600)}h${Math.floor((seconds % 3600) / 60)}m`;
+  return `${Math.floor(seconds / 86_400)}d${Math.floor((seconds % 86_400) / 3600)}h`;
+}
+
+/** Columns padded to their widest cell; the last column is not padded. */
+export function renderTable(header: ReadonlyArray<string>, rows: ReadonlyArray<ReadonlyArray<string>>): string[] {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: ReadonlyArray<string>) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)];
+}
+
+function secondsSince(time: string, now: number): number | null {
+  const at = Date.parse(time);
+  return Number.isNaN(at) || at <= 0 ? null : Math.max(0, Math.round((now - at) / 1000));
+}
+
+/** The terminal form: hosts, plugins, queues. */
+export function renderFleetStatus(status: FleetStatus, source: string): string[] {
+  const now = Date.parse(status.generated_at);
+  const plugins = status.hosts.flatMap((h) => h.plugins.map((p) => ({ host: h.key, ...p })));
+  const out = [`fleet from ${source}: ${status.hosts.length} host${status.hosts.length === 1 ? '' : 's'}, ${plugins.length} plugin${plugins.length === 1 ? '' : 's'}`, ''];
+  if (status.hosts.length === 0) {
+    out.push('no host has reported (hosts write their status every 10 s while anklet runs)');
+  } else {
+    out.push(
+      ...renderTable(
+        ['HOST', 'MACHINE', 'VERSION', 'UPDATED', 'VMS', 'DRAINING', 'CPU', 'MEM', 'DISK'],
+        status.hosts.map((h) => [
+          h.key,
+          h.host_name || '-',
+          h.version || '(go)',
+          `${formatAge(h.age_seconds)} ago${h.stale ? ' STALE' : ''}`,
+          h.vm_slots_total === null ? String(h.running_vms) : `${h.vm_slots_used ?? 0}/${h.vm_slots_total}`,
+          h.draining ? 'yes' : 'no',
+          `${Math.round(h.cpu_usage_percentage)}%`,
+          `${Math.round(h.memory_usage_percentage)}%`,
+          `${Math.round(h.disk_usage_percentage)}%`,
+        ]),
+      ),
+      '',
+      ...renderTable(
+        ['PLUGIN', 'HOST', 'TYPE', 'OWNER/REPO', 'STATUS', 'SINCE', 'OK', 'FAILED', 'CANCELED'],
+        plugins.map((p) => [
+          p.name,
+          p.host,
+          p.plugin || '-',
+          [p.owner, p.repo].filter(Boolean).join('/') || '-',
+          p.status,
+          formatAge(secondsSince(p.status_since, now)),
+          String(p.successes),
+          String(p.failures),
+          String(p.canceled),
+        ]),
+      ),
+    );
+  }
+  out.push('');
+  if (status.queues.length === 0) out.push('no queues known (pass --queue <name> to count one)');
+  else {
+    out.push(
+      ...renderTable(
+        ['QUEUE', 'QUEUED', 'HANDED OFF', 'CLAIMED', 'QUARANTINED', 'OLDEST JOB'],
+        status.queues.map((q) => [
+          q.queue,
+          String(q.queued),
+          String(q.handed_off),
+          String(q.claimed),
+          String(q.quarantined),
+          q.queued + q.handed_off === 0 ? '-' : formatAge(q.oldest_queued_age_seconds),
+        ]),
+      ),
+    );
+  }
+  return out;
+}
+
+/** Where the fleet was read from, for people: host and port only, never a password a URL may carry. */
+export function describeDatabase(database: DatabaseConfig): string {
+  if (database.url.includes('://')) {
+    try {
+      const url = new URL(database.url);
+      return `redis ${url.hostname}:${url.port || database.port || 6379}`;
+    } catch {
+      return 'redis (unparsable url)';
+    }
+  }
+  return `redis ${database.url}:${database.port ?? 6379}`;
+}
