@@ -1,0 +1,149 @@
+import type { HandlerContext, JobLease, PluginInstance, VmReservation } from '@anklet/core';
+import { createGitHubClient, queueNameOf, resolveScope, type GitHubScope, type QueueJob } from '@anklet/github';
+import type { HandlerConfig } from './config.js';
+import { GitHubApi, describeError } from './github-api.js';
+import { JobRun, type JobRunDeps } from './job-run.js';
+import { installRunnerScripts } from './runner-scripts.js';
+
+/** How long an idle `run()` waits for an enqueue before looking again (the polling fallback). */
+const IDLE_WAIT_MS = 5_000;
+
+/**
+ * The GitHub handler: takes jobs from the store one at a time, runs each in a new Anka VM with an
+ * ephemeral runner, and cleans up. `start()` installs the runner scripts and recovers what a
+ * previous process left; every `run()` handles at most one job.
+ */
+export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstance {
+  const config = ctx.config;
+  const scope: GitHubScope = resolveScope(config);
+  const queue = queueNameOf(config);
+  let deps: JobRunDeps | undefined;
+  /** Jobs of a previous process still running in their VMs; watched before new work is taken. */
+  const adopted: JobRun[] = [];
+  /** Jobs this handler gave back for lack of room, with the time until which it will not take them again. */
+  const cooling = new Map<string, number>();
+  let drainLogged = false;
+
+  async function connect(): Promise<GitHubApi> {
+    const common = { baseUrl: config.github_base_url, scope, logger: ctx.logger, metrics: ctx.metrics, signal: ctx.signal, resumeStatus: () => 'running' as const };
+    const main = await createGitHubClient({
+      ...common,
+      token: config.token,
+      privateKey: config.private_key,
+      appId: config.app_id,
+      installationId: config.installation_id,
+    });
+    // Enterprise hybrid (Go): runner APIs need the classic PAT; job and run APIs use the App.
+    const runners = scope.kind === 'enterprise' && config.private_key && config.token ? await createGitHubClient({ ...common, token: config.token }) : main;
+    return new GitHubApi(runners.octokit, main.octokit, scope, ctx.logger);
+  }
+
+  /** Adopts or cleans up the jobs and VMs a previous process of this plugin left behind. */
+  async function recover(d: JobRunDeps): Promise<void> {
+    // VMs first, then jobs: a VM created after this listing cannot be taken for an orphan.
+    const vms = await ctx.anka.listOwnVms();
+    const owned = await ctx.store.listOwned<QueueJob>(queue, ctx.name);
+    for (const lease of owned) {
+      const job = lease.job;
+      const log = ctx.logger.child({ workflowJobID: job.payload.workflow_job.id, vmName: job.vmName });
+      const vmAlive = job.vmName ? vms.some((vm) => vm.name === job.vmName && vm.status === 'running') : false;
+      if (vmAlive && (job.phase === 'in_progress' || job.phase === 'registered')) {
+        const slot = ctx.host.vmSlots.tryAcquire();
+        if (slot) {
+          log.info('found job of a previous run still in its vm; watching it', { phase: job.phase });
+          const reservation: VmReservation = { started: () => undefined, release: slot };
+          adopted.push(new JobRun(d, lease, { reservation }));
+          continue;
+        }
+      }
+      // Not running (or no room to watch it): the job goes back, its VM and runner go away. A job
+      // that may have reached its runner counts as an attempt; one that never did does not.
+      const reachedRunner = job.phase === 'registered' || job.phase === 'in_progress';
+      log.warn('cleaning up job left by a previous run', { phase: job.phase });
+      await new JobRun(d, lease).abandon(reachedRunner ? { kind: 'retry', reason: 'restarted_while_running' } : { kind: 'handoff', reason: 'restarted_before_running', cooldownMs: 0 });
+    }
+    const known = new Set<string>();
+    for (let offset = 0; ; offset += 500) {
+      const page = await ctx.store.list(queue, 'claimed', { offset, limit: 500 });
+      for (const job of page) if (job.vmName) known.add(job.vmName);
+      if (page.length < 500) break;
+    }
+    for (const vm of vms) {
+      if (known.has(vm.name)) continue;
+      ctx.logger.warn('deleting orphaned vm that no job owns', { vmName: vm.name });
+      try {
+        await ctx.anka.delete(vm.name);
+        ctx.metrics.count('orphans_cleaned', { kind: 'vm' });
+      } catch (err) {
+        ctx.logger.error('error deleting orphaned vm', { vmName: vm.name, error: describeError(err) });
+      }
+    }
+  }
+
+  function skipJobIds(): string[] {
+    const now = Date.now();
+    for (const [id, until] of cooling) if (until <= now) cooling.delete(id);
+    return [...cooling.keys()];
+  }
+
+  return {
+    async start() {
+      const scripts = installRunnerScripts(ctx.paths.packageDir, ctx.paths.pluginsPath, ctx.logger);
+      const api = await connect();
+      deps = { ctx, api, queue, scripts };
+      if (scope.kind === 'organization') ctx.logger.info("no repo set for plugin; assuming it's an organization level plugin");
+      if (scope.kind === 'enterprise') ctx.logger.info('enterprise set for plugin; using enterprise level plugin');
+      await recover(deps);
+      ctx.logger.info('github handler started', { queue, registrationMethod: config.registration_method });
+    },
+
+    async run() {
+      const d = deps!;
+      const resume = adopted.shift();
+      if (resume) {
+        await resume.execute(true);
+        ctx.metrics.setStatus(ctx.host.isDraining() ? 'draining' : 'idle');
+        return { again: true };
+      }
+      if (ctx.signal.aborted || ctx.host.shutdownMode() !== 'none') return;
+      if (ctx.host.isDraining()) {
+        if (!drainLogged) ctx.logger.warn('drain file present; not picking up new jobs');
+        drainLogged = true;
+        ctx.metrics.setStatus('draining');
+        return;
+      }
+      drainLogged = false;
+      ctx.metrics.setStatus('idle');
+      const stats = await ctx.store.stats(queue).catch(() => null);
+      if (stats) ctx.metrics.gauge('queue_depth', stats.queued + stats.handedOff, { queue });
+      if (ctx.host.vmSlots.used >= ctx.host.vmSlots.total) {
+        ctx.logger.debug('host does not have vm capacity');
+        await ctx.store.waitForWork(queue, IDLE_WAIT_MS, ctx.signal);
+        return { again: true };
+      }
+      const lease = await ctx.store.claim<QueueJob>({
+        queue,
+        owner: ctx.name,
+        leaseMs: config.lease_seconds * 1000,
+        repositoryOwners: scope.kind === 'enterprise' ? undefined : [scope.owner],
+        skipJobIds: skipJobIds(),
+      });
+      if (!lease) {
+        ctx.logger.debug('no queued jobs found');
+        await ctx.store.waitForWork(queue, cooling.size > 0 ? 1_000 : IDLE_WAIT_MS, ctx.signal);
+        return { again: true };
+      }
+      ctx.metrics.count('jobs_claimed');
+      ctx.logger.info('queued job found', { workflowJobID: lease.job.payload.workflow_job.id, attempts: lease.job.attempts, handedOffBy: lease.job.handedOffBy });
+      const outcome = await new JobRun(d, lease as JobLease<QueueJob>).execute();
+      if (outcome.kind === 'handoff' && outcome.cooldownMs > 0) cooling.set(lease.job.id, Date.now() + outcome.cooldownMs);
+      ctx.metrics.setStatus(ctx.host.isDraining() ? 'draining' : 'idle');
+      return { again: true };
+    },
+
+    async stop() {
+      // Adopted jobs not watched yet stay claimed with their VMs: the next start adopts them again.
+      if (adopted.length > 0) ctx.logger.warn('leaving jobs of a previous run in their vms for the next start', { jobs: adopted.map((r) => r.jobId) });
+    },
+  };
+}

@@ -1,0 +1,541 @@
+import path from 'node:path';
+import {
+  ErrorCodes,
+  isAnkaFailure,
+  isAnkletError,
+  type HandlerContext,
+  type JobLease,
+  type JobPhase,
+  type JobPhaseName,
+  type Logger,
+  type VmReservation,
+} from '@anklet/core';
+import { parseAnkaLabels, type QueueJob } from '@anklet/github';
+import type { HandlerConfig } from './config.js';
+import { describeError, registrationUrlOf, type GitHubApi, type JobRef } from './github-api.js';
+
+/** How one attempt at a job ended, and so what clean-up does with the job. */
+export type Outcome =
+  /** GitHub says the job completed (any conclusion): finish it. */
+  | { readonly kind: 'done'; readonly conclusion: string }
+  /** The job cannot run anywhere: cancel its run on GitHub and finish it. */
+  | { readonly kind: 'cancel'; readonly reason: string }
+  /** Another attempt, on a new VM, at the head of the queue (attempts + 1). */
+  | { readonly kind: 'retry'; readonly reason: string }
+  /** Back to the queue for another host or later, attempts unchanged. */
+  | { readonly kind: 'handoff'; readonly reason: string; readonly cooldownMs: number }
+  /** Shutting down while the job runs in its VM: keep VM, runner and lease for the next start (Go rule). */
+  | { readonly kind: 'leave'; readonly reason: string }
+  /** The lease was taken from us: clean our VM up and touch nothing in the store. */
+  | { readonly kind: 'lost'; readonly reason: string };
+
+/** What a job run needs from its handler. */
+export interface JobRunDeps {
+  readonly ctx: HandlerContext<HandlerConfig>;
+  readonly api: GitHubApi;
+  readonly queue: string;
+  readonly scripts: ReadonlyArray<string>;
+}
+
+const sleep = (ms: number, signal?: AbortSignal) =>
+  new Promise<void>((resolve) => {
+    if (signal?.aborted) return resolve();
+    const timer = setTimeout(done, ms);
+    function done() {
+      clearTimeout(timer);
+      signal?.removeEventListener('abort', done);
+      resolve();
+    }
+    signal?.addEventListener('abort', done, { once: true });
+  });
+
+const POLL_MS = 1000;
+
+/**
+ * One claimed job, from labels to clean-up. `execute()` never throws: every failure becomes an
+ * {@link Outcome}, and clean-up (runner, VM, store) runs whatever happened, without the shutdown
+ * signal, so a signal never leaves a VM or runner behind.
+ */
+export class JobRun {
+  readonly #ctx: HandlerContext<HandlerConfig>;
+  readonly #api: GitHubApi;
+  readonly #queue: string;
+  readonly #scripts: ReadonlyArray<string>;
+  #lease: JobLease<QueueJob>;
+  readonly #log: Logger;
+  readonly #ref: JobRef;
+  /** Aborts on the host's signal or when the lease is lost. */
+  readonly #local = new AbortController();
+  readonly #signal: AbortSignal;
+  #leaseLost = false;
+  #renewTimer: NodeJS.Timeout | undefined;
+  #vmName: string | undefined;
+  #runnerId: number | undefined;
+  #reservation: VmReservation | undefined;
+  #inProgress = false;
+  /** True once our VM started (for the running-VMs metric). */
+  #vmRunning = false;
+  #phase: JobPhase;
+  /** What the handler was doing, for retry reasons (`error_<step>`). */
+  #step = 'preparing';
+
+  constructor(deps: JobRunDeps, lease: JobLease<QueueJob>, adopt?: { reservation?: VmReservation | undefined }) {
+    this.#ctx = deps.ctx;
+    this.#api = deps.api;
+    this.#queue = deps.queue;
+    this.#scripts = deps.scripts;
+    this.#lease = lease;
+    this.#signal = AbortSignal.any([deps.ctx.signal, this.#local.signal]);
+    const job = lease.job;
+    const wj = job.payload.workflow_job;
+    this.#ref = {
+      owner: job.payload.repository.owner ?? job.repositoryOwner ?? '',
+      repo: job.payload.repository.name ?? '',
+      jobId: wj.id,
+      runId: wj.run_id,
+    };
+    this.#log = deps.ctx.logger.child({
+      workflowJobID: wj.id,
+      workflowJobRunID: wj.run_id,
+      workflowName: wj.workflow_name,
+      workflowJobName: wj.name,
+      jobURL: wj.html_url,
+      attempts: job.attempts,
+    });
+    this.#vmName = job.vmName;
+    this.#runnerId = job.runnerId ? Number(job.runnerId) : undefined;
+    this.#phase = job.phase;
+    this.#reservation = adopt?.reservation;
+    this.#vmRunning = adopt !== undefined;
+  }
+
+  get jobId(): string {
+    return this.#lease.job.id;
+  }
+
+  /** Runs the job (or resumes an adopted one) and cleans up. */
+  async execute(resume = false): Promise<Outcome> {
+    this.#startRenewing();
+    let outcome: Outcome;
+    try {
+      outcome = resume ? await this.#resume() : await this.#prepareAndWatch();
+    } catch (err) {
+      outcome = this.#classify(err);
+    } finally {
+      clearInterval(this.#renewTimer);
+    }
+    await this.#cleanup(outcome);
+    return outcome;
+  }
+
+  /** Cleans up a job found at start-up without running it (its VM and runner go, the job goes back). */
+  async abandon(outcome: Outcome): Promise<void> {
+    await this.#cleanup(outcome);
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // The life of a job
+
+  async #prepareAndWatch(): Promise<Outcome> {
+    const ctx = this.#ctx;
+    const config = ctx.config;
+    const job = this.#lease.job;
+    const labels = parseAnkaLabels(job.payload.workflow_job.labels ?? []);
+    if (!labels.template) {
+      this.#log.error('anka-template label missing from workflow job; cancelling job', { problems: labels.problems });
+      return { kind: 'cancel', reason: 'anka_template_label_missing' };
+    }
+    if (labels.problems.length > 0) {
+      this.#log.error('anka labels of the workflow job are malformed; cancelling job', { problems: labels.problems });
+      return { kind: 'cancel', reason: 'anka_labels_malformed' };
+    }
+    if (job.attempts > config.job_retry_attempts) {
+      this.#log.warn('job has attempts > max attempts, cancelling it', {
+        maxAttempts: config.job_retry_attempts,
+        lastReason: job.lastReason,
+      });
+      return { kind: 'cancel', reason: `max_attempts_exceeded: ${job.lastReason ?? 'unknown'}` };
+    }
+    if (job.attempts > 0) {
+      // A lost `completed` webhook must not make us start a VM for a job that is over.
+      this.#step = 'updating_job_workflow_job_status';
+      this.#log.warn('job has attempts > 0, checking status from API to see if the job is still even running');
+      const status = await this.#api.jobStatus(this.#ref);
+      if (status.status === 'completed') return { kind: 'done', conclusion: status.conclusion ?? 'unknown' };
+      if (status.status === 'in_progress') return this.#waitForEarlierRunner(status.runnerName);
+    }
+
+    this.#log.info('handling anka workflow run job', { template: labels.template, tag: labels.tag ?? '(using latest)' });
+    ctx.metrics.setStatus('in_progress');
+    await this.#setPhase('preparing');
+
+    // Template on the host (pull, disk buffer, LRU clean-up: the Anka client does them).
+    this.#step = 'ensuring_vm_template_exists_on_host';
+    const pullStarted = Date.now();
+    const template = await ctx.anka.ensureTemplate(labels.template, labels.tag, { signal: this.#signal });
+    ctx.metrics.setStatus('in_progress');
+    switch (template.status) {
+      case 'ready':
+        if (template.pulled) this.#observe('pull', pullStarted);
+        break;
+      case 'not_found':
+        this.#log.error('anka template or tag not found in registry; cancelling job', { reason: template.message });
+        return { kind: 'cancel', reason: 'anka_template_or_tag_not_found' };
+      case 'pull_in_progress':
+        this.#log.warn('problem ensuring vm template exists on host', { reason: template.message });
+        return { kind: 'handoff', reason: 'pull_already_running_on_host', cooldownMs: 3_000 };
+      case 'not_on_host':
+        this.#log.error('template doesn\'t exist locally', { reason: template.message });
+        return { kind: 'retry', reason: 'anka_template_does_not_exist_locally' };
+      case 'no_space':
+        this.#log.error('insufficient space on host', { reason: template.message });
+        return { kind: 'retry', reason: 'error_no_space_on_host_for_template' };
+    }
+
+    // Admission: one handler of this host sizes and starts a VM at a time (the preparing lock).
+    this.#step = 'checking_host_resources';
+    if (config.skip_cpu_and_memory_resource_checks) {
+      this.#log.warn('skipping VM CPU and memory resource checks; this plugin may overcommit host resources; use at your own risk');
+    }
+    const needs = await ctx.anka.requirementsOf(template.uuid, { signal: this.#signal });
+    const { admission, reservation } = await ctx.anka.reserveVm(needs, { signal: this.#signal });
+    if (!reservation) {
+      if (admission.decision === 'never_fits') {
+        this.#log.warn('host does not have enough resources to run vm', { reason: admission.reason, cpuCores: needs.cpuCores, ramBytes: needs.ramBytes });
+        return { kind: 'handoff', reason: 'not_enough_host_resources', cooldownMs: 60_000 };
+      }
+      this.#log.warn('cannot run vm yet, waiting for enough resources to be available...', { reason: 'reason' in admission ? admission.reason : undefined });
+      this.#log.info('pushed job to paused queue');
+      return { kind: 'handoff', reason: 'not_enough_free_resources_now', cooldownMs: 3_000 };
+    }
+    this.#reservation = reservation;
+    this.#log.info('vm has enough resources now to run; starting runner');
+
+    // The VM name is stored before the VM exists, so a crash in between leaves a name to clean up.
+    this.#step = 'obtaining_anka_vm';
+    this.#vmName = ctx.anka.newVmName();
+    await this.#setPhase('preparing', { vmName: this.#vmName });
+    const cloneStarted = Date.now();
+    await ctx.anka.clone(template.uuid, { name: this.#vmName, tag: labels.tag, signal: this.#signal });
+    this.#observe('clone', cloneStarted);
+    const startStarted = Date.now();
+    await ctx.anka.start(this.#vmName, { signal: this.#signal });
+    this.#observe('start', startStarted);
+    ctx.metrics.vmStarted();
+    this.#vmRunning = true;
+    reservation.started();
+    ctx.metrics.observe('job_queue_wait_seconds', (Date.now() - job.enqueuedAt) / 1000, { template: labels.template });
+    await this.#setPhase('vm_started');
+    this.#log.info('vm started', { vmName: this.#vmName });
+
+    await this.#registerRunner(job.payload.workflow_job.labels ?? []);
+    this.#log.info('finished preparing anka VM with actions runner', { vmName: this.#vmName });
+    return this.#watch();
+  }
+
+  /** Copies the scripts in, installs the runner, registers it (JIT or token) and starts it. */
+  async #registerRunner(labels: ReadonlyArray<string>): Promise<void> {
+    const ctx = this.#ctx;
+    const vm = this.#vmName!;
+    const timeoutMs = ctx.config.runner_script_timeout_seconds * 1000;
+    this.#step = 'executing_anka_copy';
+    for (const script of this.#scripts) await ctx.anka.copyIn(vm, script, '', { signal: this.#signal });
+    const run = async (step: string, argv: string[], stdin?: string) => {
+      this.#step = step;
+      const result = await ctx.anka.run(vm, ['bash', ...argv], { signal: this.#signal, timeoutMs, ...(stdin !== undefined ? { stdin } : {}) });
+      if (result.exitCode !== 0) {
+        // The scripts never print a secret; their tail says what failed.
+        throw new ScriptFailed(step, result.exitCode, (result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n'));
+      }
+    };
+    this.#log.info('installing github runner inside of vm');
+    await run('executing_install_runner_bash', [`./${path.basename(this.#scripts[0]!)}`]);
+
+    this.#log.info('registering github runner inside of vm', { registrationMethod: ctx.config.registration_method });
+    const registerScript = `./${path.basename(this.#scripts[1]!)}`;
+    if (ctx.config.registration_method === 'jit') {
+      this.#step = 'creating_jit_config';
+      const groupId = await this.#api.runnerGroupId(ctx.config.runner_group);
+      const { runnerId, jitConfig } = await this.#api.generateJitConfig(vm, labels, groupId);
+      ctx.logger.addSecret(jitConfig);
+      this.#runnerId = runnerId;
+      await this.#setPhase('vm_started', { runnerId: String(runnerId) });
+      await run('executing_register_runner_bash', [registerScript, '--jit'], jitConfig);
+    } else {
+      this.#step = 'creating_registration_token';
+      const token = await this.#api.registrationToken();
+      ctx.logger.addSecret(token);
+      const url = registrationUrlOf(this.#api.scope, ctx.config.github_base_url);
+      await run('executing_register_runner_bash', [registerScript, vm, '-', url, labels.join(','), ctx.config.runner_group ?? ''], `${token}\n`);
+      this.#step = 'finding_registered_runner';
+      const runner = await this.#api.findRunner(vm);
+      if (runner) {
+        this.#runnerId = runner.id;
+        await this.#setPhase('vm_started', { runnerId: String(runner.id) });
+      }
+    }
+    this.#log.info('starting github runner inside of vm');
+    await run('executing_start_runner_bash', [`./${path.basename(this.#scripts[2]!)}`]);
+    await this.#setPhase('registered');
+  }
+
+  /**
+   * Watches the job until GitHub says it completed. The `in_progress` event must name our runner
+   * (actions/runner#3621: a runner can register and never get its job); if it does not come within
+   * `registration_timeout_seconds`, the attempt is retried on a new VM.
+   */
+  async #watch(): Promise<Outcome> {
+    const config = this.#ctx.config;
+    const registeredAt = Date.now();
+    let lastApiCheck = Date.now();
+    let lastEventAt = Date.now();
+    let waitingLogged = false;
+    let otherRunnerLogged = false;
+    this.#step = 'watching_job';
+    for (;;) {
+      if (this.#leaseLost) return { kind: 'lost', reason: 'lease_lost' };
+      if (this.#ctx.signal.aborted) {
+        // Go: a job already running in its VM is left to run; the next start adopts it.
+        return this.#inProgress ? { kind: 'leave', reason: 'shutdown_while_running' } : { kind: 'handoff', reason: 'shutdown_before_running', cooldownMs: 0 };
+      }
+      const stored = await this.#ctx.store.get(this.#queue, this.jobId);
+      if (!stored) return { kind: 'lost', reason: 'job_gone_from_store' };
+      const started = stored.events.in_progress;
+      if (started) {
+        lastEventAt = Math.max(lastEventAt, started.at);
+        if (this.#isOurs(started.runnerName, started.runnerId)) await this.#markInProgress(registeredAt);
+        else if (!otherRunnerLogged) {
+          otherRunnerLogged = true;
+          this.#log.warn('job is in progress on a runner that is not ours', { runnerName: started.runnerName, vmName: this.#vmName });
+        }
+      } else if (!waitingLogged) {
+        waitingLogged = true;
+        this.#log.info('job is waiting for registered runner');
+      }
+      const completed = stored.events.completed;
+      if (completed) return { kind: 'done', conclusion: completed.conclusion ?? 'unknown' };
+
+      const now = Date.now();
+      const timedOut = !this.#inProgress && now - registeredAt >= config.registration_timeout_seconds * 1000;
+      // While the host shuts down, a receiver in the same process is already gone: ask more often.
+      const checkEveryMs = this.#ctx.host.shutdownMode() === 'none' ? config.status_check_interval_seconds * 1000 : 5_000;
+      const silent = now - Math.max(lastApiCheck, lastEventAt) >= checkEveryMs;
+      if (timedOut || silent) {
+        // Webhooks get lost: ask the API before giving up on a registration, and after a long silence.
+        lastApiCheck = now;
+        const status = await this.#api.jobStatus(this.#ref).catch((err: unknown) => {
+          this.#log.warn('error getting job status from the API', { error: describeError(err) });
+          return null;
+        });
+        if (status?.status === 'completed') return { kind: 'done', conclusion: status.conclusion ?? 'unknown' };
+        if (status?.status === 'in_progress' && this.#isOurs(status.runnerName, status.runnerId)) await this.#markInProgress(registeredAt);
+        if (timedOut && !this.#inProgress) {
+          this.#log.error('waiting for runner registration timed out, will retry', { registrationTimeoutSeconds: config.registration_timeout_seconds });
+          this.#ctx.metrics.count('registration_timeouts');
+          return { kind: 'retry', reason: 'waiting_for_runner_registration_timed_out' };
+        }
+      }
+      if (now - registeredAt > config.job_timeout_hours * 3_600_000) {
+        this.#log.warn('job timeout exceeded, cleaning up potentially orphaned job');
+        return { kind: 'cancel', reason: 'job_timed_out' };
+      }
+      await sleep(POLL_MS, this.#signal);
+    }
+  }
+
+  /**
+   * The job already runs on a runner of an earlier attempt (one whose clean-up could not remove it):
+   * a new runner would never get it, so wait for GitHub to report it completed (Go does the same).
+   */
+  async #waitForEarlierRunner(runnerName: string | null): Promise<Outcome> {
+    this.#log.info("job is in progress, so we'll wait for it to finish", { runnerName });
+    this.#step = 'watching_job_of_earlier_attempt';
+    for (;;) {
+      await sleep(5_000, this.#signal);
+      if (this.#leaseLost) return { kind: 'lost', reason: 'lease_lost' };
+      if (this.#ctx.signal.aborted) return { kind: 'handoff', reason: 'shutdown_before_running', cooldownMs: 0 };
+      const stored = await this.#ctx.store.get(this.#queue, this.jobId);
+      const completed = stored?.events.completed;
+      if (completed) return { kind: 'done', conclusion: completed.conclusion ?? 'unknown' };
+      const status = await this.#api.jobStatus(this.#ref);
+      if (status.status === 'completed') return { kind: 'done', conclusion: status.conclusion ?? 'unknown' };
+      // Back in the queue (its runner died): run it ourselves.
+      if (status.status === 'queued') return { kind: 'retry', reason: 'earlier_runner_lost_the_job' };
+    }
+  }
+
+  #isOurs(runnerName: string | null | undefined, runnerId: number | null | undefined): boolean {
+    if (this.#runnerId !== undefined && runnerId === this.#runnerId) return true;
+    return this.#vmName !== undefined && runnerName === this.#vmName;
+  }
+
+  async #markInProgress(registeredAt: number): Promise<void> {
+    if (this.#inProgress) return;
+    this.#inProgress = true;
+    this.#log.info('job found registered runner and is now in progress', { vmName: this.#vmName, runnerId: this.#runnerId });
+    this.#observe('runner_registration', registeredAt);
+    this.#runStartedAt = Date.now();
+    await this.#setPhase('in_progress');
+  }
+
+  #runStartedAt: number | undefined;
+
+  /** A job this handler owned before a restart, whose VM still runs: watch it to the end. */
+  async #resume(): Promise<Outcome> {
+    this.#log.info('watching for job completion', { vmName: this.#vmName });
+    this.#ctx.metrics.setStatus('in_progress');
+    this.#inProgress = this.#phase === 'in_progress';
+    return this.#watch();
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Failures and clean-up
+
+  #classify(err: unknown): Outcome {
+    if (this.#leaseLost) return { kind: 'lost', reason: 'lease_lost' };
+    const aborted = this.#ctx.signal.aborted || (isAnkletError(err) && err.code === ErrorCodes.ABORTED);
+    if (aborted) {
+      return this.#inProgress ? { kind: 'leave', reason: 'shutdown_while_running' } : { kind: 'handoff', reason: 'shutdown_before_running', cooldownMs: 0 };
+    }
+    const reason = `error_${this.#step}`;
+    if (err instanceof ScriptFailed) {
+      this.#log.error(`error executing ${err.step.replace(/^executing_/, '').replace(/_bash$/, '.bash').replace(/_/g, '-')}`, { exitCode: err.exitCode, output: err.output });
+    } else if (isAnkaFailure(err)) {
+      this.#log.error(this.#step === 'obtaining_anka_vm' ? 'error obtaining anka vm' : 'anka command failed', {
+        error: err.ankaMessage,
+        reason: err.reason,
+        command: err.command.join(' '),
+      });
+    } else {
+      this.#log.error('error handling job', { step: this.#step, error: describeError(err) });
+    }
+    return { kind: 'retry', reason };
+  }
+
+  async #cleanup(outcome: Outcome): Promise<void> {
+    const ctx = this.#ctx;
+    const started = Date.now();
+    const log = this.#log.child({ outcome: outcome.kind, reason: 'reason' in outcome ? outcome.reason : undefined });
+    if (outcome.kind === 'leave') {
+      log.warn('job is still running; leaving its VM for the next start', { vmName: this.#vmName });
+      return;
+    }
+    // Runner first (a runner without VM would stay listed offline), then the VM: both by name/id,
+    // both without the shutdown signal. A token-registered runner's id may not be known yet.
+    if (this.#runnerId === undefined && this.#vmName && ctx.config.registration_method === 'token' && outcome.kind !== 'done') {
+      const runner = await this.#api.findRunner(this.#vmName).catch(() => null);
+      if (runner) this.#runnerId = runner.id;
+    }
+    if (this.#runnerId !== undefined && outcome.kind !== 'done') {
+      try {
+        await this.#api.removeRunner(this.#runnerId, this.#ref);
+        log.info('successfully removed runner', { runnerId: this.#runnerId });
+      } catch (err) {
+        log.error('error removing runner', { runnerId: this.#runnerId, error: describeError(err) });
+      }
+    }
+    if (this.#vmName) {
+      log.info('cleanup | anka.VM | queuedJob', { vmName: this.#vmName });
+      try {
+        await ctx.anka.delete(this.#vmName);
+        if (this.#vmRunning) ctx.metrics.vmStopped();
+      } catch (err) {
+        log.error('error deleting vm', { vmName: this.#vmName, error: describeError(err) });
+      }
+    }
+    this.#reservation?.release();
+    this.#reservation = undefined;
+    if (outcome.kind === 'done' && this.#runnerId !== undefined) {
+      // An ephemeral runner removes itself after its job; one that did not (a crash) is removed here.
+      await this.#api.removeRunner(this.#runnerId, this.#ref).catch(() => undefined);
+    }
+    if (this.#runStartedAt !== undefined) ctx.metrics.observe('job_phase_duration_seconds', (Date.now() - this.#runStartedAt) / 1000, { phase: 'job_run' });
+
+    log.info('cleanup | WorkflowJobPayload | queuedJob');
+    try {
+      switch (outcome.kind) {
+        case 'done': {
+          log.info('job completed', { conclusion: outcome.conclusion });
+          if (outcome.conclusion === 'success') ctx.metrics.recordRun('success', this.#lease.job.payload.workflow_job.html_url ?? undefined);
+          else if (outcome.conclusion === 'failure') ctx.metrics.recordRun('failure', this.#lease.job.payload.workflow_job.html_url ?? undefined);
+          await ctx.store.finish(this.#lease, outcome.conclusion);
+          break;
+        }
+        case 'cancel': {
+          let cancelled = false;
+          try {
+            cancelled = await this.#api.cancelRun(this.#ref);
+          } catch (err) {
+            log.error('error cancelling workflow run', { error: describeError(err) });
+          }
+          if (cancelled) ctx.metrics.recordRun('canceled', this.#lease.job.payload.workflow_job.html_url ?? undefined);
+          log.warn('job cancelled', { cancelled });
+          await ctx.store.finish(this.#lease, `cancelled: ${outcome.reason}`);
+          break;
+        }
+        case 'retry':
+          ctx.metrics.count('job_retries', { reason: outcome.reason });
+          log.warn('pushing job back to the queue for another attempt', { attemptsAfter: this.#lease.job.attempts + 1 });
+          await ctx.store.requeue(this.#lease, outcome.reason);
+          break;
+        case 'handoff':
+          ctx.metrics.count('job_retries', { reason: outcome.reason });
+          log.warn('handing job back to the queue', {});
+          await ctx.store.handOff(this.#lease, outcome.reason);
+          break;
+        case 'lost':
+          log.warn('lease on the job was lost; another handler owns it now');
+          break;
+      }
+    } catch (err) {
+      // The lease stays ours; the next start of this plugin finds the job with listOwned.
+      log.error('error updating the job store during cleanup', { error: describeError(err) });
+    }
+    this.#observe('cleanup', started);
+    log.info('cleanup | finished');
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Helpers
+
+  async #setPhase(phase: JobPhase, extra: { vmName?: string; runnerId?: string } = {}): Promise<void> {
+    this.#phase = phase;
+    await this.#ctx.store.update(this.#lease, { phase, ...extra });
+  }
+
+  #observe(phase: JobPhaseName, since: number): void {
+    this.#ctx.metrics.observe('job_phase_duration_seconds', (Date.now() - since) / 1000, { phase });
+  }
+
+  #startRenewing(): void {
+    const leaseMs = this.#ctx.config.lease_seconds * 1000;
+    this.#renewTimer = setInterval(() => {
+      this.#ctx.store.renew(this.#lease, leaseMs).then(
+        (lease) => {
+          this.#lease = lease;
+        },
+        (err: unknown) => {
+          if (isAnkletError(err) && err.code === ErrorCodes.LEASE_LOST) {
+            this.#leaseLost = true;
+            this.#local.abort();
+            this.#log.error('lease on the job was lost');
+          } else {
+            this.#log.warn('error renewing the lease on the job', { error: describeError(err) });
+          }
+        },
+      );
+    }, leaseMs / 3);
+    this.#renewTimer.unref();
+  }
+}
+
+/** A runner script exited non-zero. Its output tail is kept for the log (the scripts print no secret). */
+class ScriptFailed extends Error {
+  constructor(
+    readonly step: string,
+    readonly exitCode: number,
+    readonly output: string,
+  ) {
+    super(`${step} exited ${exitCode}`);
+  }
+}
