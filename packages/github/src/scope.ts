@@ -15,6 +15,13 @@ export interface ScopeConfig {
 /** A scope that cannot be used; the message is the Go text after `invalid github scope in …: `. */
 export class ScopeError extends Error {
   override readonly name = 'ScopeError';
+  /** The config key the problem is reported at. */
+  readonly key: 'enterprise' | 'owner';
+
+  constructor(message: string, key: 'enterprise' | 'owner') {
+    super(message);
+    this.key = key;
+  }
 }
 
 const set = (value: string | null | undefined): value is string => typeof value === 'string' && value !== '';
@@ -25,14 +32,14 @@ const set = (value: string | null | undefined): value is string => typeof value 
  */
 export function resolveScope(config: ScopeConfig): GitHubScope {
   if (set(config.enterprise)) {
-    if (set(config.owner) || set(config.repo)) throw new ScopeError('enterprise cannot be combined with owner or repo; pick one scope level');
+    if (set(config.owner) || set(config.repo)) throw new ScopeError('enterprise cannot be combined with owner or repo; pick one scope level', 'enterprise');
     return { kind: 'enterprise', enterprise: config.enterprise };
   }
   if (set(config.repo)) {
-    if (!set(config.owner)) throw new ScopeError('repo requires owner to be set');
+    if (!set(config.owner)) throw new ScopeError('repo requires owner to be set', 'owner');
     return { kind: 'repository', owner: config.owner, repo: config.repo };
   }
-  if (!set(config.owner)) throw new ScopeError('enterprise or owner must be set');
+  if (!set(config.owner)) throw new ScopeError('enterprise or owner must be set', 'owner');
   return { kind: 'organization', owner: config.owner };
 }
 

@@ -1,19 +1,7 @@
+import { addGitHubConfigIssues, configField, githubConnectionFields } from '@anklet/github';
 import { z } from 'zod';
 
-/** An integer that may arrive as a string (environment overrides, quoted YAML). */
-const int = () =>
-  z.union([z.number().int(), z.string().trim().regex(/^-?\d+$/, 'expected a whole number').transform(Number)], { error: 'expected a whole number' });
-/** A number that may arrive as a string. */
-const float = () =>
-  z.union([z.number(), z.string().trim().regex(/^-?\d+(\.\d+)?$/, 'expected a number').transform(Number)], { error: 'expected a number' });
-/** A boolean that may arrive as a string; as in Go, only `true` is true. */
-const bool = () => z.union([z.boolean(), z.string().transform((s) => s.trim() === 'true')], { error: 'expected true or false' });
-const text = () => z.string().nullish().transform((s) => (s ? s : undefined));
-const list = () =>
-  z
-    .union([z.array(z.string()), z.string().transform((s) => s.split(',').map((v) => v.trim()).filter(Boolean))])
-    .nullish()
-    .transform((v) => v ?? []);
+const { int, float, bool, text, list } = configField;
 
 /**
  * The handler's config block: every Go handler key with its Go default, plus the keys marked
@@ -25,16 +13,7 @@ const list = () =>
  */
 export const handlerConfigSchema = z
   .object({
-    owner: text(),
-    repo: text(),
-    enterprise: text(),
-    queue_name: text(),
-    token: text(),
-    private_key: text(),
-    app_id: int().nullish(),
-    installation_id: int().nullish(),
-    /** GitHub REST base URL (anklet only): GHES `https://host/api/v3`, or the simulator. */
-    github_base_url: z.url().default('https://api.github.com'),
+    ...githubConnectionFields(),
     /** Runner group name; empty = the scope's default group (id 1). */
     runner_group: text(),
     /** `jit` (default, anklet only): one-runner config from generate-jitconfig; `token`: the Go registration token + config.sh. */
@@ -70,14 +49,7 @@ export const handlerConfigSchema = z
     job_timeout_hours: float().default(6).pipe(z.number().positive()),
   })
   .superRefine((config, issues) => {
-    // The Go scope rules and texts (the host's issue path already names file and plugin).
-    if (config.enterprise && (config.owner || config.repo)) {
-      issues.addIssue({ code: 'custom', path: ['enterprise'], message: 'invalid github scope: enterprise cannot be combined with owner or repo; pick one scope level' });
-    } else if (config.repo && !config.owner) {
-      issues.addIssue({ code: 'custom', path: ['owner'], message: 'invalid github scope: repo requires owner to be set' });
-    } else if (!config.enterprise && !config.owner) {
-      issues.addIssue({ code: 'custom', path: ['owner'], message: 'invalid github scope: enterprise or owner must be set' });
-    }
+    addGitHubConfigIssues(config, issues);
     if (config.enterprise && (!config.token || !config.private_key)) {
       issues.addIssue({
         code: 'custom',
@@ -88,7 +60,6 @@ export const handlerConfigSchema = z
     if (!config.token && !config.private_key) {
       issues.addIssue({ code: 'custom', path: ['token'], message: 'token or private_key are not set at global level or in the plugin' });
     }
-    if (config.private_key && !config.app_id) issues.addIssue({ code: 'custom', path: ['app_id'], message: 'app_id is required when private_key is set' });
   });
 
 export type HandlerConfig = z.output<typeof handlerConfigSchema>;
