@@ -1,10 +1,9 @@
 import { execFileSync } from 'node:child_process';
-import { cpSync, existsSync, readdirSync, readFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { FIXTURE_PLUGINS, REPO_ROOT, makeTmp, msg, runCli, RunningAnklet, writeFile } from './helpers.js';
+import { FIXTURE_PLUGINS, makeTmp, msg, packAndInstall, runCli, RunningAnklet, writeFile } from './helpers.js';
 
 /**
  * The third-party path end to end: `pnpm pack` the example plugin, install the tarball into a fresh
@@ -16,9 +15,8 @@ const pluginsPath = path.join(shared, 'plugins');
 let tarball = '';
 
 beforeAll(async () => {
-  execFileSync('pnpm', ['pack', '--pack-destination', shared], { cwd: path.join(REPO_ROOT, 'examples/plugin-template'), stdio: 'pipe' });
-  tarball = path.join(shared, readdirSync(shared).find((f) => f.endsWith('.tgz'))!);
-  const install = await runCli(['plugins', 'install', tarball, '--plugins-path', pluginsPath], { home: shared, timeoutMs: 180_000 });
+  const { tarballs, install } = await packAndInstall(['examples/plugin-template'], shared, pluginsPath);
+  tarball = tarballs[0]!;
   expect(install.code, install.stderr).toBe(0);
   expect(install.stdout).toContain(`installed anklet-plugin-hello@0.1.0 (handler) in ${pluginsPath}`);
 }, 240_000);

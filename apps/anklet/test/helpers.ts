@@ -1,5 +1,5 @@
-import { spawn, type ChildProcess } from 'node:child_process';
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
+import { cpSync, mkdirSync, mkdtempSync, readdirSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -141,3 +141,19 @@ export class RunningAnklet {
 }
 
 export const msg = (text: string) => (line: Record<string, unknown>) => line.msg === text;
+
+/**
+ * Packs workspace packages with `pnpm pack` into `dir` and installs all the tarballs with one
+ * `anklet plugins install` (unpublished workspace dependencies must come from tarballs, or npm looks
+ * for them on the registry). `packageDirs` are relative to the repository root.
+ */
+export async function packAndInstall(packageDirs: string[], dir: string, pluginsPath: string): Promise<{ tarballs: string[]; install: Run }> {
+  for (const packageDir of packageDirs) {
+    execFileSync('pnpm', ['pack', '--pack-destination', dir], { cwd: path.join(REPO_ROOT, packageDir), stdio: 'pipe' });
+  }
+  const tarballs = readdirSync(dir)
+    .filter((f) => f.endsWith('.tgz'))
+    .map((f) => path.join(dir, f));
+  const install = await runCli(['plugins', 'install', ...tarballs, '--plugins-path', pluginsPath], { home: dir, timeoutMs: 240_000 });
+  return { tarballs, install };
+}

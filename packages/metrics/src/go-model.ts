@@ -1,3 +1,5 @@
+import type { HostFigures } from './host-sampler.js';
+
 /**
  * The Go anklet's metrics JSON. Every host exports this shape to the store and the aggregator reads
  * it back, so the field names (snake_case for the host, PascalCase for plugins: the Go structs have
@@ -47,23 +49,12 @@ export interface PromFamilyJson {
 }
 
 /** One host's metrics: the Go in-memory model, and the value stored at `anklet/metrics/<owner>/<name>`. */
-export interface GoHostSnapshot {
+export interface GoHostSnapshot extends HostFigures {
   last_update: string;
   total_running_vms: number;
   total_successful_runs_since_start: number;
   total_failed_runs_since_start: number;
   total_canceled_runs_since_start: number;
-  host_cpu_count: number;
-  host_cpu_used_count: number;
-  host_cpu_usage_percentage: number;
-  host_memory_total_bytes: number;
-  host_memory_used_bytes: number;
-  host_memory_available_bytes: number;
-  host_memory_usage_percentage: number;
-  host_disk_total_bytes: number;
-  host_disk_used_bytes: number;
-  host_disk_available_bytes: number;
-  host_disk_usage_percentage: number;
   plugins: GoPluginRecord[];
   anklet?: AnkletSnapshotExtension;
 }

@@ -1,5 +1,5 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ankaSimBinDir, createAnkaSimHome, type AnkaSimHome } from '@anklet/anka-sim';
@@ -9,7 +9,7 @@ import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testin
 import type { JobStore } from '@anklet/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, RunningAnklet, makeTmp, msg, runCli, writeFile } from '../../../apps/anklet/test/helpers.js';
+import { REPO_ROOT, RunningAnklet, makeTmp, msg, packAndInstall, writeFile } from '../../../apps/anklet/test/helpers.js';
 
 /**
  * The handler the way a user gets it: `pnpm pack` @anklet/github, the receiver and the handler,
@@ -54,12 +54,8 @@ let redis: RedisServer;
 let anka: AnkaSimHome;
 
 beforeAll(async () => {
-  for (const dir of ['packages/github', 'packages/plugin-github-receiver', 'packages/plugin-github-handler']) {
-    execFileSync('pnpm', ['pack', '--pack-destination', shared], { cwd: path.join(REPO_ROOT, dir), stdio: 'pipe' });
-  }
-  const all = readdirSync(shared).filter((f) => f.endsWith('.tgz')).map((f) => path.join(shared, f));
-  expect(all).toHaveLength(3);
-  const install = await runCli(['plugins', 'install', ...all, '--plugins-path', pluginsPath], { home: shared, timeoutMs: 240_000 });
+  const { tarballs, install } = await packAndInstall(['packages/github', 'packages/plugin-github-receiver', 'packages/plugin-github-handler'], shared, pluginsPath);
+  expect(tarballs).toHaveLength(3);
   expect(install.code, install.stderr).toBe(0);
   expect(install.stdout).toContain('@anklet/plugin-github-handler@0.1.0 (handler)');
   redis = await startRedisServer({ allowExternal: false });

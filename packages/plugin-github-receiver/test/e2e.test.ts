@@ -1,5 +1,4 @@
-import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { startGitHubSim, type GitHubSim } from '@anklet/github-sim';
@@ -7,7 +6,7 @@ import { createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { REPO_ROOT, RunningAnklet, makeTmp, msg, runCli, writeFile } from '../../../apps/anklet/test/helpers.js';
+import { RunningAnklet, makeTmp, msg, packAndInstall, writeFile } from '../../../apps/anklet/test/helpers.js';
 
 /**
  * The receiver the way a user gets it: `pnpm pack` @anklet/github and the plugin, install both
@@ -23,12 +22,8 @@ let sim: GitHubSim;
 
 beforeAll(async () => {
   // Both packages: @anklet/github is not on the registry, so npm must find it among the tarballs.
-  for (const dir of ['packages/github', 'packages/plugin-github-receiver']) {
-    execFileSync('pnpm', ['pack', '--pack-destination', shared], { cwd: path.join(REPO_ROOT, dir), stdio: 'pipe' });
-  }
-  const all = readdirSync(shared).filter((f) => f.endsWith('.tgz')).map((f) => path.join(shared, f));
-  expect(all).toHaveLength(2);
-  const install = await runCli(['plugins', 'install', ...all, '--plugins-path', pluginsPath], { home: shared, timeoutMs: 240_000 });
+  const { tarballs, install } = await packAndInstall(['packages/github', 'packages/plugin-github-receiver'], shared, pluginsPath);
+  expect(tarballs).toHaveLength(2);
   expect(install.code, install.stderr).toBe(0);
   expect(install.stdout).toContain('@anklet/plugin-github-receiver@0.1.0 (receiver)');
   redis = await startRedisServer({ allowExternal: false });
