@@ -3,11 +3,12 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { isAnkletError } from '@anklet/core';
-import { Command, CommanderError } from 'commander';
+import { Command, CommanderError, InvalidArgumentError } from 'commander';
 import { renderConfigReference } from './config/config-docs.js';
 import { configJsonSchema } from './config/json-schema.js';
 import { configDirOf, describeIssues, expandHome, loadConfig, readConfigDocument, resolveConfigPath } from './config/load-config.js';
 import { preparePlugins } from './config/prepare-plugins.js';
+import { RECEIVER_PATH, receiverUrlOf } from './doctor/webhook-check.js';
 import { drainFileOf } from './host/coordination.js';
 import { ExitCode } from './host/exit-codes.js';
 import { installPlugins, listPlugins, removePlugins } from './plugins/installer.js';
@@ -114,12 +115,19 @@ export function buildProgram(setExit: (code: number) => void): Command {
 
   program
     .command('doctor')
-    .description('check this host before it takes jobs: config and plugins, Redis, Anka (handler hosts); exit 0 only when every needed check passes')
+    .description('check this host before it takes jobs: config and plugins, Redis, Anka (handler hosts), GitHub credentials, runner groups and webhooks; exit 0 only when every needed check passes')
     .option('--json', 'machine-readable output')
-    .action(async (opts: { json?: boolean }) => {
+    .option('--receiver-url <url>', `the receiver's public URL; the webhook must point exactly there (an origin gets ${RECEIVER_PATH} added)`, (value: string) => {
+      try {
+        return receiverUrlOf(value);
+      } catch (error) {
+        throw new InvalidArgumentError((error as Error).message);
+      }
+    })
+    .action(async (opts: { json?: boolean; receiverUrl?: string }) => {
       try {
         const { renderDoctor, runDoctor } = await import('./doctor/doctor.js');
-        const checks = await runDoctor({ configPath: program.opts<{ config?: string }>().config });
+        const checks = await runDoctor({ configPath: program.opts<{ config?: string }>().config, receiverUrl: opts.receiverUrl });
         const ok = !checks.some((c) => c.status === 'fail');
         if (opts.json) out(JSON.stringify({ ok, checks }, null, 2));
         else for (const line of renderDoctor(checks)) out(line);

@@ -112,17 +112,39 @@ describe('anklet doctor', () => {
 
 describe('anklet doctor: GitHub (against github-sim)', () => {
   const TOKEN = 'ghp_doctor_test_token';
+  const RECEIVER = 'https://anklet.example.com/jobs/v1/receiver';
   let sim: GitHubSim;
   let appKey: string;
+  /** Hook ids by org (or repository) name. */
+  const hooks: Record<string, number> = {};
   beforeAll(async () => {
     appKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey.export({ type: 'pkcs1', format: 'pem' }).toString();
     sim = await startGitHubSim({
       tokens: [TOKEN],
-      hooks: [{ org: 'acme', url: 'http://127.0.0.1:1/jobs/v1/receiver', secret: 's3cret' }],
-      runnerGroups: [{ owner: 'acme', name: 'macs' }],
-      // An App installed on "limited" without the self-hosted runners permission.
+      enterprises: { acme: 'acme-corp' },
+      hooks: [
+        { org: 'acme', url: RECEIVER, secret: 's3cret' },
+        { org: 'acme', url: 'https://ci.example.com/other', secret: 'x' },
+        { org: 'formorg', url: RECEIVER, secret: 's3cret', contentType: 'form', events: ['*'] },
+        { org: 'nohook', url: 'https://ci.example.com/other', secret: 'x' },
+        { org: 'inactive', url: RECEIVER, secret: 's3cret', active: false },
+        { org: 'pushonly', url: RECEIVER, secret: 's3cret', events: ['push', 'pull_request'] },
+        { org: 'nosecret', url: RECEIVER },
+        { repository: 'acme/slash', url: `${RECEIVER}/`, secret: 's3cret' },
+        // Refused connections: the newest delivery of this repository hook fails.
+        { repository: 'flaky/app', url: 'http://127.0.0.1:1/jobs/v1/receiver', secret: 's3cret' },
+      ],
+      runnerGroups: [
+        { owner: 'acme', name: 'macs', allowsPublicRepositories: true },
+        { owner: 'acme', name: 'private-macs', visibility: 'selected' },
+        { owner: 'acme-corp', enterprise: true, name: 'ent-macs', allowsPublicRepositories: true },
+      ],
+      // An App installed on "limited" with neither the self-hosted runners nor the webhooks permission.
       app: { id: 4242, privateKey: appKey, installations: [{ account: 'limited', permissions: { metadata: 'read' } }] },
     });
+    for (const hook of sim.control.hooks()) hooks[hook.scope.replace(/^(org|repo):/, '')] ??= hook.id;
+    sim.control.dispatchJob({ repository: 'flaky/app', labels: ['self-hosted'] });
+    await sim.control.deliveriesSettled();
   }, 30_000);
   afterAll(async () => {
     await sim?.close();
@@ -141,56 +163,139 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     );
   }
 
-  function githubConfig(home: string, plugins: string): string {
+  /** A config of GitHub plugins, one per `[name, plugin, settings]`, all pointed at the sim. */
+  function githubConfig(home: string, plugins: Array<[string, 'github' | 'github_receiver', string]>): string {
     const pluginsPath = path.join(home, 'plugins');
     seedPlugins(pluginsPath, []);
     fakeGitHubPlugin(pluginsPath, '@anklet/plugin-github-handler', 'handler');
     fakeGitHubPlugin(pluginsPath, '@anklet/plugin-github-receiver', 'receiver');
     writeFile(path.join(home, 'app.pem'), appKey);
-    return writeFile(path.join(home, 'config.yml'), `plugins_path: ${pluginsPath}\nplugins:\n${plugins}`);
+    const entries = plugins.map(([name, plugin, settings]) => {
+      const extra = plugin === 'github' ? ', template_disk_buffer: 1' : '';
+      return `  - { name: ${name}, plugin: ${plugin}, github_base_url: "${sim.url}", ${settings}${extra} }`;
+    });
+    return writeFile(path.join(home, 'config.yml'), `plugins_path: ${pluginsPath}\nplugins:\n${entries.join('\n')}\n`);
   }
 
-  it('passes valid credentials, runner access, the runner group and the webhook', async () => {
-    const home = makeTmp();
-    const hookId = sim.control.hooks()[0]!.id;
-    const config = githubConfig(
-      home,
-      `  - { name: RECEIVER, plugin: github_receiver, owner: acme, token: ${TOKEN}, hook_id: ${hookId}, github_base_url: "${sim.url}" }
-  - { name: RUNNER1, plugin: github, owner: acme, token: ${TOKEN}, runner_group: macs, github_base_url: "${sim.url}", template_disk_buffer: 1 }
-`,
-    );
-    const run = await runCli(['-c', config, 'doctor'], { home });
-    expect(run.code, run.stdout + run.stderr).toBe(0);
-    expect(run.stdout).toMatch(/^PASS\s+github RECEIVER\s+token accepted for acme$/m);
-    expect(run.stdout).toMatch(new RegExp(`^PASS\\s+github RECEIVER webhook\\s+webhook ${hookId} of acme exists`, 'm'));
-    expect(run.stdout).toMatch(/^PASS\s+github RUNNER1 runners\s+can manage self-hosted runners of acme$/m);
-    expect(run.stdout).toMatch(/^PASS\s+github RUNNER1 runner group\s+runner group "macs" exists in acme$/m);
+  async function doctor(config: string, home: string, extra: string[] = []) {
+    const run = await runCli(['-c', config, 'doctor', '--json', ...extra], { home });
     expect(run.stdout).not.toContain(TOKEN);
-  }, 30_000);
+    expect(run.stdout).not.toContain('PRIVATE KEY');
+    const { ok, checks } = JSON.parse(run.stdout) as { ok: boolean; checks: DoctorCheck[] };
+    const get = (check: string) => {
+      const found = checks.find((c) => c.check === check);
+      if (!found) throw new Error(`no check "${check}" in\n${run.stdout}`);
+      return found;
+    };
+    return { run, ok, checks, get };
+  }
 
-  it('fails a bad token, a missing runner group, a missing webhook and an App without runner permissions', async () => {
+  it('passes credentials, runners, runner groups and the webhooks that feed each receiver', async () => {
     const home = makeTmp();
-    const config = githubConfig(
-      home,
-      `  - { name: RECEIVER, plugin: github_receiver, owner: acme, token: ${TOKEN}, hook_id: 999999, github_base_url: "${sim.url}" }
-  - { name: BADTOKEN, plugin: github, owner: acme, token: ghp_not_a_real_token, github_base_url: "${sim.url}", template_disk_buffer: 1 }
-  - { name: NOGROUP, plugin: github, owner: acme, token: ${TOKEN}, runner_group: ghosts, github_base_url: "${sim.url}", template_disk_buffer: 1 }
-  - { name: LIMITED, plugin: github, owner: limited, app_id: 4242, private_key: ${path.join(home, 'app.pem')}, github_base_url: "${sim.url}", template_disk_buffer: 1 }
-`,
-    );
-    const run = await runCli(['-c', config, 'doctor', '--json'], { home });
+    const config = githubConfig(home, [
+      ['RECEIVER', 'github_receiver', `owner: acme, token: ${TOKEN}, hook_id: ${hooks.acme}`],
+      ['FORM', 'github_receiver', `owner: formorg, token: ${TOKEN}, skip_redeliver: true`],
+      ['NOCREDS', 'github_receiver', 'owner: acme, skip_redeliver: true'],
+      ['ENTERPRISE', 'github_receiver', `enterprise: acme-corp, token: ${TOKEN}`],
+      ['RUNNER1', 'github', `owner: acme, token: ${TOKEN}, runner_group: macs`],
+      ['RUNNER2', 'github', `owner: acme, token: ${TOKEN}, runner_group: private-macs`],
+      ['RUNNER3', 'github', `enterprise: acme-corp, token: ${TOKEN}, runner_group: ent-macs`],
+    ]);
+    const table = await runCli(['-c', config, 'doctor'], { home });
+    expect(table.code, table.stdout + table.stderr).toBe(0);
+    expect(table.stdout).toMatch(/^PASS\s+github RECEIVER\s+token accepted for acme$/m);
+    expect(table.stdout).toMatch(new RegExp(`^PASS\\s+github RECEIVER webhook\\s+webhook ${hooks.acme} of acme sends workflow_job \\(json\\) to ${RECEIVER}$`, 'm'));
+    expect(table.stdout).toMatch(new RegExp(`^PASS\\s+github RECEIVER redelivery\\s+can read the deliveries of webhook ${hooks.acme}$`, 'm'));
+    expect(table.stdout).toMatch(/^PASS\s+github RUNNER1 runners\s+can manage self-hosted runners of acme$/m);
+    expect(table.stdout).toMatch(/^PASS\s+github RUNNER1 runner group\s+runner group "macs" \(id \d+\) exists in acme$/m);
+    expect(table.stdout).toMatch(/^WARN\s+github RUNNER2 runner group public repositories\s+runner group "private-macs" does not take jobs from public repositories/m);
+    expect(table.stdout).toMatch(/^github RUNNER2 runner group public repositories: fix: if public repositories of acme use these labels, tick "Allow public repositories"/m);
+    expect(table.stdout).toContain('ready: every check needed passed');
+
+    const { ok, get } = await doctor(config, home);
+    expect(ok).toBe(true);
+    expect(get('github FORM webhook')).toMatchObject({ status: 'pass', detail: `webhook ${hooks.formorg} of formorg sends workflow_job (form) to ${RECEIVER}` });
+    expect(get('github NOCREDS')).toMatchObject({ status: 'skip' });
+    expect(get('github NOCREDS webhook')).toMatchObject({ status: 'warn', detail: 'not checked: the receiver has no token or private_key' });
+    expect(get('github ENTERPRISE webhook')).toMatchObject({ status: 'warn', detail: 'GitHub has no API to read enterprise webhooks: not checked' });
+    expect(get('github ENTERPRISE webhook').fix).toContain('enterprise acme-corp → Settings → Hooks');
+    expect(get('github RUNNER2 runner group')).toMatchObject({ status: 'pass', detail: expect.stringContaining('for selected repositories only') });
+    expect(get('github RUNNER3 runner group')).toMatchObject({ status: 'pass', detail: expect.stringMatching(/^runner group "ent-macs" \(id \d+\) exists in acme-corp$/) });
+
+    // With the receiver's public URL the webhook must point exactly there; an origin gets the path.
+    const exact = await doctor(config, home, ['--receiver-url', 'https://ANKLET.example.com']);
+    expect(exact.ok).toBe(true);
+    expect(exact.get('github RECEIVER webhook').status).toBe('pass');
+  }, 45_000);
+
+  it('fails each webhook problem with a fix: none, inactive, no workflow_job, no secret, a trailing slash, another URL, the wrong hook_id, no permission', async () => {
+    const home = makeTmp();
+    const receiver = (name: string, settings: string): [string, 'github_receiver', string] => [name, 'github_receiver', `token: ${TOKEN}, skip_redeliver: true, ${settings}`];
+    const config = githubConfig(home, [
+      receiver('NOHOOK', 'owner: nohook'),
+      receiver('INACTIVE', 'owner: inactive'),
+      receiver('PUSHONLY', 'owner: pushonly'),
+      receiver('NOSECRET', 'owner: nosecret'),
+      receiver('SLASH', 'owner: acme, repo: slash'),
+      receiver('FLAKY', 'owner: flaky, repo: app'),
+      ['WRONGID', 'github_receiver', `owner: acme, token: ${TOKEN}, hook_id: ${sim.control.hooks()[1]!.id}`],
+      ['DENIED', 'github_receiver', `owner: limited, app_id: 4242, private_key: ${path.join(home, 'app.pem')}, skip_redeliver: true`],
+    ]);
+    const { run, ok, get } = await doctor(config, home);
     expect(run.code).toBe(1);
-    const { checks } = JSON.parse(run.stdout) as { checks: DoctorCheck[] };
-    const get = (check: string) => checks.find((c) => c.check === check)!;
-    expect(get('github RECEIVER webhook')).toMatchObject({ status: 'fail', detail: 'no webhook 999999 on acme' });
+    expect(ok).toBe(false);
+    expect(get('github NOHOOK webhook')).toMatchObject({
+      status: 'fail',
+      detail: 'no webhook of nohook points at a /jobs/v1/receiver URL (its webhooks: https://ci.example.com/other)',
+      fix: expect.stringContaining('add one in organization nohook → Settings → Webhooks: Payload URL https://<this host or its proxy>/jobs/v1/receiver'),
+    });
+    expect(get('github INACTIVE webhook')).toMatchObject({ status: 'fail', detail: expect.stringContaining('it is not active: GitHub sends nothing') });
+    expect(get('github INACTIVE webhook').fix).toContain('tick "Active"');
+    expect(get('github PUSHONLY webhook')).toMatchObject({ status: 'fail', detail: expect.stringContaining('it does not send workflow_job (events: push, pull_request)') });
+    expect(get('github PUSHONLY webhook').fix).toContain('tick "Workflow jobs"');
+    expect(get('github NOSECRET webhook')).toMatchObject({ status: 'fail', detail: expect.stringContaining('it has no secret') });
+    expect(get('github NOSECRET webhook').fix).toContain("to the receiver's secret");
+    expect(get('github SLASH webhook')).toMatchObject({ status: 'fail', detail: expect.stringContaining('ends in "/": the receiver answers 404') });
+    expect(get('github SLASH webhook').fix).toContain('acme/slash → Settings → Webhooks');
+    expect(get('github FLAKY webhook')).toMatchObject({ status: 'pass' });
+    expect(get('github FLAKY webhook last delivery')).toMatchObject({ status: 'warn', detail: `the newest delivery of webhook ${hooks['flaky/app']} failed: failed to connect to host` });
+    expect(get('github WRONGID webhook')).toMatchObject({ status: 'pass' });
+    expect(get('github WRONGID hook_id')).toMatchObject({ status: 'fail', fix: `set hook_id: ${hooks.acme}` });
+    expect(get('github WRONGID redelivery')).toMatchObject({ status: 'pass' });
+    expect(get('github DENIED')).toMatchObject({ status: 'pass', detail: 'GitHub App accepted for limited' });
+    expect(get('github DENIED webhook')).toMatchObject({ status: 'fail', detail: 'not allowed to read the webhooks of limited (HTTP 403)' });
+    expect(get('github DENIED webhook').fix).toContain('admin:org_hook');
+
+    // A webhook to some other address is not the receiver's.
+    const good = githubConfig(makeTmp(), [['RECEIVER', 'github_receiver', `owner: acme, token: ${TOKEN}, skip_redeliver: true`]]);
+    const elsewhere = await doctor(good, home, ['--receiver-url', 'https://other.example.com/hooks/anklet']);
+    expect(elsewhere.run.code).toBe(1);
+    expect(elsewhere.get('github RECEIVER webhook')).toMatchObject({ status: 'fail', detail: expect.stringContaining('no webhook of acme points at https://other.example.com/hooks/anklet') });
+    const bad = await runCli(['-c', good, 'doctor', '--receiver-url', 'anklet.example.com'], { home });
+    expect(bad.code).toBe(2);
+    expect(bad.stderr).toContain('--receiver-url: "anklet.example.com" is not a URL');
+  }, 45_000);
+
+  it('fails a bad token, a missing runner group, a missing hook_id and an App without runner permissions', async () => {
+    const home = makeTmp();
+    const config = githubConfig(home, [
+      ['RECEIVER', 'github_receiver', `owner: acme, token: ${TOKEN}, hook_id: 999999`],
+      ['BADTOKEN', 'github', 'owner: acme, token: ghp_not_a_real_token'],
+      ['NOGROUP', 'github', `owner: acme, token: ${TOKEN}, runner_group: ghosts`],
+      ['LIMITED', 'github', `owner: limited, app_id: 4242, private_key: ${path.join(home, 'app.pem')}, runner_group: macs`],
+    ]);
+    const { run, get } = await doctor(config, home);
+    expect(run.code).toBe(1);
+    expect(get('github RECEIVER redelivery')).toMatchObject({ status: 'fail', detail: 'no webhook 999999 on acme, or no access to its deliveries (HTTP 404)' });
+    expect(get('github RECEIVER hook_id')).toMatchObject({ status: 'fail', detail: `hook_id 999999 is not the receiver's webhook; that is ${hooks.acme}` });
     expect(get('github BADTOKEN')).toMatchObject({ status: 'fail' });
     expect(get('github BADTOKEN').detail).toContain('HTTP 401');
     expect(get('github BADTOKEN').fix).toContain('token');
-    expect(get('github NOGROUP runner group')).toMatchObject({ status: 'fail', detail: 'no runner group "ghosts" in acme' });
+    expect(get('github NOGROUP runner group')).toMatchObject({ status: 'fail', detail: 'no runner group "ghosts" in acme (it has: Default, macs, private-macs)' });
+    expect(get('github NOGROUP runner group').fix).toContain('organization acme → Settings → Actions → Runner groups');
     expect(get('github LIMITED')).toMatchObject({ status: 'pass', detail: 'GitHub App accepted for limited' });
     expect(get('github LIMITED runners')).toMatchObject({ status: 'fail' });
     expect(get('github LIMITED runners').fix).toContain('Self-hosted runners');
-    expect(run.stdout).not.toContain(TOKEN);
-    expect(run.stdout).not.toContain('PRIVATE KEY');
+    expect(get('github LIMITED runner group')).toMatchObject({ status: 'fail', detail: 'cannot list the runner groups of limited (HTTP 403)' });
   }, 30_000);
 });

@@ -73,22 +73,27 @@ export class SimControl {
     return { id: hook.id };
   }
 
-  updateHook(id: number, input: { url?: string; secret?: string | null; active?: boolean }): void {
+  updateHook(id: number, input: { url?: string; secret?: string | null; active?: boolean; events?: string[]; contentType?: 'json' | 'form'; insecureSsl?: boolean }): void {
     const hook = this.world.hooks.get(id);
     if (!hook) throw new Error(`no hook ${id}`);
     if (input.url !== undefined) hook.url = input.url;
     if (input.secret === null) delete hook.secret;
     else if (input.secret !== undefined) hook.secret = input.secret;
     if (input.active !== undefined) hook.active = input.active;
+    if (input.events !== undefined) hook.events = [...input.events];
+    if (input.contentType !== undefined) hook.contentType = input.contentType;
+    if (input.insecureSsl !== undefined) hook.insecureSsl = input.insecureSsl;
+    hook.updatedAt = this.world.now();
   }
 
-  hooks(): Array<{ id: number; url: string; scope: string; events: string[]; active: boolean; has_secret: boolean }> {
+  hooks(): Array<{ id: number; url: string; scope: string; events: string[]; active: boolean; content_type: 'json' | 'form'; has_secret: boolean }> {
     return [...this.world.hooks.values()].map((hook: Hook) => ({
       id: hook.id,
       url: hook.url,
       scope: hook.scope.kind === 'repo' ? `repo:${hook.scope.repo.fullName}` : hook.scope.kind === 'org' ? `org:${hook.scope.account.login}` : 'app',
       events: hook.events,
       active: hook.active,
+      content_type: hook.contentType,
       has_secret: hook.secret !== undefined,
     }));
   }

@@ -21,6 +21,12 @@ export interface HookOptions {
   app?: boolean;
   /** Events the hook subscribes to; default `["workflow_job"]`. `"*"` means all. */
   events?: string[];
+  /** Whether GitHub sends deliveries at all; default true. */
+  active?: boolean;
+  /** `json` (default here; GitHub's UI defaults to `form`) or `form`: `payload=<JSON>`, form-encoded. */
+  contentType?: 'json' | 'form';
+  /** Certificate checks off (`insecure_ssl: "1"`); default false. */
+  insecureSsl?: boolean;
   /** Send a `ping` delivery when the hook is created, as GitHub does. Default false. */
   ping?: boolean;
 }
@@ -59,6 +65,10 @@ export interface RunnerGroupOptions {
   enterprise?: boolean;
   id?: number;
   name: string;
+  /** `allows_public_repositories`; default false, as on GitHub. */
+  allowsPublicRepositories?: boolean;
+  /** `visibility` of an organization group; default `all`. */
+  visibility?: 'all' | 'selected' | 'private';
 }
 
 export interface RateLimitOptions {

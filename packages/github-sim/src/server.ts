@@ -10,6 +10,7 @@ import { actionsRoutes } from './routes/actions.js';
 import { appRoutes } from './routes/apps.js';
 import { controlRoutes } from './routes/control.js';
 import { hookDeliveryRoutes } from './routes/hook-deliveries.js';
+import { hookRoutes } from './routes/hooks.js';
 import { miscRoutes } from './routes/misc.js';
 import { runnerProtocolRoutes } from './routes/runner-protocol.js';
 import { runnerRoutes } from './routes/runners.js';
@@ -94,6 +95,7 @@ export async function startGitHubSim(options: GitHubSimOptions = {}): Promise<Gi
   app.use(runnerRoutes(world));
   app.use(actionsRoutes(world, workflows));
   app.use(hookDeliveryRoutes(world, sender));
+  app.use(hookRoutes(world));
   app.use(appRoutes(world));
   app.use(() => {
     throw notFound();

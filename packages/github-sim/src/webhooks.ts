@@ -132,10 +132,15 @@ export class WebhookSender {
     this.chains.set(hook.id, next);
   }
 
-  private headersFor(hook: Hook, outgoing: Outgoing): Record<string, string> {
+  /** The bytes on the wire: the JSON itself, or for a `form` hook the JSON in a `payload` field. */
+  private wireBody(hook: Hook, outgoing: Outgoing): string {
+    return hook.contentType === 'form' ? new URLSearchParams({ payload: outgoing.body }).toString() : outgoing.body;
+  }
+
+  private headersFor(hook: Hook, outgoing: Outgoing, body: string): Record<string, string> {
     const headers: Record<string, string> = {
       Accept: '*/*',
-      'Content-Type': 'application/json',
+      'Content-Type': hook.contentType === 'form' ? 'application/x-www-form-urlencoded' : 'application/json',
       'User-Agent': this.hookshot,
       'X-GitHub-Delivery': outgoing.guid,
       'X-GitHub-Event': outgoing.event,
@@ -151,9 +156,10 @@ export class WebhookSender {
       headers['X-GitHub-Hook-Installation-Target-ID'] = String(this.world.app?.id ?? 0);
       headers['X-GitHub-Hook-Installation-Target-Type'] = 'integration';
     }
+    // The signature covers the body as sent, form encoding included.
     if (hook.secret) {
-      headers['X-Hub-Signature'] = signBody(hook.secret, outgoing.body, 'sha1');
-      headers['X-Hub-Signature-256'] = signBody(hook.secret, outgoing.body, 'sha256');
+      headers['X-Hub-Signature'] = signBody(hook.secret, body, 'sha1');
+      headers['X-Hub-Signature-256'] = signBody(hook.secret, body, 'sha256');
     }
     return headers;
   }
@@ -169,7 +175,8 @@ export class WebhookSender {
 
   private async send(hook: Hook, outgoing: Outgoing): Promise<void> {
     const world = this.world;
-    const headers = this.headersFor(hook, outgoing);
+    const body = this.wireBody(hook, outgoing);
+    const headers = this.headersFor(hook, outgoing, body);
     const started = performance.now();
     const deliveredAt = world.now();
     let statusCode = 0;
@@ -185,7 +192,7 @@ export class WebhookSender {
         const response = await fetch(hook.url, {
           method: 'POST',
           headers,
-          body: outgoing.body,
+          body,
           redirect: 'manual',
           signal: AbortSignal.timeout(world.settings.deliveryTimeoutMs),
         });

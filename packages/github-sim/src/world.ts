@@ -34,6 +34,9 @@ export interface RunnerGroup {
   id: number;
   name: string;
   isDefault: boolean;
+  /** Whether jobs from public repositories may use the group's runners (GitHub's default: no). */
+  allowsPublicRepositories: boolean;
+  visibility: 'all' | 'selected' | 'private';
 }
 
 export interface Runner {
@@ -101,6 +104,12 @@ export interface Hook {
   secret?: string;
   events: string[];
   active: boolean;
+  /** How deliveries are encoded: a JSON body, or a form with the JSON in `payload`. */
+  contentType: 'json' | 'form';
+  /** `true` when TLS certificate checks are off (GitHub's `insecure_ssl: "1"`). */
+  insecureSsl: boolean;
+  createdAt: number;
+  updatedAt: number;
 }
 
 export interface Delivery {
@@ -119,7 +128,7 @@ export interface Delivery {
   repositoryId: number | null;
   url: string;
   requestHeaders: Record<string, string>;
-  /** The exact body that was sent (and signed). */
+  /** The JSON that was sent; a `form` hook sent it form-encoded as `payload` (and signed that). */
   body: string;
   responseHeaders: Record<string, string>;
   responseBody: string;
@@ -244,7 +253,13 @@ export class World extends EventEmitter {
     for (const fullName of options.repositories ?? []) this.ensureRepo(fullName);
     for (const group of options.runnerGroups ?? []) {
       const key = group.enterprise ? `enterprise:${this.ensureEnterprise(group.owner).slug}` : `org:${this.ensureAccount(group.owner, 'Organization').login}`;
-      this.groupsFor(key).push({ id: group.id ?? this.nextIds.group++, name: group.name, isDefault: false });
+      this.groupsFor(key).push({
+        id: group.id ?? this.nextIds.group++,
+        name: group.name,
+        isDefault: false,
+        allowsPublicRepositories: group.allowsPublicRepositories ?? false,
+        visibility: group.visibility ?? 'all',
+      });
     }
     for (const token of options.tokens ?? []) {
       const t = typeof token === 'string' ? { token } : token;
@@ -338,7 +353,7 @@ export class World extends EventEmitter {
     const key = ownerKey.toLowerCase();
     let groups = this.groups.get(key);
     if (!groups) {
-      groups = [{ id: 1, name: 'Default', isDefault: true }];
+      groups = [{ id: 1, name: 'Default', isDefault: true, allowsPublicRepositories: false, visibility: 'all' }];
       this.groups.set(key, groups);
     }
     return groups;
@@ -446,7 +461,11 @@ export class World extends EventEmitter {
       scope,
       url: input.url,
       events: input.events ?? ['workflow_job'],
-      active: true,
+      active: input.active ?? true,
+      contentType: input.contentType ?? 'json',
+      insecureSsl: input.insecureSsl ?? false,
+      createdAt: this.now(),
+      updatedAt: this.now(),
     };
     if (input.secret !== undefined) hook.secret = input.secret;
     this.hooks.set(hook.id, hook);

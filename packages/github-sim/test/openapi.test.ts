@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { generateKeyPairSync, createSign } from 'node:crypto';
 import { startGitHubSim, runSimulatedRunner, type GitHubSim } from '../src/index.js';
-import { api, openApiErrors, startReceiver } from './helpers.js';
+import { api, openApiErrors, startReceiver, type Json } from './helpers.js';
 
 const TOKEN = 'ghp_openapi_test';
 const { privateKey, publicKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
@@ -112,6 +112,18 @@ describe('responses conform to GitHub\'s OpenAPI description', () => {
     expect(appList.body[0].installation_id).toBe(77);
     const one = await api(sim.url, 'GET', `/app/hook/deliveries/${appList.body[0].id}`, { token: jwt });
     expect(openApiErrors('GET /app/hook/deliveries/{delivery_id}', 200, one.body)).toEqual([]);
+  });
+
+  it('repository and organization webhooks, listed and one by one, with the secret masked', async () => {
+    const repoHooks = await check('GET /repos/{owner}/{repo}/hooks', '/repos/acme/app/hooks', 200);
+    expect(repoHooks.body).toHaveLength(1);
+    expect(repoHooks.body[0]).toMatchObject({ id: hookId, type: 'Repository', active: true, events: ['workflow_job'], config: { url: receiver.url, content_type: 'json', secret: '********' } });
+    await check('GET /repos/{owner}/{repo}/hooks/{hook_id}', `/repos/acme/app/hooks/${hookId}`, 200);
+    const orgHooks = await check('GET /orgs/{org}/hooks', '/orgs/acme/hooks', 200);
+    expect(orgHooks.body.map((h: Json) => h.id)).toEqual([orgHookId]);
+    expect(orgHooks.body[0].type).toBe('Organization');
+    await check('GET /orgs/{org}/hooks/{hook_id}', `/orgs/acme/hooks/${orgHookId}`, 200);
+    expect((await api(sim.url, 'GET', `/orgs/acme/hooks/${hookId}`, { token: TOKEN })).status).toBe(404);
   });
 
   it('App, installations, installation tokens, rate_limit and user', async () => {

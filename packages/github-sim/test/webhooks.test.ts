@@ -75,6 +75,18 @@ describe('workflow_job webhooks', () => {
     expect(completed!.workflow_job.html_url).toBe(`https://github.com/acme/app/actions/runs/${job.run_id}/job/${job.id}`);
   });
 
+  it('are form-encoded for a `form` hook, with the JSON in `payload` and the signature over the form body', async () => {
+    const { sim, receiver } = await setup({ hooks: [{ org: 'acme', url: '', secret: SECRET, contentType: 'form' }] });
+    sim.control.updateHook(sim.control.hooks()[0]!.id, { url: receiver.url });
+    sim.control.dispatchJob({ repository: 'acme/app', labels: ['self-hosted', 'form'] });
+    await sim.control.deliveriesSettled();
+    const [request] = receiver.received;
+    expect(request!.headers['content-type']).toBe('application/x-www-form-urlencoded');
+    expect(await verify(SECRET, request!.body, String(request!.headers['x-hub-signature-256']))).toBe(true);
+    const payload = JSON.parse(new URLSearchParams(request!.body).get('payload')!) as Record<string, Json>;
+    expect(payload.action).toBe('queued');
+  });
+
   it('carry every field the real payloads in @octokit/webhooks-examples carry', async () => {
     const { sim, receiver } = await setup({ app: { id: 1, publicKey: (await import('node:crypto')).generateKeyPairSync('rsa', { modulusLength: 2048 }).publicKey.export({ type: 'spki', format: 'pem' }).toString(), installations: [{ id: 99, account: 'acme' }] } });
     sim.control.addHook({ app: true, url: receiver.url, secret: SECRET });

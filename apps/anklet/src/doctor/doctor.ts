@@ -20,6 +20,8 @@ export interface DoctorCheck {
 
 export interface DoctorOptions {
   readonly configPath?: string | undefined;
+  /** The URL GitHub must deliver to (`--receiver-url`); without it any `/jobs/v1/receiver` URL counts. */
+  readonly receiverUrl?: string | undefined;
   readonly env?: NodeJS.ProcessEnv;
 }
 
@@ -119,7 +121,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorChec
   if (!config) return checks;
   checks.push(...(await checkRedis(config)));
   checks.push(...(await checkAnka(config, plugins, env)));
-  const github = await checkGitHub(plugins);
+  const github = await checkGitHub(plugins, { receiverUrl: options.receiverUrl });
   checks.push(...(github.length > 0 ? github : [{ check: 'github', status: 'skip' as const, detail: 'no GitHub plugins' }]));
   return checks;
 }

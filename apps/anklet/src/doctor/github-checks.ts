@@ -1,6 +1,8 @@
 import { createGitHubClient, hookPathOf, resolveScope, ScopeError, type GitHubClient, type GitHubScope } from '@anklet/github';
 import type { PreparedPlugin } from '../config/prepare-plugins.js';
 import type { DoctorCheck } from './doctor.js';
+import { checkRunnerGroup } from './runner-group-check.js';
+import { checkWebhook } from './webhook-check.js';
 
 /** The first-party GitHub plugins; third-party plugins check their own services. */
 const GITHUB_PLUGINS = new Set(['@anklet/plugin-github-handler', '@anklet/plugin-github-receiver']);
@@ -14,15 +16,18 @@ function runnersPathOf(scope: GitHubScope): string {
   return hookPathOf(scope)!;
 }
 
+/** `acme/app`, `acme` or `acme-corp`: a scope as people name it. */
+const whereOf = (scope: GitHubScope): string => (scope.kind === 'enterprise' ? scope.enterprise : scope.kind === 'repository' ? `${scope.owner}/${scope.repo}` : scope.owner);
+
 /** The HTTP status of an Octokit error, if it has one. */
 const statusOf = (error: unknown): number | undefined => (error as { status?: number }).status;
 
 /**
  * What a GitHub plugin needs from GitHub, read-only: valid credentials for its scope; for handlers,
- * access to the scope's self-hosted runners and its `runner_group`; for receivers that redeliver,
- * the webhook `hook_id`.
+ * access to the scope's self-hosted runners and its `runner_group`; for receivers, the webhook
+ * that feeds them and, when they redeliver, read access to its deliveries (`hook_id`).
  */
-export async function checkGitHub(plugins: ReadonlyArray<PreparedPlugin>): Promise<DoctorCheck[]> {
+export async function checkGitHub(plugins: ReadonlyArray<PreparedPlugin>, options: { receiverUrl?: string | undefined } = {}): Promise<DoctorCheck[]> {
   const checks: DoctorCheck[] = [];
   for (const p of plugins) {
     if (!GITHUB_PLUGINS.has(p.manifest.name)) continue;
@@ -40,11 +45,13 @@ export async function checkGitHub(plugins: ReadonlyArray<PreparedPlugin>): Promi
     const privateKey = text(block.private_key);
     const redelivers = p.kind === 'receiver' && block.skip_redeliver !== true && scope.kind !== 'enterprise';
     if (!token && !privateKey) {
-      if (p.kind === 'receiver' && !redelivers) checks.push({ check: name, status: 'skip', detail: 'no credentials: this receiver does not call GitHub' });
-      else checks.push({ check: name, status: 'fail', detail: 'no token or private_key', fix: 'set token (or private_key and app_id) in the plugin, or global_token / global_private_key' });
+      if (p.kind === 'receiver' && !redelivers) {
+        checks.push({ check: name, status: 'skip', detail: 'no credentials: this receiver does not call GitHub' });
+        checks.push(...(await checkWebhook({ name, client: undefined, scope, where: whereOf(scope), hookId: undefined, receiverUrl: options.receiverUrl })));
+      } else checks.push({ check: name, status: 'fail', detail: 'no token or private_key', fix: 'set token (or private_key and app_id) in the plugin, or global_token / global_private_key' });
       continue;
     }
-    const where = scope.kind === 'enterprise' ? scope.enterprise : scope.kind === 'repository' ? `${scope.owner}/${scope.repo}` : scope.owner;
+    const where = whereOf(scope);
     const auth = privateKey ? 'GitHub App' : 'token';
     let client: GitHubClient;
     try {
@@ -85,35 +92,22 @@ export async function checkGitHub(plugins: ReadonlyArray<PreparedPlugin>): Promi
         });
       }
       const group = text(block.runner_group);
-      if (group && scope.kind === 'repository') {
-        checks.push({ check: `${name} runner group`, status: 'warn', detail: `runner_group "${group}" is ignored: runner groups exist for organizations and enterprises`, fix: 'remove runner_group, or use an organization scope' });
-      } else if (group) {
-        const base = runnersPathOf(scope);
-        try {
-          const groups = (await client.octokit.request(`GET ${base}/actions/runner-groups`, { per_page: 100 })).data as { runner_groups?: Array<{ name: string }> };
-          const found = (groups.runner_groups ?? []).some((g) => g.name === group);
-          checks.push(
-            found
-              ? { check: `${name} runner group`, status: 'pass', detail: `runner group "${group}" exists in ${where}` }
-              : { check: `${name} runner group`, status: 'fail', detail: `no runner group "${group}" in ${where}`, fix: `create it (Settings → Actions → Runner groups) or correct runner_group` },
-          );
-        } catch (error) {
-          checks.push({ check: `${name} runner group`, status: 'fail', detail: `cannot list the runner groups of ${where} (HTTP ${statusOf(error) ?? '?'})`, fix: 'give the token or App access to self-hosted runners of the organization' });
-        }
-      }
+      if (group) checks.push(...(await checkRunnerGroup({ name, client, scope, base: runnersPathOf(scope), where, group })));
+      continue;
     }
-    const hookId = int(block.hook_id);
+    const hookId = int(block.hook_id) || undefined;
+    checks.push(...(await checkWebhook({ name, client, scope, where, hookId, receiverUrl: options.receiverUrl })));
     if (redelivers && hookId) {
       try {
         await client.octokit.request(`GET ${hookPathOf(scope)}/hooks/{hook_id}/deliveries`, { hook_id: hookId, per_page: 1 });
-        checks.push({ check: `${name} webhook`, status: 'pass', detail: `webhook ${hookId} of ${where} exists; its deliveries are readable` });
+        checks.push({ check: `${name} redelivery`, status: 'pass', detail: `can read the deliveries of webhook ${hookId}` });
       } catch (error) {
         const status = statusOf(error);
         checks.push({
-          check: `${name} webhook`,
+          check: `${name} redelivery`,
           status: 'fail',
-          detail: status === 404 ? `no webhook ${hookId} on ${where}` : `cannot read the deliveries of webhook ${hookId} (HTTP ${status ?? '?'})`,
-          fix: 'set hook_id to the id in the webhook\'s settings URL, and give the token or App "Webhooks: read and write"',
+          detail: status === 404 ? `no webhook ${hookId} on ${where}, or no access to its deliveries (HTTP 404)` : `cannot read the deliveries of webhook ${hookId} (HTTP ${status ?? '?'})`,
+          fix: 'set hook_id to the id in the webhook\'s settings URL, and give the token admin:repo_hook / admin:org_hook (classic) or "Webhooks: read and write"',
         });
       }
     }

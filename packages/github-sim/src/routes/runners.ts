@@ -3,7 +3,7 @@ import { authorize } from '../auth.js';
 import { GitHubApiError, invalidRequest, notFound } from '../errors.js';
 import { encodeJitConfig } from '../jit-config.js';
 import { iso, runnerJson } from '../objects.js';
-import type { Scope, World } from '../world.js';
+import type { RunnerGroup, Scope, World } from '../world.js';
 import { paginate } from './pagination.js';
 
 const JIT_DOCS = 'https://docs.github.com/rest/actions/self-hosted-runners#create-configuration-for-a-just-in-time-runner-for-a-repository';
@@ -110,17 +110,17 @@ export function runnerRoutes(world: World): Router {
     });
 
     if (prefix.startsWith('/repos')) continue;
-    const groupJson = (scope: Scope, group: { id: number; name: string; isDefault: boolean }): Record<string, unknown> => {
+    const groupJson = (scope: Scope, group: RunnerGroup): Record<string, unknown> => {
       const base = `${world.apiBaseUrl}${scope.kind === 'org' ? `/orgs/${scope.account.login}` : scope.kind === 'enterprise' ? `/enterprises/${scope.enterprise.slug}` : ''}/actions/runner-groups/${group.id}`;
       return {
         id: group.id,
         name: group.name,
-        visibility: 'all',
+        visibility: group.visibility,
         default: group.isDefault,
         runners_url: `${base}/runners`,
         hosted_runners_url: `${base}/hosted-runners`,
         inherited: false,
-        allows_public_repositories: false,
+        allows_public_repositories: group.allowsPublicRepositories,
         restricted_to_workflows: false,
         selected_workflows: [],
         workflow_restrictions_read_only: false,
