@@ -1,0 +1,419 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { ankaSimBinDir, createAnkaSimHome, type AnkaSimHome, type RegistryTemplateSeed } from '@anklet/anka-sim';
+import type { JobStore } from '@anklet/core';
+import { startGitHubSim, type GitHubSim, type GitHubSimOptions } from '@anklet/github-sim';
+import { createEmbeddedJobStore, createRedisJobStore } from '@anklet/redis';
+import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
+import { Redis } from 'ioredis';
+import { RunningAnklet, msg, runCli, type Run } from './anklet-process.js';
+import { JobTracker, type FleetEvent, type FleetJob } from './job-tracker.js';
+import { RUNNER_CLI } from './paths.js';
+import { installFleetPlugins } from './plugins.js';
+import { FLEET_TEMPLATE, simulatedTemplate } from './templates.js';
+
+/** One `anklet` process of the fleet. */
+export interface FleetHostSpec {
+  /** Host name, also the prefix of its plugin names (`mac-1` → `MAC_1_HANDLER1`). */
+  name: string;
+  /** Handler plugins (VM slots compete for the host's two). Default 0. */
+  handlers?: number;
+  /** Runs a `github_receiver` that github-sim delivers webhooks to. Default false. */
+  receiver?: boolean;
+  /** Extra YAML lines for each handler block, e.g. `'registration_timeout_seconds: 6'`. */
+  handlerConfig?: string;
+}
+
+/** Options for {@link startFleet}. */
+export interface StartFleetOptions {
+  /** `embedded` (default): one host, no Redis. `redis`: hosts share a redis-server the fleet starts. */
+  store?: 'embedded' | 'redis';
+  /** Default: one host with a receiver and two handlers (embedded), or a receiver host and two hosts with two handlers each (redis). */
+  hosts?: FleetHostSpec[];
+  /** Owner (organization) of the repositories and the queue. Default `acme`. */
+  owner?: string;
+  /** Registry templates of every host's anka-sim. Default: {@link simulatedTemplate}(). */
+  templates?: RegistryTemplateSeed[];
+  /** Simulated Anka latency (ms). Default all 0. */
+  ankaLatency?: { pullMs?: number; cloneMs?: number; startMs?: number };
+  /** Pull every template tag onto every host before anklet starts (no pull in the job path). */
+  prePull?: boolean;
+  /** Extra github-sim options (job defaults, rate limit, seed, ...). */
+  sim?: GitHubSimOptions;
+  /** An already installed `plugins_path` to use instead of packing and installing into the fleet's own. */
+  pluginsPath?: string;
+  /** Where to keep everything (removed by `stop()` when the fleet created it). */
+  dir?: string;
+  /** How long to wait for each host to be ready (ms). Default 60 s. */
+  readyTimeoutMs?: number;
+}
+
+/** A host of the fleet: its config, anka-sim home and current process. */
+export interface FleetHost {
+  readonly name: string;
+  /** Plugin names of its handlers. */
+  readonly handlers: string[];
+  readonly receiver: boolean;
+  readonly home: string;
+  readonly config: string;
+  readonly anka: AnkaSimHome;
+  readonly metricsUrl: string;
+  /** The current (or last) process; every process it had, oldest first, in `runs`. */
+  process: RunningAnklet | undefined;
+  readonly runs: RunningAnklet[];
+}
+
+/** A job to dispatch. */
+export interface FleetJobSpec {
+  name: string;
+  /** Repository (`owner/name`); default `<owner>/app`. */
+  repository?: string;
+  /** How the simulated runner ends it; default github-sim's default (`success`). */
+  conclusion?: 'success' | 'failure' | 'cancelled';
+  durationMs?: number;
+  /** Template uuid (default the fleet template) or `'missing'` for one no registry has. */
+  template?: string;
+  tag?: string;
+  /** Replaces the computed `runs-on` labels. */
+  labels?: string[];
+  /** The conclusion that counts as right (default `conclusion`, or `cancelled` for a missing template). */
+  expect?: string;
+}
+
+/** What a fleet left behind. Empty arrays and zero counts mean clean. */
+export interface Leftovers {
+  vms: Array<{ host: string; name: string; status: string }>;
+  runners: Array<{ id: unknown; name: unknown }>;
+  /** Jobs still claimed in the store (undefined: the embedded store of a running host cannot be read). */
+  claimed: number | undefined;
+  queued: number | undefined;
+}
+
+/** VM slots of one host, read from its anka-sim. */
+export interface HostSlots {
+  host: string;
+  vms: Array<{ name: string; status: string }>;
+  limit: number;
+}
+
+/** A running fleet. */
+export interface Fleet {
+  readonly dir: string;
+  readonly store: 'embedded' | 'redis';
+  readonly owner: string;
+  readonly sim: GitHubSim;
+  /** The fleet's redis-server (restart it with `redis.restart(downMs)`), in `redis` mode. */
+  readonly redis: RedisServer | undefined;
+  readonly pluginsPath: string;
+  readonly hosts: FleetHost[];
+  host(name: string): FleetHost;
+  /** Queues jobs in github-sim; webhooks go to the receivers. */
+  dispatch(jobs: FleetJobSpec | FleetJobSpec[]): FleetJob[];
+  jobs(): FleetJob[];
+  /** Every change of a job's state, as it happens. */
+  onEvent(listener: (event: FleetEvent) => void): () => void;
+  slots(): HostSlots[];
+  /** Resolves when every dispatched job is done (completed on GitHub and cleaned up by its handler). */
+  waitForAll(options?: { timeoutMs?: number }): Promise<FleetJob[]>;
+  /** Starts (or restarts) a host's `anklet` and waits until it is ready. */
+  startHost(name: string): Promise<RunningAnklet>;
+  /** Sends `signal` (default SIGTERM) and waits for the exit. */
+  stopHost(name: string, signal?: NodeJS.Signals): Promise<Run>;
+  /** `stopHost(name, 'SIGKILL')`. */
+  killHost(name: string, signal?: NodeJS.Signals): Promise<Run>;
+  /** Stops the host (SIGKILL by default) and starts it again. */
+  restartHost(name: string, signal?: NodeJS.Signals): Promise<RunningAnklet>;
+  /** Stops every receiver host (deliveries then fail, as when a receiver is down) / starts them again. */
+  stopReceiver(signal?: NodeJS.Signals): Promise<void>;
+  startReceiver(): Promise<void>;
+  /** VMs in every anka-sim, runners in github-sim, claimed jobs in the store. */
+  leftovers(): Promise<Leftovers>;
+  /** Runs `anklet status` against the fleet's Redis (redis mode). */
+  status(args?: string[]): Promise<Run>;
+  /** Stops hosts gracefully, reads the leftovers, then removes everything; returns the leftovers. */
+  stop(): Promise<Leftovers>;
+}
+
+const SECRET = 'fleet-webhook-secret';
+const TOKEN = 'ghp_fleet_token_never_logged';
+/** A template uuid that no simulated registry has. */
+export const MISSING_TEMPLATE = 'c092c6f6-198c-470f-9526-9c998efe7ab5';
+
+/** Plugin-name prefix of a host (`mac-1` → `MAC_1`). */
+const prefixOf = (host: string) => host.toUpperCase().replace(/[^A-Z0-9]/g, '_');
+
+function defaultHosts(store: 'embedded' | 'redis'): FleetHostSpec[] {
+  if (store === 'embedded') return [{ name: 'host', receiver: true, handlers: 2 }];
+  return [
+    { name: 'receiver', receiver: true },
+    { name: 'mac-1', handlers: 2 },
+    { name: 'mac-2', handlers: 2 },
+  ];
+}
+
+/**
+ * Starts a whole fleet on this machine: github-sim, an anka-sim per host (its own `ANKA_SIM_HOME`),
+ * a redis-server in `redis` mode, the fleet's plugins packed and installed with `anklet plugins
+ * install`, and one real `anklet` per host; resolves once every host is ready.
+ */
+export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet> {
+  const store = options.store ?? 'embedded';
+  const owner = options.owner ?? 'acme';
+  const specs = options.hosts ?? defaultHosts(store);
+  if (store === 'embedded' && (specs.length !== 1 || !specs[0]!.receiver)) {
+    throw new Error('the embedded store is one process: give exactly one host, with the receiver and the handlers');
+  }
+  const ownDir = !options.dir;
+  const dir = options.dir ?? mkdtempSync(path.join(tmpdir(), 'anklet-fleet-'));
+  const readyTimeoutMs = options.readyTimeoutMs ?? 60_000;
+  const cleanups: Array<() => Promise<void> | void> = [];
+  const cleanup = async () => {
+    for (const fn of cleanups.splice(0).reverse()) await Promise.resolve(fn()).catch(() => undefined);
+  };
+  // A Ctrl-C'd or crashed process must not leave its temp folder behind.
+  const removeDir = () => {
+    if (ownDir) rmSync(dir, { recursive: true, force: true });
+  };
+  process.once('exit', removeDir);
+  cleanups.push(() => {
+    process.off('exit', removeDir);
+    removeDir();
+  });
+
+  try {
+    const pluginsPath = options.pluginsPath ?? path.join(dir, 'plugins');
+    const installing = options.pluginsPath ? Promise.resolve() : installFleetPlugins(pluginsPath);
+    const redis = store === 'redis' ? await startRedisServer({ allowExternal: false }) : undefined;
+    if (redis) cleanups.push(() => redis.stop());
+    const receiverPorts = new Map<string, number>();
+    for (const spec of specs) if (spec.receiver) receiverPorts.set(spec.name, await findFreePort());
+    const sim = await startGitHubSim({
+      ...options.sim,
+      tokens: [TOKEN, ...(options.sim?.tokens ?? [])],
+      hooks: [...receiverPorts.values()].map((port) => ({ org: owner, url: `http://127.0.0.1:${port}/jobs/v1/receiver`, secret: SECRET })),
+    });
+    cleanups.push(() => sim.close());
+    const tracker = new JobTracker(sim);
+    const poller = setInterval(() => tracker.poll(), 100);
+    cleanups.push(() => clearInterval(poller));
+
+    const templates = options.templates ?? [simulatedTemplate()];
+    const latency = options.ankaLatency ?? {};
+    const hosts: FleetHost[] = [];
+    for (const spec of specs) {
+      const home = path.join(dir, 'hosts', spec.name);
+      mkdirSync(home, { recursive: true });
+      const anka = createAnkaSimHome({
+        dir: path.join(home, 'anka'),
+        registry: { templates, pullDurationMs: latency.pullMs ?? 0 },
+        guestEnv: { GITHUB_SIM_RUNNER: RUNNER_CLI },
+        faults: [
+          ...(latency.cloneMs ? [{ command: 'clone', delayMs: latency.cloneMs }] : []),
+          ...(latency.startMs ? [{ command: 'start', delayMs: latency.startMs }] : []),
+        ],
+      });
+      cleanups.push(() => anka.remove());
+      const metricsPort = await findFreePort();
+      const handlers = Array.from({ length: spec.handlers ?? 0 }, (_, i) => `${prefixOf(spec.name)}_HANDLER${i + 1}`);
+      const config = writeConfig({ home, pluginsPath, redis, owner, metricsPort, receiverPort: receiverPorts.get(spec.name), prefix: prefixOf(spec.name), handlers, sim, extra: spec.handlerConfig ?? '' });
+      hosts.push({ name: spec.name, handlers, receiver: Boolean(spec.receiver), home, config, anka, metricsUrl: `http://127.0.0.1:${metricsPort}/`, process: undefined, runs: [] });
+      if (options.prePull && handlers.length > 0) {
+        for (const t of templates) for (const tag of t.tags) execFileSync('anka', ['-j', 'registry', 'pull', '--shrink', t.uuid ?? t.name, '--tag', tag.tag], { env: { ...process.env, ...anka.env }, stdio: 'pipe' });
+      }
+    }
+    await installing;
+
+    const host = (name: string) => {
+      const found = hosts.find((h) => h.name === name);
+      if (!found) throw new Error(`no host ${name} in the fleet (hosts: ${hosts.map((h) => h.name).join(', ')})`);
+      return found;
+    };
+
+    const startHost = async (name: string): Promise<RunningAnklet> => {
+      const h = host(name);
+      if (h.process?.running) throw new Error(`host ${name} is already running`);
+      const run = new RunningAnklet(['-c', h.config], { home: h.home, env: { ANKA_SIM_HOME: h.anka.dir, PATH: `${ankaSimBinDir()}${path.delimiter}${process.env.PATH ?? ''}` } });
+      h.process = run;
+      h.runs.push(run);
+      run.onLine((line) => tracker.line(name, line));
+      if (h.handlers.length > 0) await run.waitFor(msg('github handler started'), { count: h.handlers.length, timeoutMs: readyTimeoutMs });
+      if (h.receiver) await run.waitFor(msg('receiver listening'), { timeoutMs: readyTimeoutMs });
+      return run;
+    };
+    const stopHost = async (name: string, signal: NodeJS.Signals = 'SIGTERM'): Promise<Run> => {
+      const run = host(name).process;
+      if (!run) throw new Error(`host ${name} was never started`);
+      if (run.running) run.signal(signal);
+      // A graceful stop that hangs is ended, so that stop() always finishes.
+      const timer = setTimeout(() => run.signal('SIGKILL'), 60_000);
+      const result = await run.exited;
+      clearTimeout(timer);
+      return result;
+    };
+    const stopAll = async () => {
+      await Promise.all(hosts.filter((h) => h.process?.running).map((h) => stopHost(h.name)));
+    };
+    cleanups.push(stopAll);
+
+    const openStore = (): { store: JobStore; close: () => Promise<void> } | undefined => {
+      if (redis) {
+        const s = createRedisJobStore({ redis: new Redis(redis.url, { maxRetriesPerRequest: 1 }), prefix: 'anklet' });
+        return { store: s, close: () => s.close() };
+      }
+      const h = hosts[0]!;
+      if (h.process?.running) return undefined;
+      const s = createEmbeddedJobStore({ dir: path.join(h.home, '.config', 'anklet', 'store') });
+      return { store: s, close: () => s.close() };
+    };
+
+    const leftovers = async (): Promise<Leftovers> => {
+      const vms = hosts.flatMap((h) => h.anka.readState().vms.filter((vm) => vm.name.startsWith('anklet-vm-')).map((vm) => ({ host: h.name, name: vm.name, status: String(vm.status) })));
+      const runners = sim.control.runners().map((r) => ({ id: r.id, name: r.name }));
+      const opened = openStore();
+      let claimed: number | undefined;
+      let queued: number | undefined;
+      if (opened) {
+        try {
+          const stats = await opened.store.stats(owner);
+          claimed = stats.claimed;
+          queued = stats.queued;
+        } finally {
+          await opened.close();
+        }
+      }
+      return { vms, runners, claimed, queued };
+    };
+
+    const fleet: Fleet = {
+      dir,
+      store,
+      owner,
+      sim,
+      redis,
+      pluginsPath,
+      hosts,
+      host,
+      dispatch(input) {
+        const list = Array.isArray(input) ? input : [input];
+        return list.map((spec) => {
+          const template = spec.template === 'missing' ? MISSING_TEMPLATE : (spec.template ?? FLEET_TEMPLATE);
+          const labels = spec.labels ?? [`anka-template:${template}`, `anka-template-tag:${spec.tag ?? '1c2r'}`, `${spec.name}-${Date.now().toString(36)}`];
+          const gh = sim.control.dispatchJob({
+            repository: spec.repository ?? `${owner}/app`,
+            labels,
+            name: spec.name,
+            ...(spec.conclusion ? { conclusion: spec.conclusion } : {}),
+            ...(spec.durationMs !== undefined ? { durationMs: spec.durationMs } : {}),
+          });
+          const job: FleetJob = {
+            id: Number(gh.id),
+            runId: Number(gh.run_id),
+            name: spec.name,
+            expected: spec.expect ?? spec.conclusion ?? (spec.template === 'missing' ? 'cancelled' : undefined),
+            state: 'queued',
+            conclusion: undefined,
+            host: undefined,
+            handler: undefined,
+            vmName: undefined,
+            claims: 0,
+            starts: 0,
+            times: { dispatched: Date.now() },
+          };
+          tracker.add(job);
+          return job;
+        });
+      },
+      jobs: () => tracker.all(),
+      onEvent: (listener) => tracker.onEvent(listener),
+      slots: () =>
+        hosts
+          .filter((h) => h.handlers.length > 0)
+          .map((h) => {
+            const state = h.anka.readState();
+            return { host: h.name, limit: state.host.vm_limit, vms: state.vms.filter((vm) => vm.name.startsWith('anklet-vm-')).map((vm) => ({ name: vm.name, status: String(vm.status) })) };
+          }),
+      async waitForAll({ timeoutMs = 120_000 } = {}) {
+        const deadline = Date.now() + timeoutMs;
+        for (;;) {
+          tracker.poll();
+          const open = tracker.all().filter((j) => j.state !== 'done');
+          if (open.length === 0) return tracker.all();
+          if (Date.now() > deadline) throw new Error(`jobs not done after ${timeoutMs} ms: ${open.map((j) => `${j.name} (${j.state})`).join(', ')}`);
+          await new Promise((r) => setTimeout(r, 100));
+        }
+      },
+      startHost,
+      stopHost,
+      killHost: (name, signal = 'SIGKILL') => stopHost(name, signal),
+      async restartHost(name, signal = 'SIGKILL') {
+        await stopHost(name, signal);
+        return startHost(name);
+      },
+      async stopReceiver(signal = 'SIGTERM') {
+        await Promise.all(hosts.filter((h) => h.receiver && h.process?.running).map((h) => stopHost(h.name, signal)));
+      },
+      async startReceiver() {
+        for (const h of hosts.filter((x) => x.receiver && !x.process?.running)) await startHost(h.name);
+      },
+      leftovers,
+      async status(args = []) {
+        const h = hosts[0]!;
+        return runCli(['-c', h.config, 'status', ...args], { home: h.home });
+      },
+      async stop() {
+        await stopAll();
+        try {
+          return await leftovers();
+        } finally {
+          await cleanup();
+        }
+      },
+    };
+
+    // Hosts start in parallel, receivers first so that no delivery finds a closed port.
+    await Promise.all(hosts.filter((h) => h.receiver).map((h) => startHost(h.name)));
+    await Promise.all(hosts.filter((h) => !h.receiver).map((h) => startHost(h.name)));
+    return fleet;
+  } catch (err) {
+    await cleanup();
+    throw err;
+  }
+}
+
+interface ConfigInput {
+  home: string;
+  pluginsPath: string;
+  redis: RedisServer | undefined;
+  owner: string;
+  metricsPort: number;
+  receiverPort: number | undefined;
+  prefix: string;
+  handlers: string[];
+  sim: GitHubSim;
+  extra: string;
+}
+
+/** The host's config.yml, in its own `~/.config/anklet` so that the embedded store lives there too. */
+function writeConfig(c: ConfigInput): string {
+  const indent = (text: string) =>
+    text
+      .split('\n')
+      .filter(Boolean)
+      .map((l) => `    ${l}\n`)
+      .join('');
+  let yaml = `plugins_path: ${c.pluginsPath}\n`;
+  if (c.redis) yaml += `global_database_url: 127.0.0.1\nglobal_database_port: ${c.redis.port}\n`;
+  yaml += `global_receiver_secret: ${SECRET}\nglobal_token: ${TOKEN}\nmetrics:\n  port: ${c.metricsPort}\n  address: 127.0.0.1\nplugins:\n`;
+  if (c.receiverPort !== undefined) {
+    yaml += `  - name: ${c.prefix}_RECEIVER\n    plugin: github_receiver\n    port: ${c.receiverPort}\n    listen_address: 127.0.0.1\n    owner: ${c.owner}\n    skip_redeliver: true\n`;
+  }
+  for (const name of c.handlers) {
+    yaml += `  - name: ${name}\n    plugin: github\n    owner: ${c.owner}\n    github_base_url: ${c.sim.url}\n    sleep_interval: 1\n${indent(c.extra)}`;
+  }
+  const file = path.join(c.home, '.config', 'anklet', 'config.yml');
+  mkdirSync(path.dirname(file), { recursive: true });
+  writeFileSync(file, yaml, { mode: 0o600 });
+  return file;
+}

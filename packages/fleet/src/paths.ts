@@ -1,0 +1,11 @@
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+/** The repository root (this file is `packages/fleet/{src,dist}/paths.*`). */
+export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../..');
+
+/** The built `anklet` CLI. Not a dependency of this package: the host depends on us in its tests. */
+export const CLI = path.join(REPO_ROOT, 'apps/anklet/dist/cli.js');
+
+/** github-sim's simulated actions runner, which the template's `run.sh` starts inside each VM. */
+export const RUNNER_CLI = path.join(REPO_ROOT, 'packages/github-sim/dist/runner-cli.js');
