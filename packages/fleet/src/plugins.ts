@@ -1,5 +1,6 @@
 import { execFileSync } from 'node:child_process';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { createHash } from 'node:crypto';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli, type Run } from './anklet-process.js';
@@ -41,24 +42,77 @@ export async function packAndInstall(packageDirs: string[], dir: string, plugins
   return { tarballs, install };
 }
 
-let packed: { dir: string; tarballs: Promise<string[]> } | undefined;
+/** Where installed fleet plugins are kept between test processes, one folder per tarball hash. */
+const CACHE_ROOT = path.join(REPO_ROOT, 'node_modules', '.cache', 'anklet-fleet');
+
+let cached: Promise<string> | undefined;
 
 /**
- * The fleet's plugins (`@anklet/github`, the receiver, the handler) packed once per process into a
- * temporary folder that is removed when the process exits. Build them first (`turbo run build`).
+ * The fleet's plugins (`@anklet/github`, the receiver, the handler), packed with `pnpm pack` and
+ * installed with the real `anklet plugins install` into a cache folder named after the tarballs'
+ * hash (pnpm packs are byte-for-byte reproducible), so that test processes and demo runs of the same
+ * build install once and copy after that. Build them first (`turbo run build`). Once per process.
  */
-export function packFleetPlugins(): Promise<string[]> {
-  if (!packed) {
-    const dir = mkdtempSync(path.join(tmpdir(), 'anklet-fleet-pack-'));
-    process.once('exit', () => rmSync(dir, { recursive: true, force: true }));
-    packed = { dir, tarballs: Promise.resolve().then(() => packPackages(FLEET_PLUGIN_DIRS, dir)) };
-  }
-  return packed.tarballs;
+export function fleetPluginsCache(): Promise<string> {
+  cached ??= (async () => {
+    const packDir = mkdtempSync(path.join(tmpdir(), 'anklet-fleet-pack-'));
+    try {
+      const tarballs = packPackages(FLEET_PLUGIN_DIRS, packDir).sort();
+      const hash = createHash('sha256');
+      for (const tarball of tarballs) hash.update(readFileSync(tarball));
+      const target = path.join(CACHE_ROOT, hash.digest('hex').slice(0, 16));
+      if (existsSync(path.join(target, COMPLETE))) return target;
+      // Install beside the target and rename: a concurrent process either wins or finds it done.
+      mkdirSync(CACHE_ROOT, { recursive: true });
+      const staging = mkdtempSync(path.join(CACHE_ROOT, 'staging-'));
+      try {
+        const install = await installPlugins(staging, tarballs, { home: packDir });
+        if (install.code !== 0) throw new Error(`anklet plugins install failed (exit ${String(install.code)}):\n${install.stdout}\n${install.stderr}`);
+        writeFileSync(path.join(staging, COMPLETE), `${new Date().toISOString()}\n`);
+        try {
+          renameSync(staging, target);
+        } catch (error) {
+          if (!existsSync(path.join(target, COMPLETE))) throw error;
+        }
+      } finally {
+        rmSync(staging, { recursive: true, force: true });
+      }
+      return target;
+    } finally {
+      rmSync(packDir, { recursive: true, force: true });
+    }
+  })();
+  cached.catch(() => (cached = undefined));
+  return cached;
 }
 
-/** Packs (once per process) and installs the fleet's plugins into `pluginsPath`; throws with npm's output on failure. */
+const COMPLETE = '.anklet-fleet-complete';
+
+/** Installs the fleet's plugins into `pluginsPath` (a copy of {@link fleetPluginsCache}); throws with npm's output on failure. */
 export async function installFleetPlugins(pluginsPath: string): Promise<void> {
-  const tarballs = await packFleetPlugins();
-  const install = await installPlugins(pluginsPath, tarballs);
-  if (install.code !== 0) throw new Error(`anklet plugins install failed (exit ${String(install.code)}):\n${install.stdout}\n${install.stderr}`);
+  copyInstalledTree(await fleetPluginsCache(), pluginsPath);
+}
+
+/**
+ * Copies an installed npm prefix. Links inside the tree stay relative; links that leave it (npm's
+ * `file:` link to the host's `@anklet/core`) are re-pointed at their absolute target.
+ */
+function copyInstalledTree(from: string, to: string): void {
+  cpSync(from, to, { recursive: true, verbatimSymlinks: true, filter: (src) => path.basename(src) !== COMPLETE });
+  const walk = (dir: string, depth: number): void => {
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      const at = path.join(dir, entry.name);
+      if (entry.isSymbolicLink()) {
+        const target = readlinkSync(at);
+        if (path.isAbsolute(target)) continue;
+        const original = path.resolve(path.join(from, path.relative(to, dir)), target);
+        if (original === from || original.startsWith(from + path.sep)) continue;
+        rmSync(at);
+        symlinkSync(original, at);
+      } else if (entry.isDirectory() && depth < 2 && (entry.name === 'node_modules' || entry.name.startsWith('@') || depth === 0)) {
+        walk(at, depth + 1);
+      }
+    }
+  };
+  walk(path.join(to, 'node_modules'), 0);
 }
