@@ -112,7 +112,7 @@ async function benchAnklet(url: string, depth: number): Promise<Row> {
     await add(1);
   }
   await store.close();
-  return summarise('anklet (claim-job-4.lua)', depth, latencies, commands);
+  return summarise('anklet (claim-job-6.lua)', depth, latencies, commands);
 }
 
 async function benchGo(url: string, depth: number): Promise<Row> {

@@ -24,6 +24,7 @@ export type {
   ClaimRequest,
   EnqueueResult,
   QueueStats,
+  RequeueOptions,
   ReapDecision,
   ReapOptions,
   ReapResult,

@@ -49,6 +49,8 @@ export interface StoredJob<P = unknown> {
   readonly handedOffBy?: string | undefined;
   /** Reason given with the last requeue, hand-off or reap. */
   readonly lastReason?: string | undefined;
+  /** Milliseconds since the epoch before which the job may not be claimed (a requeue with a delay). */
+  readonly notBefore?: number | undefined;
   /** Events recorded against the job (`in_progress`, `completed`) with their details. */
   readonly events: Readonly<Record<string, JobEvent | undefined>>;
 }
@@ -114,10 +116,23 @@ export interface QueueStats {
   readonly quarantined: number;
   /** Age in milliseconds of the oldest queued job, 0 when none. */
   readonly oldestQueuedAgeMs: number;
+  /** Jobs requeued with a delay that are not yet due (not counted in `queued`). */
+  readonly delayed: number;
+  /** Milliseconds until the first delayed job is due (0 when one is due now), or null when none waits. */
+  readonly nextDelayedDueMs: number | null;
 }
 
-/** Which part of a queue {@link JobStore.list} reads. */
-export type JobState = 'queued' | 'handed_off' | 'claimed';
+/** Options for {@link JobStore.requeue}. */
+export interface RequeueOptions {
+  /**
+   * The job may not be claimed again before this many milliseconds have passed (the back-off
+   * between attempts). It then goes back to the head of its queue. Default 0: at once.
+   */
+  readonly delayMs?: number | undefined;
+}
+
+/** Which part of a queue {@link JobStore.list} reads. `delayed`: requeued with a delay, not yet due. */
+export type JobState = 'queued' | 'delayed' | 'handed_off' | 'claimed';
 
 /** What the reaper's callback decides for a job whose lease expired. */
 export type ReapDecision =
@@ -172,8 +187,13 @@ export interface JobStore {
   renew<P>(lease: JobLease<P>, leaseMs: number): Promise<JobLease<P>>;
   /** Records progress on an owned job. Throws `ANKLET_ERR_LEASE_LOST` when the lease is no longer ours. */
   update(lease: JobLease, patch: { phase?: JobPhase; vmName?: string | null; runnerId?: string | null }): Promise<void>;
-  /** Gives the job back at the head of its queue with `attempts + 1`. */
-  requeue(lease: JobLease, reason: string): Promise<void>;
+  /**
+   * Gives the job back at the head of its queue with `attempts + 1`; with `options.delayMs`, no
+   * handler can claim it before that time has passed. Claims skip not-yet-due jobs at no extra
+   * cost, and no wake-up is published for them: {@link QueueStats.nextDelayedDueMs} says how long
+   * a waiting handler may sleep.
+   */
+  requeue(lease: JobLease, reason: string, options?: RequeueOptions): Promise<void>;
   /** Hands the job to other hosts (this one lacks capacity now); they take it before new jobs. */
   handOff(lease: JobLease, reason: string): Promise<void>;
   /** Ends the job and removes it from the store. Its id stays known for a while so a late redelivery is refused. */

@@ -47,6 +47,10 @@ export const handlerConfigSchema = z
     runner_script_timeout_seconds: int().default(600).pipe(z.number().min(10)),
     /** A job running longer than this is given up and its run cancelled (Go: 6 h). */
     job_timeout_hours: float().default(6).pipe(z.number().positive()),
+    /** Back-off before a retried job may be claimed again: about this long after the first failed attempt, doubling after each (anklet only). */
+    retry_backoff_seconds: float().default(5).pipe(z.number().min(0)),
+    /** Longest back-off between two attempts at a job (anklet only). */
+    retry_backoff_max_seconds: float().default(300).pipe(z.number().min(0)),
   })
   .superRefine((config, issues) => {
     addGitHubConfigIssues(config, issues);

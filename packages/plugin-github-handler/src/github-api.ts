@@ -1,5 +1,5 @@
-import type { Logger } from '@anklet/core';
-import type { AnkletOctokit, GitHubScope } from '@anklet/github';
+import type { Logger, PluginMetrics, PluginStatus } from '@anklet/core';
+import { createGitHubClient, type AnkletOctokit, type GitHubScope } from '@anklet/github';
 
 /** Where the runner APIs of a scope live: `/repos/o/r`, `/orgs/o` or `/enterprises/e`. */
 export function runnerPathOf(scope: GitHubScope): string {
@@ -50,13 +50,74 @@ export interface JobStatus {
   readonly runnerId: number | null;
 }
 
+/** The client for the job and run APIs of a repository owner (per organization in enterprise hybrid mode). */
+export type JobsClientOf = (owner: string) => Promise<AnkletOctokit>;
+
+/** What {@link connectGitHub} needs: the handler's connection keys, its scope and the host's services. */
+export interface GitHubConnectOptions {
+  readonly baseUrl?: string | undefined;
+  readonly token?: string | null | undefined;
+  readonly privateKey?: string | null | undefined;
+  readonly appId?: number | null | undefined;
+  readonly installationId?: number | null | undefined;
+  readonly scope: GitHubScope;
+  readonly logger: Logger;
+  readonly metrics?: PluginMetrics | undefined;
+  readonly signal?: AbortSignal | undefined;
+  readonly resumeStatus?: (() => PluginStatus) | undefined;
+}
+
+/**
+ * Builds the handler's GitHub clients. In enterprise scope with both a PAT and App credentials
+ * (Go "hybrid" mode), the runner APIs use the PAT (GitHub Apps cannot manage enterprise runners)
+ * and the job and run APIs of a job use the App installation of the job's organization, looked up
+ * with `GET /orgs/{org}/installation` once per organization and cached (`installation_id` is
+ * ignored, as in Go). Otherwise one client serves both.
+ */
+export async function connectGitHub(options: GitHubConnectOptions): Promise<GitHubApi> {
+  const common = {
+    baseUrl: options.baseUrl,
+    logger: options.logger,
+    metrics: options.metrics,
+    signal: options.signal,
+    resumeStatus: options.resumeStatus,
+  };
+  const scope = options.scope;
+  if (scope.kind === 'enterprise' && options.privateKey && options.token) {
+    const runners = await createGitHubClient({ ...common, scope, token: options.token });
+    const perOrg = new Map<string, Promise<AnkletOctokit>>();
+    const jobsClientOf: JobsClientOf = (owner) => {
+      const key = owner.toLowerCase();
+      let client = perOrg.get(key);
+      if (!client) {
+        options.logger.info('looking up the GitHub App installation of the organization', { owner });
+        client = createGitHubClient({ ...common, privateKey: options.privateKey, appId: options.appId, scope: { kind: 'organization', owner } }).then((c) => c.octokit);
+        // A failed lookup (App not installed there yet) is asked again next time, not cached.
+        client.catch(() => perOrg.delete(key));
+        perOrg.set(key, client);
+      }
+      return client;
+    };
+    return new GitHubApi(runners.octokit, jobsClientOf, scope, options.logger);
+  }
+  const main = await createGitHubClient({
+    ...common,
+    scope,
+    token: options.token,
+    privateKey: options.privateKey,
+    appId: options.appId,
+    installationId: options.installationId,
+  });
+  return new GitHubApi(main.octokit, () => Promise.resolve(main.octokit), scope, options.logger);
+}
+
 /** The calls the handler makes to GitHub, at one scope. */
 export class GitHubApi {
   constructor(
     /** Runner APIs (registration, listing, deletion): the PAT in enterprise hybrid mode. */
     private readonly runnersClient: AnkletOctokit,
-    /** Job and run APIs. */
-    private readonly jobsClient: AnkletOctokit,
+    /** Job and run APIs, by the job's repository owner. */
+    private readonly jobsClientOf: JobsClientOf,
     readonly scope: GitHubScope,
     private readonly logger: Logger,
   ) {}
@@ -104,6 +165,18 @@ export class GitHubApi {
     return null;
   }
 
+  /** Every runner of the scope whose name starts with `prefix` (all pages). */
+  async listRunners(prefix: string): Promise<Array<{ id: number; name: string; busy: boolean; status: string }>> {
+    const found: Array<{ id: number; name: string; busy: boolean; status: string }> = [];
+    for (let page = 1; page <= 100; page++) {
+      const { data } = await this.runnersClient.request(`GET ${runnerPathOf(this.scope)}/actions/runners`, { per_page: 100, page });
+      const runners = (data as { runners?: Array<{ id: number; name: string; busy: boolean; status?: string }> }).runners ?? [];
+      for (const r of runners) if (r.name.startsWith(prefix)) found.push({ id: r.id, name: r.name, busy: r.busy, status: r.status ?? 'unknown' });
+      if (runners.length < 100) break;
+    }
+    return found;
+  }
+
   /**
    * Deletes a runner by id. A runner busy with a job cannot be deleted: its run is cancelled first
    * (when `job` is given), then the delete is tried again. A runner already gone is fine.
@@ -133,7 +206,8 @@ export class GitHubApi {
 
   /** The job's status from the API, mapped as in Go. */
   async jobStatus(job: JobRef): Promise<JobStatus> {
-    const { data } = await this.jobsClient.request('GET /repos/{owner}/{repo}/actions/jobs/{job_id}', { owner: job.owner, repo: job.repo, job_id: job.jobId });
+    const client = await this.jobsClientOf(job.owner);
+    const { data } = await client.request('GET /repos/{owner}/{repo}/actions/jobs/{job_id}', { owner: job.owner, repo: job.repo, job_id: job.jobId });
     const body = data as { status?: string; conclusion?: string | null; runner_name?: string | null; runner_id?: number | null };
     let status: JobStatus['status'] = 'queued';
     if (body.status === 'completed') status = 'completed';
@@ -148,16 +222,17 @@ export class GitHubApi {
   async cancelRun(job: JobRef, waitMs = 60_000): Promise<boolean> {
     if (job.runId === null) return false;
     const params = { owner: job.owner, repo: job.repo, run_id: job.runId };
+    const client = await this.jobsClientOf(job.owner);
     const deadline = Date.now() + waitMs;
     let sent = false;
     for (;;) {
-      const { data } = await this.jobsClient.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', params);
+      const { data } = await client.request('GET /repos/{owner}/{repo}/actions/runs/{run_id}', params);
       const run = data as { status?: string; conclusion?: string | null };
       if (run.status === 'completed' || run.conclusion === 'cancelled') return true;
       if (!sent) {
         this.logger.warn('workflow run is still active... waiting for cancellation so we can clean up...', { workflowRunID: job.runId });
         try {
-          await this.jobsClient.request('POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel', params);
+          await client.request('POST /repos/{owner}/{repo}/actions/runs/{run_id}/cancel', params);
         } catch (err) {
           // 409: completed in the meantime.
           if (statusOf(err) !== 409 && !describeError(err).includes('try again later')) throw err;

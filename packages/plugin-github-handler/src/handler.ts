@@ -1,12 +1,16 @@
 import type { HandlerContext, JobLease, PluginInstance, VmReservation } from '@anklet/core';
-import { createGitHubClient, queueNameOf, resolveScope, type GitHubScope, type QueueJob } from '@anklet/github';
+import { queueNameOf, resolveScope, type GitHubScope, type QueueJob } from '@anklet/github';
 import type { HandlerConfig } from './config.js';
-import { GitHubApi, describeError } from './github-api.js';
+import { connectGitHub, describeError, type GitHubApi } from './github-api.js';
 import { JobRun, type JobRunDeps } from './job-run.js';
+import { startReaper, type Reaper } from './reaper.js';
 import { installRunnerScripts } from './runner-scripts.js';
+import { loadVmNamePrefix } from './vm-names.js';
 
 /** How long an idle `run()` waits for an enqueue before looking again (the polling fallback). */
 const IDLE_WAIT_MS = 5_000;
+/** Shortest wait between two empty claims (a due job this handler may not take must not make it spin). */
+const MIN_WAIT_MS = 250;
 
 /**
  * The GitHub handler: takes jobs from the store one at a time, runs each in a new Anka VM with an
@@ -18,30 +22,36 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
   const scope: GitHubScope = resolveScope(config);
   const queue = queueNameOf(config);
   let deps: JobRunDeps | undefined;
+  let reaper: Reaper | undefined;
   /** Jobs of a previous process still running in their VMs; watched before new work is taken. */
   const adopted: JobRun[] = [];
   /** Jobs this handler gave back for lack of room, with the time until which it will not take them again. */
   const cooling = new Map<string, number>();
   let drainLogged = false;
 
-  async function connect(): Promise<GitHubApi> {
-    const common = { baseUrl: config.github_base_url, scope, logger: ctx.logger, metrics: ctx.metrics, signal: ctx.signal, resumeStatus: () => 'running' as const };
-    const main = await createGitHubClient({
-      ...common,
+  function connect(): Promise<GitHubApi> {
+    return connectGitHub({
+      baseUrl: config.github_base_url,
       token: config.token,
       privateKey: config.private_key,
       appId: config.app_id,
       installationId: config.installation_id,
+      scope,
+      logger: ctx.logger,
+      metrics: ctx.metrics,
+      signal: ctx.signal,
+      resumeStatus: () => 'running' as const,
     });
-    // Enterprise hybrid (Go): runner APIs need the classic PAT; job and run APIs use the App.
-    const runners = scope.kind === 'enterprise' && config.private_key && config.token ? await createGitHubClient({ ...common, token: config.token }) : main;
-    return new GitHubApi(runners.octokit, main.octokit, scope, ctx.logger);
   }
 
-  /** Adopts or cleans up the jobs and VMs a previous process of this plugin left behind. */
+  /**
+   * Adopts or cleans up the jobs, VMs and runners a previous process of this plugin left behind.
+   * Only VMs and runners named with this instance's prefix are candidates, so handlers of other
+   * queues on this host, and other hosts, never lose theirs.
+   */
   async function recover(d: JobRunDeps): Promise<void> {
     // VMs first, then jobs: a VM created after this listing cannot be taken for an orphan.
-    const vms = await ctx.anka.listOwnVms();
+    const vms = (await ctx.anka.listOwnVms()).filter((vm) => vm.name.startsWith(d.vmNamePrefix));
     const owned = await ctx.store.listOwned<QueueJob>(queue, ctx.name);
     for (const lease of owned) {
       const job = lease.job;
@@ -62,20 +72,42 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
       log.warn('cleaning up job left by a previous run', { phase: job.phase });
       await new JobRun(d, lease).abandon(reachedRunner ? { kind: 'retry', reason: 'restarted_while_running' } : { kind: 'handoff', reason: 'restarted_before_running', cooldownMs: 0 });
     }
-    const known = new Set<string>();
-    for (let offset = 0; ; offset += 500) {
-      const page = await ctx.store.list(queue, 'claimed', { offset, limit: 500 });
-      for (const job of page) if (job.vmName) known.add(job.vmName);
-      if (page.length < 500) break;
-    }
+    // What is left with our prefix belongs to no job we still hold: the adopted jobs' VMs stay.
+    const live = new Set(adopted.map((run) => run.vmName).filter((name): name is string => name !== undefined));
     for (const vm of vms) {
-      if (known.has(vm.name)) continue;
+      if (live.has(vm.name)) continue;
       ctx.logger.warn('deleting orphaned vm that no job owns', { vmName: vm.name });
       try {
         await ctx.anka.delete(vm.name);
         ctx.metrics.count('orphans_cleaned', { kind: 'vm' });
       } catch (err) {
         ctx.logger.error('error deleting orphaned vm', { vmName: vm.name, error: describeError(err) });
+      }
+    }
+    await removeOrphanRunners(d, live);
+  }
+
+  /**
+   * Deletes runners this instance registered (runner name = VM name) whose job record or VM is
+   * gone: a crash between registration and clean-up, or a job record removed by hand. A busy one
+   * is left alone (GitHub refuses; its job ends and the ephemeral runner goes with it).
+   */
+  async function removeOrphanRunners(d: JobRunDeps, live: ReadonlySet<string>): Promise<void> {
+    let runners: Awaited<ReturnType<GitHubApi['listRunners']>>;
+    try {
+      runners = await d.api.listRunners(d.vmNamePrefix);
+    } catch (err) {
+      ctx.logger.error('error listing runners to find orphans', { error: describeError(err) });
+      return;
+    }
+    for (const runner of runners) {
+      if (live.has(runner.name)) continue;
+      ctx.logger.warn('deleting orphaned runner that no job owns', { runnerName: runner.name, runnerId: runner.id, status: runner.status });
+      try {
+        await d.api.removeRunner(runner.id);
+        ctx.metrics.count('orphans_cleaned', { kind: 'runner' });
+      } catch (err) {
+        ctx.logger.error('error deleting orphaned runner', { runnerName: runner.name, runnerId: runner.id, error: describeError(err) });
       }
     }
   }
@@ -90,11 +122,13 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
     async start() {
       const scripts = installRunnerScripts(ctx.paths.packageDir, ctx.paths.pluginsPath, ctx.logger);
       const api = await connect();
-      deps = { ctx, api, queue, scripts };
+      const vmNamePrefix = loadVmNamePrefix(ctx.paths.dataDir);
+      deps = { ctx, api, queue, scripts, vmNamePrefix };
       if (scope.kind === 'organization') ctx.logger.info("no repo set for plugin; assuming it's an organization level plugin");
       if (scope.kind === 'enterprise') ctx.logger.info('enterprise set for plugin; using enterprise level plugin');
       await recover(deps);
-      ctx.logger.info('github handler started', { queue, registrationMethod: config.registration_method });
+      reaper = startReaper({ ctx, api, queue });
+      ctx.logger.info('github handler started', { queue, registrationMethod: config.registration_method, vmNamePrefix });
     },
 
     async run() {
@@ -115,7 +149,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
       drainLogged = false;
       ctx.metrics.setStatus('idle');
       const stats = await ctx.store.stats(queue).catch(() => null);
-      if (stats) ctx.metrics.gauge('queue_depth', stats.queued + stats.handedOff, { queue });
+      if (stats) ctx.metrics.gauge('queue_depth', stats.queued + stats.handedOff + stats.delayed, { queue });
       if (ctx.host.vmSlots.used >= ctx.host.vmSlots.total) {
         ctx.logger.debug('host does not have vm capacity');
         await ctx.store.waitForWork(queue, IDLE_WAIT_MS, ctx.signal);
@@ -130,7 +164,10 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
       });
       if (!lease) {
         ctx.logger.debug('no queued jobs found');
-        await ctx.store.waitForWork(queue, cooling.size > 0 ? 1_000 : IDLE_WAIT_MS, ctx.signal);
+        // No wake-up is sent when a delayed job becomes due: wake for it ourselves.
+        let waitMs = cooling.size > 0 ? 1_000 : IDLE_WAIT_MS;
+        if (stats?.nextDelayedDueMs != null) waitMs = Math.min(waitMs, Math.max(MIN_WAIT_MS, stats.nextDelayedDueMs + 50));
+        await ctx.store.waitForWork(queue, waitMs, ctx.signal);
         return { again: true };
       }
       ctx.metrics.count('jobs_claimed');
@@ -142,6 +179,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
     },
 
     async stop() {
+      await reaper?.stop();
       // Adopted jobs not watched yet stay claimed with their VMs: the next start adopts them again.
       if (adopted.length > 0) ctx.logger.warn('leaving jobs of a previous run in their vms for the next start', { jobs: adopted.map((r) => r.jobId) });
     },

@@ -11,8 +11,10 @@ import {
   type VmReservation,
 } from '@anklet/core';
 import { parseAnkaLabels, type QueueJob } from '@anklet/github';
+import { backoffDelayMs, sleep } from './backoff.js';
 import type { HandlerConfig } from './config.js';
 import { describeError, registrationUrlOf, type GitHubApi, type JobRef } from './github-api.js';
+import { newVmName } from './vm-names.js';
 
 /** How one attempt at a job ended, and so what clean-up does with the job. */
 export type Outcome =
@@ -35,21 +37,22 @@ export interface JobRunDeps {
   readonly api: GitHubApi;
   readonly queue: string;
   readonly scripts: ReadonlyArray<string>;
+  /** `anklet-vm-<token>-`: the names of this handler's VMs and runners (see vm-names.ts). */
+  readonly vmNamePrefix: string;
 }
 
-const sleep = (ms: number, signal?: AbortSignal) =>
-  new Promise<void>((resolve) => {
-    if (signal?.aborted) return resolve();
-    const timer = setTimeout(done, ms);
-    function done() {
-      clearTimeout(timer);
-      signal?.removeEventListener('abort', done);
-      resolve();
-    }
-    signal?.addEventListener('abort', done, { once: true });
-  });
-
 const POLL_MS = 1000;
+
+/** Tries of one idempotent Anka step before the attempt counts as failed. */
+const STEP_TRIES = 3;
+/** Back-off between those tries: about 1 s, then 2 s. */
+const STEP_BACKOFF_MS = 1_000;
+/**
+ * Anka failures worth repeating on the same VM at once: the generic ones (`failed to start: No
+ * child processes`, a garbled answer). Timeouts are not (the step already waited its full time),
+ * nor are VM-limit, disk or licence problems (the host is the problem, not the call).
+ */
+const TRANSIENT_ANKA_REASONS = new Set(['failed', 'no_json']);
 
 /**
  * One claimed job, from labels to clean-up. `execute()` never throws: every failure becomes an
@@ -61,6 +64,7 @@ export class JobRun {
   readonly #api: GitHubApi;
   readonly #queue: string;
   readonly #scripts: ReadonlyArray<string>;
+  readonly #vmNamePrefix: string;
   #lease: JobLease<QueueJob>;
   readonly #log: Logger;
   readonly #ref: JobRef;
@@ -84,6 +88,7 @@ export class JobRun {
     this.#api = deps.api;
     this.#queue = deps.queue;
     this.#scripts = deps.scripts;
+    this.#vmNamePrefix = deps.vmNamePrefix;
     this.#lease = lease;
     this.#signal = AbortSignal.any([deps.ctx.signal, this.#local.signal]);
     const job = lease.job;
@@ -111,6 +116,11 @@ export class JobRun {
 
   get jobId(): string {
     return this.#lease.job.id;
+  }
+
+  /** The job's VM (and runner) name, once chosen. */
+  get vmName(): string | undefined {
+    return this.#vmName;
   }
 
   /** Runs the job (or resumes an adopted one) and cleans up. */
@@ -213,13 +223,18 @@ export class JobRun {
 
     // The VM name is stored before the VM exists, so a crash in between leaves a name to clean up.
     this.#step = 'obtaining_anka_vm';
-    this.#vmName = ctx.anka.newVmName();
-    await this.#setPhase('preparing', { vmName: this.#vmName });
+    const vmName = newVmName(this.#vmNamePrefix);
+    this.#vmName = vmName;
+    await this.#setPhase('preparing', { vmName });
     const cloneStarted = Date.now();
-    await ctx.anka.clone(template.uuid, { name: this.#vmName, tag: labels.tag, signal: this.#signal });
+    await this.#retryTransient(
+      () => ctx.anka.clone(template.uuid, { name: vmName, tag: labels.tag, signal: this.#signal }),
+      // A failed clone may have left a partial VM under our name.
+      () => ctx.anka.delete(vmName),
+    );
     this.#observe('clone', cloneStarted);
     const startStarted = Date.now();
-    await ctx.anka.start(this.#vmName, { signal: this.#signal });
+    await this.#retryTransient(() => ctx.anka.start(vmName, { signal: this.#signal }));
     this.#observe('start', startStarted);
     ctx.metrics.vmStarted();
     this.#vmRunning = true;
@@ -239,17 +254,19 @@ export class JobRun {
     const vm = this.#vmName!;
     const timeoutMs = ctx.config.runner_script_timeout_seconds * 1000;
     this.#step = 'executing_anka_copy';
-    for (const script of this.#scripts) await ctx.anka.copyIn(vm, script, '', { signal: this.#signal });
-    const run = async (step: string, argv: string[], stdin?: string) => {
+    for (const script of this.#scripts) await this.#retryTransient(() => ctx.anka.copyIn(vm, script, '', { signal: this.#signal }));
+    // Installing and storing a JIT config can be repeated; config.sh (token) and run.sh cannot.
+    const run = async (step: string, argv: string[], stdin?: string, repeatable = false) => {
       this.#step = step;
-      const result = await ctx.anka.run(vm, ['bash', ...argv], { signal: this.#signal, timeoutMs, ...(stdin !== undefined ? { stdin } : {}) });
+      const once = () => ctx.anka.run(vm, ['bash', ...argv], { signal: this.#signal, timeoutMs, ...(stdin !== undefined ? { stdin } : {}) });
+      const result = repeatable ? await this.#retryTransient(once) : await once();
       if (result.exitCode !== 0) {
         // The scripts never print a secret; their tail says what failed.
         throw new ScriptFailed(step, result.exitCode, (result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n'));
       }
     };
     this.#log.info('installing github runner inside of vm');
-    await run('executing_install_runner_bash', [`./${path.basename(this.#scripts[0]!)}`]);
+    await run('executing_install_runner_bash', [`./${path.basename(this.#scripts[0]!)}`], undefined, true);
 
     this.#log.info('registering github runner inside of vm', { registrationMethod: ctx.config.registration_method });
     const registerScript = `./${path.basename(this.#scripts[1]!)}`;
@@ -260,7 +277,7 @@ export class JobRun {
       ctx.logger.addSecret(jitConfig);
       this.#runnerId = runnerId;
       await this.#setPhase('vm_started', { runnerId: String(runnerId) });
-      await run('executing_register_runner_bash', [registerScript, '--jit'], jitConfig);
+      await run('executing_register_runner_bash', [registerScript, '--jit'], jitConfig, true);
     } else {
       this.#step = 'creating_registration_token';
       const token = await this.#api.registrationToken();
@@ -473,11 +490,16 @@ export class JobRun {
           await ctx.store.finish(this.#lease, `cancelled: ${outcome.reason}`);
           break;
         }
-        case 'retry':
+        case 'retry': {
           ctx.metrics.count('job_retries', { reason: outcome.reason });
-          log.warn('pushing job back to the queue for another attempt', { attemptsAfter: this.#lease.job.attempts + 1 });
-          await ctx.store.requeue(this.#lease, outcome.reason);
+          // Back-off before any host may take it again: a failure that repeats at once (a
+          // registry or GitHub outage) must not burn every attempt in a few seconds.
+          const attemptsAfter = this.#lease.job.attempts + 1;
+          const delayMs = backoffDelayMs(attemptsAfter, ctx.config.retry_backoff_seconds * 1000, ctx.config.retry_backoff_max_seconds * 1000);
+          log.warn('pushing job back to the queue for another attempt', { attemptsAfter, retryInSeconds: Math.round(delayMs / 100) / 10 });
+          await ctx.store.requeue(this.#lease, outcome.reason, { delayMs });
           break;
+        }
         case 'handoff':
           ctx.metrics.count('job_retries', { reason: outcome.reason });
           log.warn('handing job back to the queue', {});
@@ -497,6 +519,29 @@ export class JobRun {
 
   // ----------------------------------------------------------------------------------------------
   // Helpers
+
+  /**
+   * Runs one idempotent Anka step, repeating it (up to {@link STEP_TRIES} times, with back-off) when
+   * Anka fails in a way that may pass; `undo` runs before a repeat. Each repeat is logged and
+   * counted (`step_retries{step}`). Store calls need no such wrapper: the store retries a Redis
+   * blip itself (its `database` retry policy), and Octokit retries GitHub 5xx answers.
+   */
+  async #retryTransient<T>(fn: () => Promise<T>, undo?: () => Promise<unknown>): Promise<T> {
+    for (let tries = 1; ; tries++) {
+      try {
+        return await fn();
+      } catch (err) {
+        const transient = isAnkaFailure(err) && TRANSIENT_ANKA_REASONS.has(err.reason);
+        if (!transient || tries >= STEP_TRIES || this.#signal.aborted) throw err;
+        const delayMs = backoffDelayMs(tries, STEP_BACKOFF_MS, 8 * STEP_BACKOFF_MS);
+        this.#log.warn('anka command failed; repeating the step', { step: this.#step, tries, error: err.ankaMessage, retryInSeconds: Math.round(delayMs / 100) / 10 });
+        this.#ctx.metrics.count('step_retries', { step: this.#step });
+        await sleep(delayMs, this.#signal);
+        if (undo) await undo().catch(() => undefined);
+        if (this.#signal.aborted) throw err;
+      }
+    }
+  }
 
   async #setPhase(phase: JobPhase, extra: { vmName?: string; runnerId?: string } = {}): Promise<void> {
     this.#phase = phase;

@@ -1,12 +1,16 @@
 --[[
   Claims the first job this handler may take: hand-offs first, then the main queue, each in order.
   Walks each queue from its head and stops at the first match, so the cost is the number of jobs
-  skipped by the filters (at most ARGV[4]), never the queue depth.
+  skipped by the filters (at most ARGV[4]), never the queue depth. Delayed jobs that are due are
+  first moved to the head of the main queue (earliest due first); jobs not yet due are never looked
+  at (one ZRANGEBYSCORE on the delayed set, empty in the common case).
 
   KEYS[1] handoff    zset: handed-off job ids
   KEYS[2] queued     zset: queued job ids
   KEYS[3] leases     zset: claimed job id -> lease end (ms)
   KEYS[4] quarantine list: records set aside (JSON)
+  KEYS[5] delayed    zset: job id -> time it is due (ms)
+  KEYS[6] meta       hash: `tail` / `head` score counters
 
   ARGV[1] owner (handler instance name)
   ARGV[2] lease length, ms
@@ -35,6 +39,15 @@ local allowedOwners, refusedTemplates, skipIds, skipHandedOffBy = lists[1], list
 
 local t = redis.call('TIME')
 local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
+
+-- Due delayed jobs go to the head, the latest due first so that the earliest due ends up in front.
+local due = redis.call('ZRANGEBYSCORE', KEYS[5], '-inf', now, 'LIMIT', 0, 100)
+for i = #due, 1, -1 do
+  local id = due[i]
+  redis.call('ZREM', KEYS[5], id)
+  redis.call('HDEL', jobPrefix .. id, 'notBefore')
+  redis.call('ZADD', KEYS[2], redis.call('HINCRBY', KEYS[6], 'head', -1), id)
+end
 
 -- A member without its hash (or a hash without an id) cannot be claimed or read; set it aside so
 -- it never blocks the queue, and leave a note the store logs and the admin view shows.

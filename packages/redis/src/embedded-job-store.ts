@@ -19,6 +19,7 @@ import {
   type QueueStats,
   type ReapOptions,
   type ReapResult,
+  type RequeueOptions,
   type StoredJob,
 } from '@anklet/core';
 import { metricsKeyEnding } from './keys.js';
@@ -52,6 +53,7 @@ interface JobRecord {
   template?: string | undefined;
   handedOffBy?: string | undefined;
   lastReason?: string | undefined;
+  notBefore?: number | undefined;
   events: Record<string, JobEvent>;
 }
 
@@ -59,6 +61,8 @@ interface QueueState {
   /** Job ids, head first. */
   queued: string[];
   handoff: string[];
+  /** Job ids requeued with a delay (`notBefore` on the record), in no particular order. */
+  delayed: string[];
   jobs: Map<string, JobRecord>;
   /** Finished job id -> tombstone expiry. */
   done: Map<string, number>;
@@ -69,7 +73,7 @@ interface QueueState {
 
 interface Snapshot {
   version: 1;
-  queues: Record<string, { queued: string[]; handoff: string[]; jobs: unknown[]; done: [string, number][]; deliveries: [string, number][]; quarantine: QuarantinedRecord[] }>;
+  queues: Record<string, { queued: string[]; handoff: string[]; delayed?: string[]; jobs: unknown[]; done: [string, number][]; deliveries: [string, number][]; quarantine: QuarantinedRecord[] }>;
   leaders: [string, { owner: string; token: number; until: number }][];
   fences: [string, number][];
 }
@@ -79,7 +83,7 @@ const DAY_MS = 24 * 60 * 60 * 1000;
 const CLAIM_SCAN_LIMIT = 1000;
 
 function emptyQueue(): QueueState {
-  return { queued: [], handoff: [], jobs: new Map(), done: new Map(), deliveries: new Map(), quarantine: [] };
+  return { queued: [], handoff: [], delayed: [], jobs: new Map(), done: new Map(), deliveries: new Map(), quarantine: [] };
 }
 
 function toStoredJob<P>(record: JobRecord): StoredJob<P> {
@@ -98,6 +102,7 @@ function toStoredJob<P>(record: JobRecord): StoredJob<P> {
     template: record.template,
     handedOffBy: record.handedOffBy,
     lastReason: record.lastReason,
+    notBefore: record.notBefore,
     events: { ...record.events },
   };
 }
@@ -183,6 +188,7 @@ export class EmbeddedJobStore implements JobStore {
       };
       state.queued = q.queued.filter(known);
       state.handoff = q.handoff.filter(known);
+      state.delayed = (q.delayed ?? []).filter(known);
       this.queues.set(name, state);
     }
     for (const [name, lease] of snapshot.leaders ?? []) this.leaders.set(name, lease);
@@ -196,7 +202,7 @@ export class EmbeddedJobStore implements JobStore {
       // Expired tombstones and delivery ids are dropped here, the one place that walks them.
       for (const [id, until] of q.done) if (until <= now) q.done.delete(id);
       for (const [id, until] of q.deliveries) if (until <= now) q.deliveries.delete(id);
-      queues[name] = { queued: q.queued, handoff: q.handoff, jobs: [...q.jobs.values()], done: [...q.done], deliveries: [...q.deliveries], quarantine: q.quarantine };
+      queues[name] = { queued: q.queued, handoff: q.handoff, delayed: q.delayed, jobs: [...q.jobs.values()], done: [...q.done], deliveries: [...q.deliveries], quarantine: q.quarantine };
     }
     return { version: 1, queues, leaders: [...this.leaders], fences: [...this.fences] };
   }
@@ -306,6 +312,7 @@ export class EmbeddedJobStore implements JobStore {
     this.assertOpen();
     const q = this.queues.get(request.queue);
     if (!q) return null;
+    this.promoteDue(q);
     const owners = new Set(request.repositoryOwners ?? []);
     const refused = new Set(request.refusedTemplates ?? []);
     const skip = new Set(request.skipJobIds ?? []);
@@ -334,6 +341,22 @@ export class EmbeddedJobStore implements JobStore {
     return null;
   }
 
+  /** Moves delayed jobs that are due to the head of the main queue, the earliest due first. */
+  private promoteDue(q: QueueState): void {
+    if (q.delayed.length === 0) return;
+    const now = Date.now();
+    const dueAt = (id: string): number => q.jobs.get(id)?.notBefore ?? 0;
+    const due = q.delayed.filter((id) => dueAt(id) <= now).sort((a, b) => dueAt(b) - dueAt(a));
+    if (due.length === 0) return;
+    q.delayed = q.delayed.filter((id) => dueAt(id) > now);
+    for (const id of due) {
+      const record = q.jobs.get(id);
+      if (!record) continue;
+      record.notBefore = undefined;
+      q.queued.unshift(id);
+    }
+  }
+
   async renew<P>(lease: JobLease<P>, leaseMs: number): Promise<JobLease<P>> {
     this.assertOpen();
     const record = this.owned(lease);
@@ -351,7 +374,7 @@ export class EmbeddedJobStore implements JobStore {
     await this.persist();
   }
 
-  private backToQueue(record: JobRecord, reason: string): void {
+  private backToQueue(record: JobRecord, reason: string, delayMs = 0): void {
     const q = this.queue(record.queue);
     record.state = 'queued';
     record.phase = 'queued';
@@ -361,14 +384,21 @@ export class EmbeddedJobStore implements JobStore {
     record.leaseUntil = undefined;
     record.vmName = undefined;
     record.runnerId = undefined;
-    q.queued.unshift(record.id);
+    if (delayMs > 0) {
+      record.notBefore = Date.now() + delayMs;
+      q.delayed.push(record.id);
+    } else {
+      q.queued.unshift(record.id);
+    }
   }
 
-  async requeue(lease: JobLease, reason: string): Promise<void> {
+  async requeue(lease: JobLease, reason: string, options: RequeueOptions = {}): Promise<void> {
     this.assertOpen();
-    this.backToQueue(this.owned(lease), reason);
+    const delayMs = Math.max(0, Math.round(options.delayMs ?? 0));
+    this.backToQueue(this.owned(lease), reason, delayMs);
     await this.persist();
-    this.waker.notify(lease.job.queue);
+    // A delayed job is not claimable yet: waking handlers now would only cost them a claim.
+    if (delayMs === 0) this.waker.notify(lease.job.queue);
   }
 
   async handOff(lease: JobLease, reason: string): Promise<void> {
@@ -423,7 +453,9 @@ export class EmbeddedJobStore implements JobStore {
     const ids =
       state === 'queued'
         ? q.queued
-        : state === 'handed_off'
+        : state === 'delayed'
+          ? [...q.delayed].sort((a, b) => (q.jobs.get(a)?.notBefore ?? 0) - (q.jobs.get(b)?.notBefore ?? 0))
+          : state === 'handed_off'
           ? q.handoff
           : [...q.jobs.values()].filter((r) => r.state === 'claimed').sort((a, b) => (a.leaseUntil ?? 0) - (b.leaseUntil ?? 0)).map((r) => r.id);
     return ids.slice(offset, offset + limit).flatMap((id) => {
@@ -435,8 +467,13 @@ export class EmbeddedJobStore implements JobStore {
   async stats(queue: string): Promise<QueueStats> {
     this.assertOpen();
     const q = this.queues.get(queue);
-    if (!q) return { queued: 0, handedOff: 0, claimed: 0, quarantined: 0, oldestQueuedAgeMs: 0 };
+    if (!q) return { queued: 0, handedOff: 0, claimed: 0, quarantined: 0, oldestQueuedAgeMs: 0, delayed: 0, nextDelayedDueMs: null };
     let claimed = 0;
+    let soonest: number | undefined;
+    for (const id of q.delayed) {
+      const at = q.jobs.get(id)?.notBefore ?? 0;
+      if (soonest === undefined || at < soonest) soonest = at;
+    }
     for (const r of q.jobs.values()) if (r.state === 'claimed') claimed += 1;
     const first = q.queued[0] === undefined ? undefined : q.jobs.get(q.queued[0]);
     return {
@@ -445,6 +482,8 @@ export class EmbeddedJobStore implements JobStore {
       claimed,
       quarantined: q.quarantine.length,
       oldestQueuedAgeMs: first ? Math.max(0, Date.now() - first.enqueuedAt) : 0,
+      delayed: q.delayed.length,
+      nextDelayedDueMs: soonest === undefined ? null : Math.max(0, soonest - Date.now()),
     };
   }
 

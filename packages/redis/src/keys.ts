@@ -7,6 +7,7 @@
  * <prefix>:jobs:{<queue>}:queued        zset   job id -> position (head requeues get negative positions)
  * <prefix>:jobs:{<queue>}:handoff       zset   job id -> position, claimed before `queued`
  * <prefix>:jobs:{<queue>}:leases        zset   job id -> lease end (ms, Redis server clock)
+ * <prefix>:jobs:{<queue>}:delayed       zset   job id -> time it is due (ms, server clock)
  * <prefix>:jobs:{<queue>}:job:<id>      hash   the job record
  * <prefix>:jobs:{<queue>}:done:<id>     string tombstone of a finished job (TTL)
  * <prefix>:jobs:{<queue>}:delivery:<id> string a webhook delivery seen (TTL)
@@ -24,6 +25,8 @@ export interface QueueKeys {
   readonly queued: string;
   readonly handoff: string;
   readonly leases: string;
+  /** Requeued jobs waiting out their back-off. */
+  readonly delayed: string;
   readonly quarantine: string;
   readonly wake: string;
   /** Prefix of job hashes; the scripts append the id. */
@@ -51,6 +54,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     queued: `${base}:queued`,
     handoff: `${base}:handoff`,
     leases: `${base}:leases`,
+    delayed: `${base}:delayed`,
     quarantine: `${base}:quarantine`,
     wake: `${base}:wake`,
     jobPrefix: `${base}:job:`,

@@ -58,6 +58,7 @@ export function decodeJob<P>(key: string, hash: Record<string, string>): StoredJ
     template: hash['template'],
     handedOffBy: hash['handedOffBy'],
     lastReason: hash['lastReason'],
+    notBefore: num('notBefore'),
     events,
   };
 }

@@ -17,6 +17,7 @@ import {
   type QueueStats,
   type ReapOptions,
   type ReapResult,
+  type RequeueOptions,
   type StoredJob,
 } from '@anklet/core';
 import { closeClient, type RedisConnection } from './connection.js';
@@ -149,7 +150,7 @@ export class RedisJobStore implements JobStore {
     // A claimed record that turns out unreadable is quarantined and the claim goes on; the loop
     // bound only protects against a queue full of garbage.
     for (let round = 0; round < 20; round += 1) {
-      const reply = (await this.op('claim job', () => this.run('claim-job', [k.handoff, k.queued, k.leases, k.quarantine], args))) as unknown[] | null;
+      const reply = (await this.op('claim job', () => this.run('claim-job', [k.handoff, k.queued, k.leases, k.quarantine, k.delayed, k.meta], args))) as unknown[] | null;
       if (!reply) return null;
       const token = Number(reply[0]);
       const hash = pairsToRecord(reply, 1);
@@ -168,7 +169,7 @@ export class RedisJobStore implements JobStore {
   private async quarantine(k: QueueKeys, id: string, error: MalformedRecordError): Promise<void> {
     this.logger?.error('malformed job record quarantined', { key: error.key, reason: error.reason });
     await this.op('quarantine job', () =>
-      this.run('quarantine-job', [k.job(id), k.bad(id), k.quarantine, k.queued, k.handoff, k.leases], [id, error.reason]),
+      this.run('quarantine-job', [k.job(id), k.bad(id), k.quarantine, k.queued, k.handoff, k.leases, k.delayed], [id, error.reason]),
     );
   }
 
@@ -193,17 +194,17 @@ export class RedisJobStore implements JobStore {
     if (Number(result) < 0) throw leaseLost(lease);
   }
 
-  private async returnJob(lease: JobLease, mode: 'requeue' | 'handoff', reason: string): Promise<void> {
+  private async returnJob(lease: JobLease, mode: 'requeue' | 'handoff', reason: string, delayMs = 0): Promise<void> {
     const k = this.keys(lease.job.queue);
     const target = mode === 'handoff' ? k.handoff : k.queued;
     const result = await this.op(mode === 'handoff' ? 'hand off job' : 'requeue job', () =>
-      this.run('return-job', [k.job(lease.job.id), k.leases, target, k.meta], [mode, lease.owner, lease.token, reason, lease.job.id, k.wake]),
+      this.run('return-job', [k.job(lease.job.id), k.leases, target, k.meta, k.delayed], [mode, lease.owner, lease.token, reason, lease.job.id, k.wake, delayMs]),
     );
     if (Number(result) < 0) throw leaseLost(lease);
   }
 
-  requeue(lease: JobLease, reason: string): Promise<void> {
-    return this.returnJob(lease, 'requeue', reason);
+  requeue(lease: JobLease, reason: string, options: RequeueOptions = {}): Promise<void> {
+    return this.returnJob(lease, 'requeue', reason, Math.max(0, Math.round(options.delayMs ?? 0)));
   }
 
   handOff(lease: JobLease, reason: string): Promise<void> {
@@ -261,7 +262,7 @@ export class RedisJobStore implements JobStore {
 
   async list<P>(queue: string, state: JobState, page: { offset?: number; limit?: number } = {}): Promise<ReadonlyArray<StoredJob<P>>> {
     const k = this.keys(queue);
-    const zset = state === 'queued' ? k.queued : state === 'handed_off' ? k.handoff : k.leases;
+    const zset = state === 'queued' ? k.queued : state === 'delayed' ? k.delayed : state === 'handed_off' ? k.handoff : k.leases;
     const offset = Math.max(0, page.offset ?? 0);
     const limit = Math.min(Math.max(1, page.limit ?? 100), 1000);
     const rows = (await this.op('list jobs', () => this.run('list-jobs', [zset], [k.jobPrefix, offset, limit, '']))) as unknown[];
@@ -270,9 +271,9 @@ export class RedisJobStore implements JobStore {
 
   async stats(queue: string): Promise<QueueStats> {
     const k = this.keys(queue);
-    const reply = (await this.op('queue stats', () => this.run('queue-stats', [k.queued, k.handoff, k.leases, k.quarantine], [k.jobPrefix]))) as number[];
-    const [queued = 0, handedOff = 0, claimed = 0, quarantined = 0, oldestQueuedAgeMs = 0] = reply.map(Number);
-    return { queued, handedOff, claimed, quarantined, oldestQueuedAgeMs };
+    const reply = (await this.op('queue stats', () => this.run('queue-stats', [k.queued, k.handoff, k.leases, k.quarantine, k.delayed], [k.jobPrefix]))) as number[];
+    const [queued = 0, handedOff = 0, claimed = 0, quarantined = 0, oldestQueuedAgeMs = 0, delayed = 0, nextDue = -1] = reply.map(Number);
+    return { queued, handedOff, claimed, quarantined, oldestQueuedAgeMs, delayed, nextDelayedDueMs: nextDue < 0 ? null : nextDue };
   }
 
   async listQuarantined(queue: string, limit = 100): Promise<ReadonlyArray<QuarantinedRecord>> {
@@ -309,7 +310,7 @@ export class RedisJobStore implements JobStore {
       if (decision === 'requeue') {
         done = Number(
           await this.op('reap job', () =>
-            this.run('return-job', [k.job(job.id), k.leases, k.queued, k.meta], ['reap', '', token, `lease of ${job.owner ?? '?'} expired`, job.id, k.wake]),
+            this.run('return-job', [k.job(job.id), k.leases, k.queued, k.meta, k.delayed], ['reap', '', token, `lease of ${job.owner ?? '?'} expired`, job.id, k.wake, 0]),
           ),
         );
       } else if (decision === 'finish') {

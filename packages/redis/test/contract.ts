@@ -86,6 +86,53 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
       await expectLeaseLost(store.requeue(a, 'twice'));
     });
 
+    it('keeps a job requeued with a delay from every handler until it is due, then puts it at the head', async () => {
+      for (const id of ['a', 'b', 'c']) await store.enqueue({ id, queue: q, payload: { n: 0 } });
+      const a = (await store.claim({ queue: q, owner: 'h1', ...lease })) as JobLease;
+      const b = (await store.claim({ queue: q, owner: 'h1', ...lease })) as JobLease;
+      await store.update(a, { vmName: 'anklet-vm-1' });
+      const before = Date.now();
+      await store.requeue(a, 'anka start failed', { delayMs: 400 });
+      await store.requeue(b, 'anka start failed', { delayMs: 300 });
+      const parked = await store.get(q, 'a');
+      expect(parked).toMatchObject({ attempts: 1, phase: 'queued', lastReason: 'anka start failed' });
+      expect(parked?.notBefore).toBeGreaterThanOrEqual(before + 300);
+      expect(parked?.vmName).toBeUndefined();
+      const stats = await store.stats(q);
+      expect(stats).toMatchObject({ queued: 1, delayed: 2, claimed: 0 });
+      expect(stats.nextDelayedDueMs).toBeGreaterThan(100);
+      expect(stats.nextDelayedDueMs).toBeLessThanOrEqual(300);
+      expect((await store.list(q, 'delayed')).map((j) => j.id)).toEqual(['b', 'a']);
+      // Not due: another handler (another host) gets the job behind it, then nothing.
+      expect((await store.claim({ queue: q, owner: 'h2', ...lease }))?.job.id).toBe('c');
+      expect(await store.claim({ queue: q, owner: 'h2', ...lease })).toBeNull();
+      await sleep(450);
+      expect((await store.stats(q)).nextDelayedDueMs).toBe(0);
+      // Due: back at the head, the earliest due first, with its attempts.
+      await store.enqueue({ id: 'd', queue: q, payload: { n: 0 } });
+      const first = await store.claim({ queue: q, owner: 'h2', ...lease });
+      expect(first?.job).toMatchObject({ id: 'b', attempts: 1 });
+      expect(first?.job.notBefore).toBeUndefined();
+      expect((await store.claim({ queue: q, owner: 'h2', ...lease }))?.job.id).toBe('a');
+      expect((await store.claim({ queue: q, owner: 'h2', ...lease }))?.job.id).toBe('d');
+      expect(await store.stats(q)).toMatchObject({ delayed: 0, nextDelayedDueMs: null });
+      // A zero delay is the plain requeue.
+      await store.requeue(first as JobLease, 'again', { delayMs: 0 });
+      expect((await store.claim({ queue: q, owner: 'h3', ...lease }))?.job.id).toBe('b');
+    });
+
+    it('keeps a delayed job across a restart of the store', async () => {
+      await store.enqueue({ id: 'a', queue: q, payload: { n: 0 } });
+      const a = (await store.claim({ queue: q, owner: 'h1', ...lease })) as JobLease;
+      await store.requeue(a, 'later', { delayMs: 200 });
+      await store.close();
+      const reopened = open();
+      expect(await reopened.stats(q)).toMatchObject({ queued: 0, delayed: 1 });
+      expect(await reopened.claim({ queue: q, owner: 'h2', ...lease })).toBeNull();
+      await sleep(250);
+      expect((await reopened.claim({ queue: q, owner: 'h2', ...lease }))?.job.id).toBe('a');
+    });
+
     it('takes hand-offs before the main queue, except from the handing host', async () => {
       for (const id of ['a', 'b', 'c']) await store.enqueue({ id, queue: q, payload: { n: 0 } });
       const a = (await store.claim({ queue: q, owner: 'host1-h1', ...lease })) as JobLease;

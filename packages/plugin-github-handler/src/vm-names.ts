@@ -1,0 +1,37 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { readFileSync, writeFileSync } from 'node:fs';
+import path from 'node:path';
+
+/** The fixed prefix of every VM anklet makes (the host finds orphans by it). */
+export const VM_NAME_PREFIX = 'anklet-vm-';
+
+const TOKEN_FILE = 'vm-name-token';
+const TOKEN_PATTERN = /^[0-9a-f]{12}$/;
+
+/**
+ * The VM-name prefix of one handler instance on this host: `anklet-vm-<token>-`, where the token is
+ * 12 random hex digits kept in the instance's data folder, so it survives restarts. VMs and runners
+ * named with it are provably this handler's: handlers with other queues on the same host, or
+ * another host's handler of the same name, never delete them. (A Go-style `anklet-vm-<uuid>` name
+ * cannot match: a UUID's first group has 8 digits.) VM name = runner name, at most 59 characters,
+ * under GitHub's 64 for runner names.
+ */
+export function loadVmNamePrefix(dataDir: string): string {
+  const file = path.join(dataDir, TOKEN_FILE);
+  let token = '';
+  try {
+    token = readFileSync(file, 'utf8').trim();
+  } catch {
+    // First start of this instance.
+  }
+  if (!TOKEN_PATTERN.test(token)) {
+    token = randomBytes(6).toString('hex');
+    writeFileSync(file, `${token}\n`, { mode: 0o644 });
+  }
+  return `${VM_NAME_PREFIX}${token}-`;
+}
+
+/** A new VM (and runner) name for one attempt. */
+export function newVmName(prefix: string): string {
+  return `${prefix}${randomUUID()}`;
+}
