@@ -9,8 +9,7 @@ import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testin
 import type { JobStore } from '@anklet/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { REPO_ROOT, RunningAnklet, makeTmp, msg, packAndInstall, writeFile } from '../../../apps/anklet/test/helpers.js';
-import { runnerFiles } from '../../fleet/src/templates.js';
+import { RUNNER_CLI, RunningAnklet, installFleetPlugins, makeTmp, msg, runnerFiles, writeFile } from '../../../apps/anklet/test/helpers.js';
 
 /**
  * Recovery across processes and hosts, with the packed plugins and the real `anklet` binary (see
@@ -22,7 +21,6 @@ const pluginsPath = path.join(shared, 'plugins');
 const SECRET = 'e2e-recovery-webhook-secret';
 const TOKEN = 'ghp_e2e_recovery_token_never_logged';
 const TEMPLATE = '84266873-da90-4e0d-903b-ed0233471f9f';
-const RUNNER_CLI = path.join(REPO_ROOT, 'packages/github-sim/dist/runner-cli.js');
 const GiB = 2 ** 30;
 
 let redis: RedisServer;
@@ -33,11 +31,7 @@ let receiverPort: number;
 const runs: RunningAnklet[] = [];
 
 beforeAll(async () => {
-  const [{ install }] = await Promise.all([
-    packAndInstall(['packages/github', 'packages/plugin-github-receiver', 'packages/plugin-github-handler'], shared, pluginsPath),
-    startRedisServer({ allowExternal: false }).then((r) => (redis = r)),
-  ]);
-  expect(install.code, install.stderr).toBe(0);
+  await Promise.all([installFleetPlugins(pluginsPath), startRedisServer({ allowExternal: false }).then((r) => (redis = r))]);
   anka = createAnkaSimHome({
     registry: {
       pullDurationMs: 100,

@@ -9,7 +9,7 @@ import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testin
 import type { JobStore } from '@anklet/core';
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RUNNER_CLI, RunningAnklet, makeTmp, msg, packAndInstall, runnerFiles, writeFile } from '../../../apps/anklet/test/helpers.js';
+import { RUNNER_CLI, RunningAnklet, installFleetPlugins, makeTmp, msg, runnerFiles, writeFile } from '../../../apps/anklet/test/helpers.js';
 
 /**
  * The handler the way a user gets it: `pnpm pack` @anklet/github, the receiver and the handler,
@@ -30,10 +30,8 @@ let redis: RedisServer;
 let anka: AnkaSimHome;
 
 beforeAll(async () => {
-  const { tarballs, install } = await packAndInstall(['packages/github', 'packages/plugin-github-receiver', 'packages/plugin-github-handler'], shared, pluginsPath);
-  expect(tarballs).toHaveLength(3);
-  expect(install.code, install.stderr).toBe(0);
-  expect(install.stdout).toContain('@anklet/plugin-github-handler@0.1.0 (handler)');
+  // Packed with `pnpm pack` and installed by `anklet plugins install` (once per build, then copied).
+  await installFleetPlugins(pluginsPath);
   redis = await startRedisServer({ allowExternal: false });
   anka = createAnkaSimHome({
     registry: {
