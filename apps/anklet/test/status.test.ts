@@ -66,6 +66,11 @@ describe('anklet status', () => {
     await store.enqueue({ id: '101', queue: 'acme', payload: {} });
     await store.enqueue({ id: '102', queue: 'acme', payload: {} });
     await store.enqueue({ id: '201', queue: 'shared', payload: {} });
+    await store.enqueue({ id: '202', queue: 'shared', payload: {} });
+    // A failed attempt waiting out its back-off counts as delayed, not queued.
+    const lease = await store.claim({ queue: 'shared', owner: 'GO_HANDLER', leaseMs: 60_000 });
+    expect(lease?.job.id).toBe('201');
+    await store.requeue(lease!, 'test', { delayMs: 600_000 });
 
     const anklet = new RunningAnklet(['-c', config], { home });
     try {
@@ -84,19 +89,19 @@ describe('anklet status', () => {
       const live = status.hosts[1]!;
       expect(live.version).toBe('0.1.0');
       expect(live.vm_slots_total).toBe(2);
-      expect(status.queues.map((q) => [q.queue, q.queued, q.claimed])).toEqual([
-        ['acme', 2, 0],
-        ['shared', 1, 0],
+      expect(status.queues.map((q) => [q.queue, q.queued, q.delayed, q.claimed])).toEqual([
+        ['acme', 2, 0, 0],
+        ['shared', 1, 1, 0],
       ]);
       expect(status.queues[0]!.oldest_queued_age_seconds).toBeGreaterThanOrEqual(0);
 
-      const text = await runCli(['-c', config, 'status'], { home });
+      const text = await runCli(['-c', config, 'status', '--queue', 'shared'], { home });
       expect(text.code, text.stderr).toBe(0);
       expect(text.stdout).toMatch(/^fleet from redis 127\.0\.0\.1:\d+: 2 hosts, 2 plugins/);
       expect(text.stdout).toMatch(/acme\/GO_HANDLER\s+-\s+\(go\)\s+2m\d*s? ago STALE\s+1\s+no/);
       expect(text.stdout).toMatch(/RECEIVER\s+acme\/RECEIVER\s+metrics-probe\s+acme\s+running/);
       expect(text.stdout).toMatch(/GO_HANDLER\s+acme\/GO_HANDLER\s+github\s+acme\s+in_progress\s+2m\d*s?\s+7\s+1\s+0/);
-      expect(text.stdout).toMatch(/QUEUE\s+QUEUED\s+HANDED OFF\s+CLAIMED\s+QUARANTINED\s+OLDEST JOB\nacme\s+2\s+0\s+0\s+0\s+\d+s/);
+      expect(text.stdout).toMatch(/QUEUE\s+QUEUED\s+HANDED OFF\s+DELAYED\s+CLAIMED\s+QUARANTINED\s+OLDEST JOB\nacme\s+2\s+0\s+0\s+0\s+0\s+\d+s\nshared\s+1\s+0\s+1\s+0\s+0\s+\d+s/);
     } finally {
       anklet.signal('SIGINT');
     }

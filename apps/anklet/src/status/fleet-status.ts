@@ -9,6 +9,8 @@ export interface QueueStatus {
   readonly queue: string;
   readonly queued: number;
   readonly handed_off: number;
+  /** Jobs waiting out their back-off after a failed attempt (not counted in `queued`). */
+  readonly delayed: number;
   readonly claimed: number;
   readonly quarantined: number;
   /** Age of the oldest waiting job in whole seconds, 0 when none waits. */
@@ -63,6 +65,7 @@ export async function readFleetStatus(
       queue,
       queued: s.queued,
       handed_off: s.handedOff,
+      delayed: s.delayed,
       claimed: s.claimed,
       quarantined: s.quarantined,
       oldest_queued_age_seconds: Math.round(s.oldestQueuedAgeMs / 1000),
@@ -142,11 +145,12 @@ export function renderFleetStatus(status: FleetStatus, source: string): string[]
   else {
     out.push(
       ...renderTable(
-        ['QUEUE', 'QUEUED', 'HANDED OFF', 'CLAIMED', 'QUARANTINED', 'OLDEST JOB'],
+        ['QUEUE', 'QUEUED', 'HANDED OFF', 'DELAYED', 'CLAIMED', 'QUARANTINED', 'OLDEST JOB'],
         status.queues.map((q) => [
           q.queue,
           String(q.queued),
           String(q.handed_off),
+          String(q.delayed),
           String(q.claimed),
           String(q.quarantined),
           q.queued + q.handed_off === 0 ? '-' : formatAge(q.oldest_queued_age_seconds),
