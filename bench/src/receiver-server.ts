@@ -1,6 +1,7 @@
 /**
  * One server for the receiver benchmark, in its own process so that the load generator never
- * shares its event loop: `node receiver-server.js <baseline|receiver> <redis-url> <secret>`.
+ * shares its event loop: `node receiver-server.js <baseline|receiver> <redis-url> <secret>`. The
+ * receiver is the plugin's own request listener (`createReceiverApp`), served by its `listen`.
  * Prints `port <n>` when listening; exits on SIGTERM.
  */
 import { createServer } from 'node:http';
@@ -23,13 +24,14 @@ if (kind === 'baseline') {
     req.on('end', () => {
       const body = Buffer.concat(chunks);
       if (!verifySignature({ secret, body, sha256: req.headers['x-hub-signature-256'] as string })) {
-        res.writeHead(401).end();
+        res.writeHead(401, { 'content-length': 0 }).end();
         return;
       }
       const event = JSON.parse(body.toString('utf8')) as { workflow_job: { id: number } };
+      // With its length, as the receiver answers: no chunked framing on either side.
       store.enqueue({ id: String(event.workflow_job.id), queue: 'acme', payload: event, deliveryId: req.headers['x-github-delivery'] as string }).then(
-        () => res.writeHead(200).end('enqueued'),
-        () => res.writeHead(503).end(),
+        () => res.writeHead(200, { 'content-length': 8 }).end('enqueued'),
+        () => res.writeHead(503, { 'content-length': 0 }).end(),
       );
     });
   });

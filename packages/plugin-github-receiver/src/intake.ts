@@ -8,7 +8,7 @@ export interface IntakeAnswer {
   readonly body: string;
 }
 
-/** Everything the intake needs; the HTTP layer (express or a bare node:http server) only moves bytes. */
+/** Everything the intake needs; the HTTP layer (server.ts) only moves bytes. */
 export interface IntakeOptions {
   readonly secret: string;
   readonly allowSha1: boolean;
@@ -31,20 +31,27 @@ const header = (headers: IntakeHeaders, name: string): string | undefined => {
 class StoreTimeoutError extends Error {}
 
 /** Runs a store call with a deadline, so GitHub gets an answer (503) before its own 10 s limit. */
-async function withDeadline<T>(ms: number, work: Promise<T>): Promise<T> {
-  let timer: NodeJS.Timeout | undefined;
-  const deadline = new Promise<never>((_, reject) => {
-    timer = setTimeout(() => reject(new StoreTimeoutError(`the job store did not answer within ${ms} ms`)), ms);
+function withDeadline<T>(ms: number, work: Promise<T>): Promise<T> {
+  // One promise and one timer per store call (this is on every webhook's path).
+  return new Promise<T>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new StoreTimeoutError(`the job store did not answer within ${ms} ms`)), ms);
+    work.then(
+      (value) => {
+        clearTimeout(timer);
+        resolve(value);
+      },
+      (error: unknown) => {
+        clearTimeout(timer);
+        reject(error as Error);
+      },
+    );
   });
-  try {
-    return await Promise.race([work, deadline]);
-  } finally {
-    clearTimeout(timer);
-  }
 }
 
 /** The JSON text of a webhook body: the body itself, or the `payload` field of a form-encoded body. */
 function payloadText(contentType: string | undefined, body: Buffer): string | null {
+  // GitHub's JSON deliveries say exactly this; skip the parameter parsing for them.
+  if (contentType === 'application/json') return body.toString('utf8');
   const media = (contentType ?? '').split(';')[0]!.trim().toLowerCase();
   if (media === 'application/json') return body.toString('utf8');
   if (media === 'application/x-www-form-urlencoded') return new URLSearchParams(body.toString('utf8')).get('payload');

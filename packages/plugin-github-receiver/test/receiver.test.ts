@@ -1,4 +1,5 @@
 import { createRequire } from 'node:module';
+import { connect, type Socket } from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { JobStore, StoredJob } from '@anklet/core';
 import type { QueueJob } from '@anklet/github';
@@ -253,6 +254,122 @@ describe('HTTP intake', () => {
     expect(await (await fetch(`${url}/healthcheck`)).text()).toBe('ok');
     // ...and the real delivery still goes in afterwards.
     expect((await deliver(url, 'workflow_job', withAnka(examples[5]!))).text).toBe('enqueued');
+  });
+});
+
+/**
+ * Talks HTTP/1.1 by hand over a TCP socket, for what fetch cannot do: stop mid-body, or keep a body
+ * coming until the server answers. `send` writes the request; the promise gives what the server
+ * wrote back before it closed the connection (or within `waitMs`).
+ */
+async function exchange(port: number, send: (socket: Socket, answered: () => boolean) => Promise<void>, waitMs = 5000): Promise<string> {
+  const socket = connect(port, '127.0.0.1');
+  await new Promise((resolve, reject) => socket.once('connect', resolve).once('error', reject));
+  let received = '';
+  // The server may close while we are still writing: that is the behaviour under test, not a failure.
+  socket.on('error', () => undefined);
+  socket.on('data', (chunk: Buffer) => (received += chunk.toString('latin1')));
+  const closed = new Promise((resolve) => socket.once('close', resolve));
+  await send(socket, () => received.length > 0);
+  await Promise.race([closed, sleep(waitMs)]);
+  socket.destroy();
+  return received;
+}
+
+const requestHead = (headers: Record<string, string | number>) =>
+  `POST /jobs/v1/receiver HTTP/1.1\r\nhost: 127.0.0.1\r\n${Object.entries(headers)
+    .map(([name, value]) => `${name}: ${value}\r\n`)
+    .join('')}\r\n`;
+
+describe('HTTP fast path (node:http in front of express)', () => {
+  it('answers 413 to a Content-Length over the limit without reading the body, and closes the connection', async () => {
+    const store = newStore();
+    const { port } = await startReceiver(store, { body_limit_bytes: 64 * 1024 });
+    // Headers only: the answer comes although not one byte of the declared 10 MB was sent.
+    const reply = await exchange(port, async (socket) => {
+      socket.write(requestHead({ 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'content-length': 10 * 1024 * 1024 }));
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 413 /);
+    expect(reply.toLowerCase()).toContain('connection: close');
+    expect(reply).toMatch(/body too large$/);
+    // A compressed body is refused the same way: the signature is over the bytes as sent.
+    const gzip = await exchange(port, async (socket) => {
+      socket.write(requestHead({ 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'content-encoding': 'gzip', 'content-length': 100 }));
+    });
+    expect(gzip).toMatch(/^HTTP\/1\.1 415 /);
+    expect((await store.stats('acme')).queued).toBe(0);
+  });
+
+  it('answers 413 as soon as a chunked body grows over the limit', async () => {
+    const store = newStore();
+    const { port } = await startReceiver(store, { body_limit_bytes: 64 * 1024 });
+    const chunk = `{"pad":"${'x'.repeat(16 * 1024)}"}`;
+    let sent = 0;
+    const reply = await exchange(port, async (socket, answered) => {
+      socket.write(requestHead({ 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'transfer-encoding': 'chunked' }));
+      // Keep the body coming (never ending it) until the server answers; 4 MB is far past the limit.
+      while (!answered() && !socket.destroyed && sent < 4 * 1024 * 1024) {
+        socket.write(`${chunk.length.toString(16)}\r\n${chunk}\r\n`);
+        sent += chunk.length;
+        await sleep(2);
+      }
+    });
+    expect(reply).toMatch(/^HTTP\/1\.1 413 /);
+    // It stopped at the limit, not at the end of the body (which never came).
+    expect(sent).toBeLessThan(1024 * 1024);
+    expect((await store.stats('acme')).queued).toBe(0);
+  });
+
+  it('survives clients that go away mid-body, and stores nothing from them', async () => {
+    const store = newStore();
+    const { url, port, logger, metrics } = await startReceiver(store, {});
+    const body = JSON.stringify(withAnka(examples[5]!));
+    const headers = { 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'x-hub-signature-256': await sign(SECRET, body) };
+    for (const framing of ['content-length', 'chunked'] as const) {
+      for (let i = 0; i < 10; i += 1) {
+        const reply = await exchange(
+          port,
+          async (socket) => {
+            const half = body.slice(0, body.length / 2);
+            if (framing === 'content-length') socket.write(requestHead({ ...headers, 'x-github-delivery': `abort-${i}`, 'content-length': Buffer.byteLength(body) }) + half);
+            else socket.write(`${requestHead({ ...headers, 'x-github-delivery': `abort-c-${i}`, 'transfer-encoding': 'chunked' })}${half.length.toString(16)}\r\n${half}\r\n`);
+            await sleep(20);
+            socket.destroy();
+          },
+          0,
+        );
+        expect(reply).toBe('');
+      }
+    }
+    await sleep(200);
+    expect((await store.stats('acme')).queued).toBe(0);
+    expect(logger.lines.some((l) => l.level === 'ERROR')).toBe(false);
+    // A cut body never reaches the intake (not even to fail its signature check).
+    expect([...metrics.counters.keys()].filter((k) => k.startsWith('webhooks_received'))).toEqual([]);
+    // The server is fine, and the same job delivered whole goes in.
+    expect(await (await fetch(`${url}/healthcheck`)).text()).toBe('ok');
+    expect((await deliver(url, 'workflow_job', withAnka(examples[5]!))).text).toBe('enqueued');
+  });
+
+  it('leaves other methods and paths to express: 405 with Allow, /healthcheck, 404; a query string still reaches the webhook', async () => {
+    const store = newStore();
+    const { url } = await startReceiver(store, {});
+    for (const method of ['GET', 'HEAD', 'PUT', 'DELETE']) {
+      const response = await fetch(`${url}/jobs/v1/receiver`, { method });
+      expect([method, response.status, response.headers.get('allow')]).toEqual([method, 405, 'POST']);
+    }
+    expect((await fetch(`${url}/healthcheck`, { method: 'POST' })).status).toBe(200);
+    expect((await fetch(`${url}/jobs/v1/receiver/`, { method: 'POST', body: '{}' })).status).toBe(404);
+    expect((await fetch(`${url}/elsewhere`, { method: 'POST', body: '{}' })).status).toBe(404);
+    // Not the exact path, so express routes it, to the same webhook handler.
+    const body = JSON.stringify(withAnka(examples[5]!));
+    const response = await fetch(`${url}/jobs/v1/receiver?source=test`, {
+      method: 'POST',
+      body,
+      headers: { 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'x-github-delivery': 'query', 'x-hub-signature-256': await sign(SECRET, body) },
+    });
+    expect([response.status, await response.text()]).toEqual([200, 'enqueued']);
+    expect((await store.stats('acme')).queued).toBe(1);
   });
 });
 
