@@ -87,8 +87,9 @@ export class RunningAnklet {
   #partial = '';
   #listeners: Array<(line: LogLine | undefined) => void> = [];
 
-  constructor(args: string[], options: { home: string; env?: Record<string, string> }) {
-    this.child = spawn(process.execPath, [CLI, ...args], { env: childEnv(options.home, options.env), cwd: options.home });
+  /** `nodeArgs` go before the CLI (e.g. `--import <module>`); `env` on top of {@link childEnv}. */
+  constructor(args: string[], options: { home: string; env?: Record<string, string>; nodeArgs?: string[] }) {
+    this.child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], { env: childEnv(options.home, options.env), cwd: options.home });
     track(this.child);
     this.child.stdout!.on('data', (d: Buffer) => {
       const text = d.toString();

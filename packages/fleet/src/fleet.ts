@@ -2,6 +2,7 @@ import { execFileSync } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { ankaSimBinDir, createAnkaSimHome, type AnkaSimHome, type RegistryTemplateSeed } from '@anklet/anka-sim';
 import type { JobStore } from '@anklet/core';
 import { startGitHubSim, type GitHubSim, type GitHubSimOptions } from '@anklet/github-sim';
@@ -10,7 +11,7 @@ import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testin
 import { Redis } from 'ioredis';
 import { RunningAnklet, msg, runCli, type Run } from './anklet-process.js';
 import { JobTracker, type FleetEvent, type FleetJob } from './job-tracker.js';
-import { RUNNER_CLI } from './paths.js';
+import { HARDWARE_PRELOAD, RUNNER_CLI } from './paths.js';
 import { installFleetPlugins } from './plugins.js';
 import { FLEET_TEMPLATE, simulatedTemplate } from './templates.js';
 
@@ -24,6 +25,21 @@ export interface FleetHostSpec {
   receiver?: boolean;
   /** Extra YAML lines for each handler block, e.g. `'registration_timeout_seconds: 6'`. */
   handlerConfig?: string;
+  /** The handlers' `sleep_interval` (seconds between polls when no wake-up comes). Default 1. */
+  sleepInterval?: number;
+  /** Extra YAML lines for the receiver block, e.g. `'queue_name: shared'`. */
+  receiverConfig?: string;
+  /**
+   * The receiver redelivers failed deliveries (`skip_redeliver: false`, the hook's id, the fleet
+   * token): at start and then every `intervalSeconds` (default 5, the smallest allowed). Default off.
+   */
+  redeliver?: boolean | { intervalSeconds?: number };
+  /** Simulated hardware the host's `anklet` sizes VMs against (default: this machine's). */
+  hardware?: { cpuCores?: number; memoryGiB?: number };
+  /** Extra environment of the host's `anklet`, e.g. `{ MAC_1_HANDLER1_QUEUE_NAME: 'shared' }` (env overrides). */
+  env?: Record<string, string>;
+  /** Start the host with the fleet (default true); false: only `startHost(name)` starts it. */
+  start?: boolean;
 }
 
 /** Options for {@link startFleet}. */
@@ -56,6 +72,7 @@ export interface FleetHost {
   /** Plugin names of its handlers. */
   readonly handlers: string[];
   readonly receiver: boolean;
+  readonly spec: FleetHostSpec;
   readonly home: string;
   readonly config: string;
   readonly anka: AnkaSimHome;
@@ -111,21 +128,26 @@ export interface Fleet {
   host(name: string): FleetHost;
   /** Queues jobs in github-sim; webhooks go to the receivers. */
   dispatch(jobs: FleetJobSpec | FleetJobSpec[]): FleetJob[];
+  /** Queues one run with several jobs (a matrix); `repository` of the specs is ignored. */
+  dispatchRun(jobs: FleetJobSpec[], options?: { repository?: string; workflowName?: string }): FleetJob[];
   jobs(): FleetJob[];
   /** Every change of a job's state, as it happens. */
   onEvent(listener: (event: FleetEvent) => void): () => void;
   slots(): HostSlots[];
   /** Resolves when every dispatched job is done (completed on GitHub and cleaned up by its handler). */
   waitForAll(options?: { timeoutMs?: number }): Promise<FleetJob[]>;
-  /** Starts (or restarts) a host's `anklet` and waits until it is ready. */
-  startHost(name: string): Promise<RunningAnklet>;
+  /** Starts (or restarts) a host's `anklet` and waits until it is ready; `env` goes on top of the spec's for this run. */
+  startHost(name: string, options?: { env?: Record<string, string> }): Promise<RunningAnklet>;
   /** Sends `signal` (default SIGTERM) and waits for the exit. */
   stopHost(name: string, signal?: NodeJS.Signals): Promise<Run>;
   /** `stopHost(name, 'SIGKILL')`. */
   killHost(name: string, signal?: NodeJS.Signals): Promise<Run>;
   /** Stops the host (SIGKILL by default) and starts it again. */
-  restartHost(name: string, signal?: NodeJS.Signals): Promise<RunningAnklet>;
-  /** Stops every receiver host (deliveries then fail, as when a receiver is down) / starts them again. */
+  restartHost(name: string, signal?: NodeJS.Signals, options?: { env?: Record<string, string> }): Promise<RunningAnklet>;
+  /**
+   * Stops every receiver host (deliveries then fail, as when a receiver is down) / starts them again.
+   * Refused when a receiver host also runs handlers (stop that one with `stopHost`).
+   */
   stopReceiver(signal?: NodeJS.Signals): Promise<void>;
   startReceiver(): Promise<void>;
   /** VMs in every anka-sim, runners in github-sim, claimed jobs in the store. */
@@ -189,11 +211,13 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
     if (redis) cleanups.push(() => redis.stop());
     const receiverPorts = new Map<string, number>();
     for (const spec of specs) if (spec.receiver) receiverPorts.set(spec.name, await findFreePort());
+    const hookUrl = (port: number) => `http://127.0.0.1:${port}/jobs/v1/receiver`;
     const sim = await startGitHubSim({
       ...options.sim,
       tokens: [TOKEN, ...(options.sim?.tokens ?? [])],
-      hooks: [...receiverPorts.values()].map((port) => ({ org: owner, url: `http://127.0.0.1:${port}/jobs/v1/receiver`, secret: SECRET })),
+      hooks: [...receiverPorts.values()].map((port) => ({ org: owner, url: hookUrl(port), secret: SECRET })),
     });
+    const hookIdOf = (port: number) => Number(sim.control.hooks().find((h) => h.url === hookUrl(port))?.id);
     cleanups.push(() => sim.close());
     const tracker = new JobTracker(sim);
     const poller = setInterval(() => tracker.poll(), 100);
@@ -217,8 +241,10 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
       cleanups.push(() => anka.remove());
       const metricsPort = await findFreePort();
       const handlers = Array.from({ length: spec.handlers ?? 0 }, (_, i) => `${prefixOf(spec.name)}_HANDLER${i + 1}`);
-      const config = writeConfig({ home, pluginsPath, redis, owner, metricsPort, receiverPort: receiverPorts.get(spec.name), prefix: prefixOf(spec.name), handlers, sim, extra: spec.handlerConfig ?? '' });
-      hosts.push({ name: spec.name, handlers, receiver: Boolean(spec.receiver), home, config, anka, metricsUrl: `http://127.0.0.1:${metricsPort}/`, process: undefined, runs: [] });
+      const receiverPort = receiverPorts.get(spec.name);
+      const redeliver = spec.redeliver && receiverPort !== undefined ? { hookId: hookIdOf(receiverPort), intervalSeconds: (typeof spec.redeliver === 'object' ? spec.redeliver.intervalSeconds : undefined) ?? 5 } : undefined;
+      const config = writeConfig({ home, pluginsPath, redis, owner, metricsPort, receiverPort, prefix: prefixOf(spec.name), handlers, sim, extra: spec.handlerConfig ?? '', sleepInterval: spec.sleepInterval ?? 1, receiverExtra: spec.receiverConfig ?? '', redeliver });
+      hosts.push({ name: spec.name, handlers, receiver: Boolean(spec.receiver), spec, home, config, anka, metricsUrl: `http://127.0.0.1:${metricsPort}/`, process: undefined, runs: [] });
       if (options.prePull && handlers.length > 0) {
         for (const t of templates) for (const tag of t.tags) execFileSync('anka', ['-j', 'registry', 'pull', '--shrink', t.uuid ?? t.name, '--tag', tag.tag], { env: { ...process.env, ...anka.env }, stdio: 'pipe' });
       }
@@ -231,10 +257,18 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
       return found;
     };
 
-    const startHost = async (name: string): Promise<RunningAnklet> => {
+    const startHost = async (name: string, startOptions: { env?: Record<string, string> } = {}): Promise<RunningAnklet> => {
       const h = host(name);
       if (h.process?.running) throw new Error(`host ${name} is already running`);
-      const run = new RunningAnklet(['-c', h.config], { home: h.home, env: { ANKA_SIM_HOME: h.anka.dir, PATH: `${ankaSimBinDir()}${path.delimiter}${process.env.PATH ?? ''}` } });
+      const hw = h.spec.hardware;
+      const hardwareEnv: Record<string, string> = {};
+      if (hw?.cpuCores) hardwareEnv.FLEET_HOST_CPU_CORES = String(hw.cpuCores);
+      if (hw?.memoryGiB) hardwareEnv.FLEET_HOST_MEMORY_BYTES = String(Math.round(hw.memoryGiB * 2 ** 30));
+      const run = new RunningAnklet(['-c', h.config], {
+        home: h.home,
+        env: { ANKA_SIM_HOME: h.anka.dir, PATH: `${ankaSimBinDir()}${path.delimiter}${process.env.PATH ?? ''}`, ...hardwareEnv, ...h.spec.env, ...startOptions.env },
+        nodeArgs: hw ? ['--import', pathToFileURL(HARDWARE_PRELOAD).href] : [],
+      });
       h.process = run;
       h.runs.push(run);
       run.onLine((line) => tracker.line(name, line));
@@ -286,6 +320,36 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
       return { vms, runners, claimed, queued };
     };
 
+    // A job for github-sim and its FleetJob, shared by dispatch() and dispatchRun().
+    const simJob = (spec: FleetJobSpec) => {
+      const template = spec.template === 'missing' ? MISSING_TEMPLATE : (spec.template ?? FLEET_TEMPLATE);
+      return {
+        labels: spec.labels ?? [`anka-template:${template}`, `anka-template-tag:${spec.tag ?? '1c2r'}`, `${spec.name}-${Date.now().toString(36)}`],
+        name: spec.name,
+        ...(spec.conclusion ? { conclusion: spec.conclusion } : {}),
+        ...(spec.durationMs !== undefined ? { durationMs: spec.durationMs } : {}),
+      };
+    };
+    const track = (spec: FleetJobSpec, id: unknown, runId: unknown): FleetJob => {
+      const job: FleetJob = {
+        id: Number(id),
+        runId: Number(runId),
+        name: spec.name,
+        expected: spec.expect ?? spec.conclusion ?? (spec.template === 'missing' ? 'cancelled' : undefined),
+        state: 'queued',
+        conclusion: undefined,
+        host: undefined,
+        handler: undefined,
+        vmName: undefined,
+        claims: 0,
+        starts: 0,
+        startedIn: [],
+        times: { dispatched: Date.now() },
+      };
+      tracker.add(job);
+      return job;
+    };
+
     const fleet: Fleet = {
       dir,
       store,
@@ -298,32 +362,17 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
       dispatch(input) {
         const list = Array.isArray(input) ? input : [input];
         return list.map((spec) => {
-          const template = spec.template === 'missing' ? MISSING_TEMPLATE : (spec.template ?? FLEET_TEMPLATE);
-          const labels = spec.labels ?? [`anka-template:${template}`, `anka-template-tag:${spec.tag ?? '1c2r'}`, `${spec.name}-${Date.now().toString(36)}`];
-          const gh = sim.control.dispatchJob({
-            repository: spec.repository ?? `${owner}/app`,
-            labels,
-            name: spec.name,
-            ...(spec.conclusion ? { conclusion: spec.conclusion } : {}),
-            ...(spec.durationMs !== undefined ? { durationMs: spec.durationMs } : {}),
-          });
-          const job: FleetJob = {
-            id: Number(gh.id),
-            runId: Number(gh.run_id),
-            name: spec.name,
-            expected: spec.expect ?? spec.conclusion ?? (spec.template === 'missing' ? 'cancelled' : undefined),
-            state: 'queued',
-            conclusion: undefined,
-            host: undefined,
-            handler: undefined,
-            vmName: undefined,
-            claims: 0,
-            starts: 0,
-            times: { dispatched: Date.now() },
-          };
-          tracker.add(job);
-          return job;
+          const gh = sim.control.dispatchJob({ repository: spec.repository ?? `${owner}/app`, ...simJob(spec) });
+          return track(spec, gh.id, gh.run_id);
         });
+      },
+      dispatchRun(specs, runOptions = {}) {
+        const run = sim.control.dispatchRun({
+          repository: runOptions.repository ?? `${owner}/app`,
+          ...(runOptions.workflowName ? { workflowName: runOptions.workflowName } : {}),
+          jobs: specs.map(simJob),
+        });
+        return specs.map((spec, i) => track(spec, run.jobs[i]!.id, run.run_id));
       },
       jobs: () => tracker.all(),
       onEvent: (listener) => tracker.onEvent(listener),
@@ -340,18 +389,26 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
           tracker.poll();
           const open = tracker.all().filter((j) => j.state !== 'done');
           if (open.length === 0) return tracker.all();
-          if (Date.now() > deadline) throw new Error(`jobs not done after ${timeoutMs} ms: ${open.map((j) => `${j.name} (${j.state})`).join(', ')}`);
+          if (Date.now() > deadline) {
+            const describe = (j: FleetJob) => {
+              const gh = sim.control.job(j.id);
+              return `${j.name} #${j.id}: ${j.state} on ${j.host ?? '-'}/${j.handler ?? '-'}, claims ${j.claims}, GitHub ${String(gh?.status)}/${String(gh?.conclusion ?? '-')}`;
+            };
+            throw new Error(`${open.length} jobs not done after ${timeoutMs} ms:\n  ${open.map(describe).join('\n  ')}`);
+          }
           await new Promise((r) => setTimeout(r, 100));
         }
       },
       startHost,
       stopHost,
       killHost: (name, signal = 'SIGKILL') => stopHost(name, signal),
-      async restartHost(name, signal = 'SIGKILL') {
+      async restartHost(name, signal = 'SIGKILL', restartOptions = {}) {
         await stopHost(name, signal);
-        return startHost(name);
+        return startHost(name, restartOptions);
       },
       async stopReceiver(signal = 'SIGTERM') {
+        const mixed = hosts.filter((h) => h.receiver && h.handlers.length > 0);
+        if (mixed.length > 0) throw new Error(`stopReceiver stops receiver-only hosts; ${mixed.map((h) => h.name).join(', ')} also runs handlers`);
         await Promise.all(hosts.filter((h) => h.receiver && h.process?.running).map((h) => stopHost(h.name, signal)));
       },
       async startReceiver() {
@@ -373,8 +430,9 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
     };
 
     // Hosts start in parallel, receivers first so that no delivery finds a closed port.
-    await Promise.all(hosts.filter((h) => h.receiver).map((h) => startHost(h.name)));
-    await Promise.all(hosts.filter((h) => !h.receiver).map((h) => startHost(h.name)));
+    const atStart = hosts.filter((h) => h.spec.start !== false);
+    await Promise.all(atStart.filter((h) => h.receiver).map((h) => startHost(h.name)));
+    await Promise.all(atStart.filter((h) => !h.receiver).map((h) => startHost(h.name)));
     return fleet;
   } catch (err) {
     await cleanup();
@@ -393,6 +451,9 @@ interface ConfigInput {
   handlers: string[];
   sim: GitHubSim;
   extra: string;
+  sleepInterval: number;
+  receiverExtra: string;
+  redeliver: { hookId: number; intervalSeconds: number } | undefined;
 }
 
 /** The host's config.yml, in its own `~/.config/anklet` so that the embedded store lives there too. */
@@ -407,10 +468,14 @@ function writeConfig(c: ConfigInput): string {
   if (c.redis) yaml += `global_database_url: 127.0.0.1\nglobal_database_port: ${c.redis.port}\n`;
   yaml += `global_receiver_secret: ${SECRET}\nglobal_token: ${TOKEN}\nmetrics:\n  port: ${c.metricsPort}\n  address: 127.0.0.1\nplugins:\n`;
   if (c.receiverPort !== undefined) {
-    yaml += `  - name: ${c.prefix}_RECEIVER\n    plugin: github_receiver\n    port: ${c.receiverPort}\n    listen_address: 127.0.0.1\n    owner: ${c.owner}\n    skip_redeliver: true\n`;
+    yaml += `  - name: ${c.prefix}_RECEIVER\n    plugin: github_receiver\n    port: ${c.receiverPort}\n    listen_address: 127.0.0.1\n    owner: ${c.owner}\n`;
+    yaml += c.redeliver
+      ? `    skip_redeliver: false\n    hook_id: ${c.redeliver.hookId}\n    github_base_url: ${c.sim.url}\n    redeliver_hours: 1\n    redeliver_interval_seconds: ${c.redeliver.intervalSeconds}\n`
+      : `    skip_redeliver: true\n`;
+    yaml += indent(c.receiverExtra);
   }
   for (const name of c.handlers) {
-    yaml += `  - name: ${name}\n    plugin: github\n    owner: ${c.owner}\n    github_base_url: ${c.sim.url}\n    sleep_interval: 1\n${indent(c.extra)}`;
+    yaml += `  - name: ${name}\n    plugin: github\n    owner: ${c.owner}\n    github_base_url: ${c.sim.url}\n    sleep_interval: ${c.sleepInterval}\n${indent(c.extra)}`;
   }
   const file = path.join(c.home, '.config', 'anklet', 'config.yml');
   mkdirSync(path.dirname(file), { recursive: true });

@@ -20,8 +20,10 @@ export interface FleetJob {
   vmName: string | undefined;
   /** How many times a handler claimed it (more than one means a retry or a recovery). */
   claims: number;
-  /** How many times a handler saw its runner take it; more than one would mean it ran twice. */
+  /** How many times a handler saw its runner take it (an adopting restart may see the same runner again). */
   starts: number;
+  /** The VM (= runner name) of each start, in order; two different names would mean it ran twice. */
+  readonly startedIn: string[];
   /** `Date.now()` at each step; the last claim's times when it was claimed again. */
   readonly times: { dispatched: number; claimed?: number; vm?: number; running?: number; completed?: number; done?: number };
 }
@@ -89,6 +91,7 @@ export class JobTracker {
         break;
       case 'job found registered runner and is now in progress':
         job.starts++;
+        job.startedIn.push(typeof line.vmName === 'string' ? line.vmName : String(job.vmName));
         job.times.running = now;
         this.#set(job, 'running');
         break;
