@@ -72,6 +72,16 @@ function logCall(paths: SimPaths, argv: ReadonlyArray<string>): void {
   try {
     // One short O_APPEND write per call, so concurrent processes never interleave a line.
     appendFileSync(paths.calls, `${JSON.stringify({ time: new Date().toISOString(), pid: process.pid, argv })}\n`);
+    // Benchmarks subtract the time spent inside the simulator: from the process start (what the
+    // caller waits for, Node's start-up included) to its exit.
+    process.once('exit', (code) => {
+      const record = { pid: process.pid, argv, start: new Date(performance.timeOrigin).toISOString(), end: new Date().toISOString(), exitCode: code };
+      try {
+        appendFileSync(paths.timings, `${JSON.stringify(record)}\n`);
+      } catch {
+        // as above
+      }
+    });
   } catch {
     // The log is a convenience; a missing directory shows up as a state error right after.
   }

@@ -92,6 +92,17 @@ export interface CallRecord {
   argv: string[];
 }
 
+/** One line of `timings.jsonl`: a finished invocation, from its process start to its exit. */
+export interface CallTiming {
+  pid: number;
+  argv: string[];
+  /** ISO time the `anka` process started (before Node's start-up). */
+  start: string;
+  /** ISO time it exited. */
+  end: string;
+  exitCode: number;
+}
+
 /** A seeded simulator state directory and helpers to drive it from tests. */
 export interface AnkaSimHome {
   /** The state directory; export it as `ANKA_SIM_HOME`. */
@@ -112,6 +123,8 @@ export interface AnkaSimHome {
   faults(): Fault[];
   /** Every `anka` call so far, oldest first. */
   calls(): CallRecord[];
+  /** Every finished `anka` call with its start and end, in the order they ended. */
+  timings(): CallTiming[];
   /** Kills leftover guest processes and deletes the directory. */
   remove(): void;
 }
@@ -228,15 +241,8 @@ export function createAnkaSimHome(options: AnkaSimOptions = {}): AnkaSimHome {
         writeJsonAtomic(paths.control, { faults: [...(control.faults ?? []), fault] });
       }),
     faults: () => readControl(paths).faults ?? [],
-    calls: () => {
-      let text = '';
-      try {
-        text = readFileSync(paths.calls, 'utf8');
-      } catch {
-        return [];
-      }
-      return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as CallRecord);
-    },
+    calls: () => readJsonLines<CallRecord>(paths.calls),
+    timings: () => readJsonLines<CallTiming>(paths.timings),
     remove: () => {
       try {
         // Guest processes left running (a background runner) would outlive the directory.
@@ -247,4 +253,15 @@ export function createAnkaSimHome(options: AnkaSimOptions = {}): AnkaSimHome {
       rmSync(dir, { recursive: true, force: true });
     },
   };
+}
+
+/** The records of a JSON-lines log; none when it does not exist yet. */
+function readJsonLines<T>(file: string): T[] {
+  let text = '';
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch {
+    return [];
+  }
+  return text.split('\n').filter(Boolean).map((line) => JSON.parse(line) as T);
 }

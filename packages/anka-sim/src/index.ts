@@ -1,5 +1,5 @@
 export { ankaSimBinDir, ankaSimBinPath } from './bin-dir.js';
-export { createAnkaSimHome, type AnkaSimHome, type AnkaSimOptions, type LocalTemplateSeed, type RegistryTemplateSeed, type RegistryTagSeed, type CallRecord } from './home.js';
+export { createAnkaSimHome, type AnkaSimHome, type AnkaSimOptions, type LocalTemplateSeed, type RegistryTemplateSeed, type RegistryTagSeed, type CallRecord, type CallTiming } from './home.js';
 export { AnkaErrorKinds, type AnkaErrorKind } from './errors.js';
 export type { ControlFile, Fault } from './faults.js';
 export { ANKA_SIM_HOME_ENV } from './paths.js';

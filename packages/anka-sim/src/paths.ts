@@ -11,6 +11,8 @@ export interface SimPaths {
   readonly lock: string;
   readonly control: string;
   readonly calls: string;
+  /** One line per finished invocation, with its start and end (`timings()`). */
+  readonly timings: string;
   readonly vms: string;
   readonly registry: string;
 }
@@ -22,6 +24,7 @@ export function simPaths(home: string): SimPaths {
     lock: join(home, 'state.lock'),
     control: join(home, 'control.json'),
     calls: join(home, 'calls.jsonl'),
+    timings: join(home, 'timings.jsonl'),
     vms: join(home, 'vms'),
     registry: join(home, 'registry'),
   };
