@@ -7,7 +7,10 @@ export default defineProject({
     // Real anklet processes, anka-sim, github-sim and redis-server: give them room on a busy machine.
     testTimeout: 120_000,
     hookTimeout: 300_000,
-    // One anka-sim home per file; the e2e scenarios share it, so they run one after another.
     fileParallelism: false,
+    // The e2e scenarios each have their own anka-sim host, github-sim and Redis and run concurrently
+    // (describe.concurrent): mostly they wait on jobs, time-outs and back-offs, but every `anka` call
+    // is a Node process, so a 2-core CI machine is kept to three at a time.
+    maxConcurrency: 3,
   },
 });

@@ -2,14 +2,14 @@ import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
-import { ankaSimBinDir, createAnkaSimHome, type AnkaSimHome } from '@anklet/anka-sim';
+import { createAnkaSimHome, type AnkaSimHome } from '@anklet/anka-sim';
 import { startGitHubSim, type GitHubSim } from '@anklet/github-sim';
 import { createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
 import type { JobStore } from '@anklet/core';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RUNNER_CLI, RunningAnklet, installFleetPlugins, makeTmp, msg, runnerFiles, writeFile } from '../../../apps/anklet/test/helpers.js';
+import { afterAll, afterEach, beforeAll, describe, it, type TestContext } from 'vitest';
+import { RUNNER_CLI, RunningAnklet, installFleetPlugins, msg, runnerFiles, writeFile } from '../../../apps/anklet/test/helpers.js';
 
 /**
  * The handler the way a user gets it: `pnpm pack` @anklet/github, the receiver and the handler,
@@ -18,6 +18,10 @@ import { RUNNER_CLI, RunningAnklet, installFleetPlugins, makeTmp, msg, runnerFil
  * the shipped runner scripts start github-sim's simulated runner, baked into the template as
  * `actions-runner/run.sh`. After every test: no VM in anka-sim, no runner in github-sim, no job
  * claimed in the store.
+ *
+ * Every test is its own world: its own Anka host (anka-sim home), github-sim, redis-server and
+ * anklet home, so the scenarios share nothing (VM slots, faults, queues) and run concurrently:
+ * most of their time is spent waiting on jobs, time-outs and back-offs. The longest come first.
  */
 const shared = mkdtempSync(path.join(tmpdir(), 'anklet-handler-e2e-'));
 const pluginsPath = path.join(shared, 'plugins');
@@ -26,14 +30,48 @@ const TOKEN = 'ghp_e2e_handler_token_never_logged';
 const TEMPLATE = '84266873-da90-4e0d-903b-ed0233471f9f';
 const GiB = 2 ** 30;
 
-let redis: RedisServer;
-let anka: AnkaSimHome;
-
 beforeAll(async () => {
   // Packed with `pnpm pack` and installed by `anklet plugins install` (once per build, then copied).
   await installFleetPlugins(pluginsPath);
-  redis = await startRedisServer({ allowExternal: false });
-  anka = createAnkaSimHome({
+}, 300_000);
+
+afterAll(() => {
+  rmSync(shared, { recursive: true, force: true });
+});
+
+interface World {
+  sim: GitHubSim;
+  store: JobStore;
+  redis: RedisServer;
+  anka: AnkaSimHome;
+  home: string;
+  config: string;
+  metricsPort: number;
+  runs: RunningAnklet[];
+  start(): RunningAnklet;
+  /** Runs the simulated `anka` of this world's host. */
+  ankaCli(...args: string[]): void;
+  /** This host's `anklet-vm-*` VMs. */
+  ankletVms(): Array<{ name: string }>;
+}
+/** The world of each running test, by test id (the tests run concurrently). */
+const worlds = new Map<string, World>();
+
+interface WorldOptions {
+  simOptions?: Parameters<typeof startGitHubSim>[0];
+  /**
+   * The tag of the template already on the host (as left by an earlier job on a real host), or
+   * null for a host that has to pull it first.
+   */
+  localTag?: string | null;
+}
+
+/** A fresh host (anka-sim), github-sim, Redis and config; `handlers` are the handler entries' extra YAML lines. */
+async function makeWorld(ctx: TestContext, handlers: string[] = [''], options: WorldOptions = {}): Promise<World> {
+  // Not the helpers' makeTmp: it empties every test's folders after each test, and these run concurrently.
+  const home = mkdtempSync(path.join(shared, 'home-'));
+  const localTag = options.localTag === undefined ? '1c2r' : options.localTag;
+  const anka = createAnkaSimHome({
     registry: {
       pullDurationMs: 200,
       templates: [
@@ -48,35 +86,10 @@ beforeAll(async () => {
         },
       ],
     },
+    templates: localTag === null ? [] : [{ name: 'anklet', uuid: TEMPLATE, tag: localTag, files: runnerFiles }],
     guestEnv: { GITHUB_SIM_RUNNER: RUNNER_CLI },
   });
-  // Child anklet processes inherit these through the helpers' childEnv.
-  process.env.ANKA_SIM_HOME = anka.dir;
-  process.env.PATH = `${ankaSimBinDir()}${path.delimiter}${process.env.PATH ?? ''}`;
-}, 300_000);
-
-afterAll(async () => {
-  anka?.remove();
-  await redis?.stop();
-  rmSync(shared, { recursive: true, force: true });
-});
-
-interface World {
-  sim: GitHubSim;
-  store: JobStore;
-  home: string;
-  config: string;
-  metricsPort: number;
-  runs: RunningAnklet[];
-  start(): RunningAnklet;
-}
-let world: World | undefined;
-
-/** A fresh github-sim, store prefix and config; `handlers` are the handler entries' extra YAML lines. */
-async function makeWorld(handlers: string[] = [''], options: { simOptions?: Parameters<typeof startGitHubSim>[0] } = {}): Promise<World> {
-  const home = makeTmp('anklet-handler-');
-  const port = await findFreePort();
-  const metricsPort = await findFreePort();
+  const [redis, port, metricsPort] = await Promise.all([startRedisServer({ allowExternal: false }), findFreePort(), findFreePort()]);
   const sim = await startGitHubSim({
     tokens: [TOKEN],
     hooks: [{ org: 'acme', url: `http://127.0.0.1:${port}/jobs/v1/receiver`, secret: SECRET }],
@@ -120,26 +133,31 @@ ${handlerBlocks}`,
   const w: World = {
     sim,
     store,
+    redis,
+    anka,
     home,
     config,
     metricsPort,
     runs: [],
     start() {
-      const run = new RunningAnklet(['-c', config], { home });
+      // The child finds this host's simulated `anka` first on its PATH.
+      const run = new RunningAnklet(['-c', config], { home, env: anka.env });
       w.runs.push(run);
       return run;
     },
+    ankaCli(...args) {
+      execFileSync('anka', ['-j', ...args], { env: { ...process.env, ...anka.env }, stdio: 'pipe' });
+    },
+    ankletVms: () => anka.readState().vms.filter((vm) => vm.name.startsWith('anklet-vm-')),
   };
-  world = w;
+  worlds.set(ctx.task.id, w);
   return w;
 }
 
-const ankletVms = () => anka.readState().vms.filter((vm) => vm.name.startsWith('anklet-vm-'));
-
 /** Stops every anklet of the test and checks nothing is left behind. */
-afterEach(async () => {
-  const w = world;
-  world = undefined;
+afterEach(async ({ task, expect }) => {
+  const w = worlds.get(task.id);
+  worlds.delete(task.id);
   if (!w) return;
   try {
     for (const run of w.runs) {
@@ -147,27 +165,161 @@ afterEach(async () => {
       const result = await run.exited;
       for (const output of [result.stdout, result.stderr]) expect(output).not.toContain(TOKEN);
     }
-    expect(ankletVms().map((vm) => vm.name)).toEqual([]);
+    expect(w.ankletVms().map((vm) => vm.name)).toEqual([]);
     expect(w.sim.control.runners()).toEqual([]);
     const stats = await w.store.stats('acme');
     expect(stats.claimed).toBe(0);
     // No secret ever reached a host command line.
-    for (const call of anka.calls()) for (const arg of call.argv) expect(arg.length < 400 && !arg.includes(TOKEN), arg.slice(0, 80)).toBe(true);
+    for (const call of w.anka.calls()) for (const arg of call.argv) expect(arg.length < 400 && !arg.includes(TOKEN), arg.slice(0, 80)).toBe(true);
   } finally {
     await w.store.close();
     await w.sim.close();
-    // Drop this test's jobs so the next test starts with an empty queue.
-    const r = new Redis(redis.url);
-    await r.flushall();
-    r.disconnect();
+    await w.redis.stop();
+    w.anka.remove();
+    rmSync(w.home, { recursive: true, force: true });
   }
 });
 
+/** Resolves once `check` holds (looked at every 50 ms), rejects after `timeoutMs`. */
+async function until(check: () => boolean, what: string, timeoutMs = 60_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!check()) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting until ${what}`);
+    await new Promise((r) => setTimeout(r, 50));
+  }
+}
+
 const labels = (name: string, tag = '1c2r') => [`anka-template:${TEMPLATE}`, `anka-template-tag:${tag}`, `${name}-0`];
 
-describe('github handler, packed and run by the real anklet binary', () => {
-  it('runs a job in a fresh VM with a JIT runner, then removes runner, VM and job', async () => {
-    const w = await makeWorld();
+describe.concurrent('github handler, packed and run by the real anklet binary', () => {
+  it('retries on a new VM after the registration race', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx, ['registration_timeout_seconds: 6\njob_retry_attempts: 1\nretry_backoff_seconds: 1']);
+    const anklet = w.start();
+    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    w.sim.control.setRegistrationRace({ next: 1 });
+    const once = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('race-once'), name: 'race-once', durationMs: 300 });
+    expect((await w.sim.control.waitForJob(once.id, 'completed', 90_000)).conclusion).toBe('success');
+    await anklet.waitFor(msg('job completed'), { timeoutMs: 30_000 });
+    expect(anklet.lines.filter(msg('waiting for runner registration timed out, will retry'))).toHaveLength(1);
+  });
+
+  it('gives up after job_retry_attempts when every runner loses the registration race', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx, ['registration_timeout_seconds: 6\njob_retry_attempts: 1\nretry_backoff_seconds: 1']);
+    const anklet = w.start();
+    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    w.sim.control.setRegistrationRace({ next: 5 });
+    const always = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('race-always'), name: 'race-always', durationMs: 300 });
+    expect((await w.sim.control.waitForJob(always.id, 'completed', 90_000)).conclusion).toBe('cancelled');
+    await anklet.waitFor(msg('job has attempts > max attempts, cancelling it'), { timeoutMs: 30_000 });
+    await anklet.waitFor(msg('job cancelled'), { timeoutMs: 30_000 });
+    // The first attempt and its one retry, each on a new VM.
+    expect(anklet.lines.filter(msg('waiting for runner registration timed out, will retry'))).toHaveLength(2);
+    expect(anklet.lines.filter(msg('vm started'))).toHaveLength(2);
+  });
+
+  it('two handlers on one host share the two VM slots', async (ctx) => {
+    const { expect } = ctx;
+    // The template is on the host beforehand, so that neither handler hands a job back because the other one is pulling.
+    const w = await makeWorld(ctx, ['', '']);
+    const anklet = w.start();
+    await anklet.waitFor(msg('github handler started'), { count: 2, timeoutMs: 60_000 });
+    const jobs = [0, 1, 2].map((i) => w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels(`pair-${i}`), name: `pair-${i}`, durationMs: 3000 }));
+    for (const job of jobs) expect((await w.sim.control.waitForJob(job.id, 'completed', 120_000)).conclusion).toBe('success');
+    await anklet.waitFor(msg('job completed'), { count: 3, timeoutMs: 30_000 });
+    const handlersUsed = new Set(anklet.lines.filter(msg('job completed')).map((l) => (l.attributes as { name?: string } | undefined)?.name));
+    expect(handlersUsed.size).toBe(2);
+    expect(anklet.stdout).not.toContain('maximum number of running instances exceeded');
+  });
+
+  it('a transient anka failure is repeated in place, a lasting one is retried on a new VM after a back-off', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx, ['retry_backoff_seconds: 2']);
+    w.anka.setFaults([
+      { command: 'start', times: 1, error: { message: '{vm}: failed to start: No child processes' } },
+      { command: 'cp', times: 3, error: { message: 'failed to copy: No child processes' } },
+    ]);
+    const anklet = w.start();
+    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('flaky-start'), name: 'flaky-start', durationMs: 300 });
+    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
+    await anklet.waitFor(msg('cleanup | finished'), { count: 2, timeoutMs: 30_000 });
+    // The start failure was repeated on the same VM; the copy failed three times and cost an attempt.
+    const repeats = anklet.lines.filter(msg('anka command failed; repeating the step'));
+    expect(repeats.map((l) => l.step)).toEqual(['obtaining_anka_vm', 'executing_anka_copy', 'executing_anka_copy']);
+    const retried = anklet.lines.filter(msg('pushing job back to the queue for another attempt'));
+    expect(retried.map((l) => l.reason)).toEqual(['error_executing_anka_copy']);
+    const delay = Number(retried[0]!.retryInSeconds);
+    expect(delay).toBeGreaterThanOrEqual(1);
+    expect(delay).toBeLessThanOrEqual(2);
+    // Not taken again before the back-off ended.
+    const claims = anklet.lines.filter(msg('queued job found'));
+    expect(claims).toHaveLength(2);
+    expect(Date.parse(String(claims[1]!.time)) - Date.parse(String(retried[0]!.time))).toBeGreaterThanOrEqual(delay * 1000 - 100);
+    const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics/v1?format=prometheus`)).text();
+    expect(text).toMatch(/^anklet_step_retries_total\{.*step="executing_anka_copy".*\} 2$/m);
+    expect(text).toMatch(/^anklet_job_retries_total\{.*reason="error_executing_anka_copy".*\} 1$/m);
+  });
+
+  it('first SIGINT while the job runs: the VM is left running, and the next start adopts and finishes it', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx);
+    const first = w.start();
+    await first.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('adopt'), name: 'adopt', durationMs: 8000 });
+    await first.waitFor(msg('job found registered runner and is now in progress'), { timeoutMs: 60_000 });
+    first.signal('SIGINT');
+    expect((await first.exited).code).toBe(0);
+    expect(w.ankletVms()).toHaveLength(1);
+    const second = w.start();
+    await second.waitFor(msg('found job of a previous run still in its vm; watching it'), { timeoutMs: 60_000 });
+    expect((await w.sim.control.waitForJob(job.id, 'completed', 60_000)).conclusion).toBe('success');
+    await second.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
+  });
+
+  it('overcommit: skip_cpu_and_memory_resource_checks runs two VMs that do not fit together', async (ctx) => {
+    const { expect } = ctx;
+    // 2c4r on the host beforehand: with one pull per host, the second job would otherwise wait for the first's pull.
+    const w = await makeWorld(ctx, ['skip_cpu_and_memory_resource_checks: true', 'skip_cpu_and_memory_resource_checks: true'], { localTag: '2c4r' });
+    const anklet = w.start();
+    await anklet.waitFor(msg('github handler started'), { count: 2, timeoutMs: 60_000 });
+    // Two 2-CPU VMs on this 2-CPU host: only with the checks skipped do both run at once. The jobs
+    // are long enough for the second VM to be ready before the first job ends on a busy machine.
+    const jobs = [0, 1].map((i) => w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels(`over-${i}`, '2c4r'), name: `over-${i}`, durationMs: 15_000 }));
+    await w.sim.control.waitFor(() => (jobs.every((j) => w.sim.control.job(j.id)?.status === 'in_progress') ? true : undefined), 90_000);
+    for (const job of jobs) expect((await w.sim.control.waitForJob(job.id, 'completed', 60_000)).conclusion).toBe('success');
+    await anklet.waitFor(msg('cleanup | finished'), { count: 2, timeoutMs: 30_000 });
+    expect(anklet.lines.some(msg('skipping VM CPU and memory resource checks; this plugin may overcommit host resources; use at your own risk'))).toBe(true);
+    expect(anklet.lines.filter(msg('job found registered runner and is now in progress')).length).toBeGreaterThanOrEqual(2);
+  });
+
+  it('second SIGINT exits at once; the next start cleans up the VM and runs the job', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx);
+    w.anka.setFaults([{ command: 'run', times: 1, delayMs: 5000 }]);
+    const first = w.start();
+    await first.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('twice'), name: 'twice', durationMs: 300 });
+    await first.waitFor(msg('installing github runner inside of vm'), { timeoutMs: 60_000 });
+    first.signal('SIGINT');
+    await first.waitFor(msg('best effort graceful shutdown, interrupting the job as soon as possible...'), { timeoutMs: 10_000 });
+    first.signal('SIGINT');
+    await first.exited;
+    w.anka.setFaults([]);
+    const second = w.start();
+    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
+    await second.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
+    // Either the first process still cleaned up, or the second found what it left.
+    const leftBehind = second.lines.some(msg('cleaning up job left by a previous run')) || second.lines.some(msg('deleting orphaned vm that no job owns'));
+    const cleanedByFirst = first.lines.some(msg('cleanup | finished'));
+    expect(leftBehind || cleanedByFirst).toBe(true);
+  });
+
+  it('runs a job in a fresh VM with a JIT runner, then removes runner, VM and job', async (ctx) => {
+    const { expect } = ctx;
+    // A host without the template: the first job pulls it.
+    const w = await makeWorld(ctx, [''], { localTag: null });
     const anklet = w.start();
     await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
     const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('ok'), name: 'ok', durationMs: 500 });
@@ -190,7 +342,7 @@ describe('github handler, packed and run by the real anklet binary', () => {
     expect(completedLine.conclusion).toBe('success');
     expect(await w.store.get('acme', String(job.id))).toBeNull();
     // The JIT config went in through stdin: nothing long or secret on any anka command line.
-    expect(anka.calls().some((c) => c.argv.includes('--jit'))).toBe(true);
+    expect(w.anka.calls().some((c) => c.argv.includes('--jit'))).toBe(true);
     // Metrics: the claim, the phase durations and the status back to idle.
     const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics/v1?format=prometheus`)).text();
     const line = (re: RegExp) => text.split('\n').find((l) => re.test(l));
@@ -201,8 +353,42 @@ describe('github handler, packed and run by the real anklet binary', () => {
     expect(line(/^anklet_plugin_status\{.*GITHUB_HANDLER1.*idle.*\} 1$/), text).toBeDefined();
   });
 
-  it('reports a job that fails inside the VM as failed, and still cleans up', async () => {
-    const w = await makeWorld();
+  it('SIGQUIT finishes the running job and takes no new one', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx);
+    const anklet = w.start();
+    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const running = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('quit-running'), name: 'quit-running', durationMs: 5000 });
+    await anklet.waitFor(msg('job found registered runner and is now in progress'), { timeoutMs: 60_000 });
+    anklet.signal('SIGQUIT');
+    const waiting = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('quit-waiting'), name: 'quit-waiting' });
+    const exit = await anklet.exited;
+    expect(exit.code).toBe(0);
+    expect(w.sim.control.job(running.id)?.conclusion).toBe('success');
+    expect(anklet.lines.some(msg('cleanup | finished'))).toBe(true);
+    expect((await w.store.get('acme', String(waiting.id)))?.owner).toBeUndefined();
+    w.sim.control.cancelRun(waiting.run_id);
+  });
+
+  it('drain file: no new jobs, status draining; removing it resumes', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx);
+    const drain = writeFile(path.join(w.home, '.config', 'anklet', '.drain'), '');
+    const anklet = w.start();
+    await anklet.waitFor(msg('drain file present; not picking up new jobs'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('drained'), name: 'drained', durationMs: 300 });
+    await w.sim.control.deliveriesSettled();
+    // Three turns of the handler's loop (sleep_interval: 1) with the job in the queue.
+    await new Promise((r) => setTimeout(r, 3000));
+    expect((await w.store.get('acme', String(job.id)))?.owner).toBeUndefined();
+    rmSync(drain);
+    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
+    await anklet.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
+  });
+
+  it('reports a job that fails inside the VM as failed, and still cleans up', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx);
     const anklet = w.start();
     await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
     const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('fails'), name: 'fails', conclusion: 'failure', durationMs: 300 });
@@ -212,8 +398,9 @@ describe('github handler, packed and run by the real anklet binary', () => {
     await anklet.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
   });
 
-  it('cancels the run when the template label is missing, or the template or tag is not in the registry', async () => {
-    const w = await makeWorld();
+  it('cancels the run when the template label is missing, or the template or tag is not in the registry', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx);
     const anklet = w.start();
     await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
     const noLabel = w.sim.control.dispatchJob({ repository: 'acme/app', labels: ['anka-template-tag:vanilla', 'nolabel-0'], name: 'no-template-label' });
@@ -232,26 +419,82 @@ describe('github handler, packed and run by the real anklet binary', () => {
     expect(anklet.lines.filter(msg('anka template or tag not found in registry; cancelling job'))).toHaveLength(2);
   });
 
-  it('retries on a new VM after the registration race, and gives up after job_retry_attempts', async () => {
-    const w = await makeWorld(['registration_timeout_seconds: 6\njob_retry_attempts: 1\nretry_backoff_seconds: 1']);
+  it('a GitHub rate limit on runner registration pauses and then goes on', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx);
     const anklet = w.start();
     await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-    w.sim.control.setRegistrationRace({ next: 1 });
-    const once = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('race-once'), name: 'race-once', durationMs: 300 });
-    expect((await w.sim.control.waitForJob(once.id, 'completed', 90_000)).conclusion).toBe('success');
-    await anklet.waitFor(msg('job completed'), { timeoutMs: 30_000 });
-    expect(anklet.lines.filter(msg('waiting for runner registration timed out, will retry'))).toHaveLength(1);
-
-    w.sim.control.setRegistrationRace({ next: 5 });
-    const always = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('race-always'), name: 'race-always', durationMs: 300 });
-    expect((await w.sim.control.waitForJob(always.id, 'completed', 90_000)).conclusion).toBe('cancelled');
-    await anklet.waitFor(msg('job has attempts > max attempts, cancelling it'), { timeoutMs: 30_000 });
-    await anklet.waitFor(msg('job cancelled'), { timeoutMs: 30_000 });
-    expect(anklet.lines.filter(msg('waiting for runner registration timed out, will retry'))).toHaveLength(3);
+    w.sim.control.injectRateLimit({ kind: 'primary', count: 1, resetInSeconds: 2, match: 'generate-jitconfig' });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('limited'), name: 'limited', durationMs: 300 });
+    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
+    await anklet.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
+    expect(anklet.lines.some(msg('GitHub API rate limit exceeded, pausing until reset'))).toBe(true);
   });
 
-  it('leaves a job too big for this host in the queue without spending attempts', async () => {
-    const w = await makeWorld();
+  it('a job whose webhooks were lost is found completed by asking the API', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx, ['status_check_interval_seconds: 5\nregistration_timeout_seconds: 60']);
+    const anklet = w.start();
+    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('lost-hooks'), name: 'lost-hooks', durationMs: 300 });
+    await anklet.waitFor(msg('queued job found'), { timeoutMs: 60_000 });
+    // in_progress and completed never reach the receiver.
+    w.sim.control.failNextDeliveries({ count: 2 });
+    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
+    await anklet.waitFor((l) => l.msg === 'job completed' && l.conclusion === 'success', { timeoutMs: 30_000 });
+    await anklet.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
+    expect(anklet.lines.some(msg('waiting for runner registration timed out, will retry'))).toBe(false);
+  });
+
+  it('host_to_guest_folder_mounts: the host folder is mounted into the VM', async (ctx) => {
+    const { expect } = ctx;
+    const hostDir = mkdtempSync(path.join(shared, 'mount-'));
+    writeFile(path.join(hostDir, '.anklet_ci_mount_probe'), 'anklet-ci-mount-ok');
+    const w = await makeWorld(ctx, [`host_to_guest_folder_mounts: ["${hostDir}:anklet_mount_test"]`]);
+    const anklet = w.start();
+    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('mount'), name: 'mount', durationMs: 300 });
+    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
+    await anklet.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
+    const mounted = anklet.lines.find(msg('mounted host folder into guest vm'));
+    expect(String(mounted?.mountSpec)).toContain('anklet_mount_test');
+    expect(anklet.lines.some(msg('handling anka workflow run job'))).toBe(true);
+  });
+
+  it('registration_method: token registers with config.sh through the shipped scripts (token on stdin)', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx, ['registration_method: token']);
+    const anklet = w.start();
+    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('token-mode'), name: 'token-mode', durationMs: 300 });
+    const done = await w.sim.control.waitForJob(job.id, 'completed', 90_000);
+    expect(done.conclusion).toBe('success');
+    expect(done.runner_name).toMatch(/^anklet-vm-/);
+    await anklet.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
+    expect(anklet.lines.some(msg('job found registered runner and is now in progress'))).toBe(true);
+    // The registration URL, name and labels are arguments; the token is not.
+    const register = w.anka.calls().find((c) => c.argv.some((a) => a.endsWith('register-runner.bash')) && c.argv.includes('-'));
+    expect(register?.argv).toContain(`${new URL(w.sim.url).origin}/acme`);
+  });
+
+  it('first SIGINT before the runner runs: the job goes back with attempts unchanged and the VM is deleted', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx);
+    w.anka.setFaults([{ command: 'run', delayMs: 4000 }]);
+    const anklet = w.start();
+    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('sigint'), name: 'sigint' });
+    await anklet.waitFor(msg('installing github runner inside of vm'), { timeoutMs: 60_000 });
+    anklet.signal('SIGINT');
+    expect((await anklet.exited).code).toBe(0);
+    const stored = await w.store.get('acme', String(job.id));
+    expect(stored).toMatchObject({ attempts: 0, phase: 'queued' });
+    w.sim.control.cancelRun(job.run_id);
+  });
+
+  it('leaves a job too big for this host in the queue without spending attempts', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx);
     const anklet = w.start();
     await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
     const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('huge', '64c512r'), name: 'huge' });
@@ -265,237 +508,33 @@ describe('github handler, packed and run by the real anklet binary', () => {
     w.sim.control.cancelRun(job.run_id);
   });
 
-  it('two handlers on one host share the two VM slots', async () => {
-    const w = await makeWorld(['', '']);
-    // Pulled beforehand, so that neither handler hands a job back because the other one is pulling.
-    execFileSync('anka', ['-j', 'registry', 'pull', '--shrink', TEMPLATE, '--tag', '1c2r'], { env: process.env, stdio: 'pipe' });
-    const anklet = w.start();
-    await anklet.waitFor(msg('github handler started'), { count: 2, timeoutMs: 60_000 });
-    const jobs = [0, 1, 2].map((i) => w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels(`pair-${i}`), name: `pair-${i}`, durationMs: 3000 }));
-    for (const job of jobs) expect((await w.sim.control.waitForJob(job.id, 'completed', 120_000)).conclusion).toBe('success');
-    await anklet.waitFor(msg('job completed'), { count: 3, timeoutMs: 30_000 });
-    const handlersUsed = new Set(anklet.lines.filter(msg('job completed')).map((l) => (l.attributes as { name?: string } | undefined)?.name));
-    expect(handlersUsed.size).toBe(2);
-    expect(anklet.stdout).not.toContain('maximum number of running instances exceeded');
-  });
-
-  it('first SIGINT during the template pull: the job goes back with attempts unchanged, no VM is made', async () => {
-    const w = await makeWorld();
-    // Make sure a pull is needed, and slow.
-    execFileSync('anka', ['-j', 'delete', '--yes', TEMPLATE], { env: process.env, stdio: 'pipe' });
-    anka.setFaults([{ command: 'registry pull', delayMs: 8000 }]);
-    try {
-      const anklet = w.start();
-      await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-      const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('sigint-pull'), name: 'sigint-pull' });
-      await anklet.waitFor(msg('handling anka workflow run job'), { timeoutMs: 60_000 });
-      await new Promise((r) => setTimeout(r, 1000));
-      anklet.signal('SIGINT');
-      expect((await anklet.exited).code).toBe(0);
-      expect(await w.store.get('acme', String(job.id))).toMatchObject({ attempts: 0, phase: 'queued' });
-      expect(anklet.lines.some(msg('vm started'))).toBe(false);
-      w.sim.control.cancelRun(job.run_id);
-    } finally {
-      anka.setFaults([]);
-    }
-  });
-
-  it('first SIGINT before the runner runs: the job goes back with attempts unchanged and the VM is deleted', async () => {
-    const w = await makeWorld();
-    anka.setFaults([{ command: 'run', delayMs: 4000 }]);
-    try {
-      const anklet = w.start();
-      await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-      const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('sigint'), name: 'sigint' });
-      await anklet.waitFor(msg('installing github runner inside of vm'), { timeoutMs: 60_000 });
-      anklet.signal('SIGINT');
-      expect((await anklet.exited).code).toBe(0);
-      const stored = await w.store.get('acme', String(job.id));
-      expect(stored).toMatchObject({ attempts: 0, phase: 'queued' });
-      w.sim.control.cancelRun(job.run_id);
-    } finally {
-      anka.setFaults([]);
-    }
-  });
-
-  it('first SIGINT while the job runs: the VM is left running, and the next start adopts and finishes it', async () => {
-    const w = await makeWorld();
-    const first = w.start();
-    await first.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('adopt'), name: 'adopt', durationMs: 8000 });
-    await first.waitFor(msg('job found registered runner and is now in progress'), { timeoutMs: 60_000 });
-    first.signal('SIGINT');
-    expect((await first.exited).code).toBe(0);
-    expect(ankletVms()).toHaveLength(1);
-    const second = w.start();
-    await second.waitFor(msg('found job of a previous run still in its vm; watching it'), { timeoutMs: 60_000 });
-    expect((await w.sim.control.waitForJob(job.id, 'completed', 60_000)).conclusion).toBe('success');
-    await second.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
-  });
-
-  it('second SIGINT exits at once; the next start cleans up the VM and runs the job', async () => {
-    const w = await makeWorld();
-    anka.setFaults([{ command: 'run', times: 1, delayMs: 5000 }]);
-    const first = w.start();
-    await first.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('twice'), name: 'twice', durationMs: 300 });
-    await first.waitFor(msg('installing github runner inside of vm'), { timeoutMs: 60_000 });
-    first.signal('SIGINT');
-    await first.waitFor(msg('best effort graceful shutdown, interrupting the job as soon as possible...'), { timeoutMs: 10_000 });
-    first.signal('SIGINT');
-    await first.exited;
-    anka.setFaults([]);
-    const second = w.start();
-    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
-    await second.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
-    // Either the first process still cleaned up, or the second found what it left.
-    const leftBehind = second.lines.some(msg('cleaning up job left by a previous run')) || second.lines.some(msg('deleting orphaned vm that no job owns'));
-    const cleanedByFirst = first.lines.some(msg('cleanup | finished'));
-    expect(leftBehind || cleanedByFirst).toBe(true);
-  });
-
-  it('a transient anka failure is repeated in place, a lasting one is retried on a new VM after a back-off', async () => {
-    const w = await makeWorld(['retry_backoff_seconds: 2']);
-    anka.setFaults([
-      { command: 'start', times: 1, error: { message: '{vm}: failed to start: No child processes' } },
-      { command: 'cp', times: 3, error: { message: 'failed to copy: No child processes' } },
-    ]);
-    try {
-      const anklet = w.start();
-      await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-      const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('flaky-start'), name: 'flaky-start', durationMs: 300 });
-      expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
-      await anklet.waitFor(msg('cleanup | finished'), { count: 2, timeoutMs: 30_000 });
-      // The start failure was repeated on the same VM; the copy failed three times and cost an attempt.
-      const repeats = anklet.lines.filter(msg('anka command failed; repeating the step'));
-      expect(repeats.map((l) => l.step)).toEqual(['obtaining_anka_vm', 'executing_anka_copy', 'executing_anka_copy']);
-      const retried = anklet.lines.filter(msg('pushing job back to the queue for another attempt'));
-      expect(retried.map((l) => l.reason)).toEqual(['error_executing_anka_copy']);
-      const delay = Number(retried[0]!.retryInSeconds);
-      expect(delay).toBeGreaterThanOrEqual(1);
-      expect(delay).toBeLessThanOrEqual(2);
-      // Not taken again before the back-off ended.
-      const claims = anklet.lines.filter(msg('queued job found'));
-      expect(claims).toHaveLength(2);
-      expect(Date.parse(String(claims[1]!.time)) - Date.parse(String(retried[0]!.time))).toBeGreaterThanOrEqual(delay * 1000 - 100);
-      const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics/v1?format=prometheus`)).text();
-      expect(text).toMatch(/^anklet_step_retries_total\{.*step="executing_anka_copy".*\} 2$/m);
-      expect(text).toMatch(/^anklet_job_retries_total\{.*reason="error_executing_anka_copy".*\} 1$/m);
-    } finally {
-      anka.setFaults([]);
-    }
-  });
-
-  it('a GitHub rate limit on runner registration pauses and then goes on', async () => {
-    const w = await makeWorld();
+  it('first SIGINT during the template pull: the job goes back with attempts unchanged, no VM is made', async (ctx) => {
+    const { expect } = ctx;
+    // A host without the template, and a slow pull.
+    const w = await makeWorld(ctx, [''], { localTag: null });
+    w.anka.setFaults([{ command: 'registry pull', delayMs: 8000 }]);
     const anklet = w.start();
     await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-    w.sim.control.injectRateLimit({ kind: 'primary', count: 1, resetInSeconds: 2, match: 'generate-jitconfig' });
-    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('limited'), name: 'limited', durationMs: 300 });
-    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
-    await anklet.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
-    expect(anklet.lines.some(msg('GitHub API rate limit exceeded, pausing until reset'))).toBe(true);
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('sigint-pull'), name: 'sigint-pull' });
+    await anklet.waitFor(msg('handling anka workflow run job'), { timeoutMs: 60_000 });
+    // The pull has begun (anka-sim logs every call as it starts).
+    await until(() => w.anka.calls().some((c) => c.argv.includes('registry') && c.argv.includes('pull')), 'the template pull starts');
+    anklet.signal('SIGINT');
+    expect((await anklet.exited).code).toBe(0);
+    expect(await w.store.get('acme', String(job.id))).toMatchObject({ attempts: 0, phase: 'queued' });
+    expect(anklet.lines.some(msg('vm started'))).toBe(false);
+    w.sim.control.cancelRun(job.run_id);
   });
 
-  it('registration_method: token registers with config.sh through the shipped scripts (token on stdin)', async () => {
-    const w = await makeWorld(['registration_method: token']);
-    const anklet = w.start();
-    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('token-mode'), name: 'token-mode', durationMs: 300 });
-    const done = await w.sim.control.waitForJob(job.id, 'completed', 90_000);
-    expect(done.conclusion).toBe('success');
-    expect(done.runner_name).toMatch(/^anklet-vm-/);
-    await anklet.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
-    expect(anklet.lines.some(msg('job found registered runner and is now in progress'))).toBe(true);
-    // The registration URL, name and labels are arguments; the token is not.
-    const register = anka.calls().find((c) => c.argv.some((a) => a.endsWith('register-runner.bash')) && c.argv.includes('-'));
-    expect(register?.argv).toContain(`${new URL(w.sim.url).origin}/acme`);
-  });
-
-  it('overcommit: skip_cpu_and_memory_resource_checks runs two VMs that do not fit together', async () => {
-    const w = await makeWorld(['skip_cpu_and_memory_resource_checks: true', 'skip_cpu_and_memory_resource_checks: true']);
-    // Pulled beforehand: with one pull per host, the second job would otherwise wait for the first's pull.
-    execFileSync('anka', ['-j', 'registry', 'pull', '--shrink', TEMPLATE, '--tag', '2c4r'], { env: process.env, stdio: 'pipe' });
-    const anklet = w.start();
-    await anklet.waitFor(msg('github handler started'), { count: 2, timeoutMs: 60_000 });
-    // Two 2-CPU VMs on this 2-CPU host: only with the checks skipped do both run at once.
-    const jobs = [0, 1].map((i) => w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels(`over-${i}`, '2c4r'), name: `over-${i}`, durationMs: 6000 }));
-    await w.sim.control.waitFor(() => (jobs.every((j) => w.sim.control.job(j.id)?.status === 'in_progress') ? true : undefined), 90_000);
-    for (const job of jobs) expect((await w.sim.control.waitForJob(job.id, 'completed', 60_000)).conclusion).toBe('success');
-    await anklet.waitFor(msg('cleanup | finished'), { count: 2, timeoutMs: 30_000 });
-    expect(anklet.lines.some(msg('skipping VM CPU and memory resource checks; this plugin may overcommit host resources; use at your own risk'))).toBe(true);
-    expect(anklet.lines.filter(msg('job found registered runner and is now in progress')).length).toBeGreaterThanOrEqual(2);
-  });
-
-  it('host_to_guest_folder_mounts: the host folder is mounted into the VM', async () => {
-    const hostDir = makeTmp('anklet-mount-');
-    writeFile(path.join(hostDir, '.anklet_ci_mount_probe'), 'anklet-ci-mount-ok');
-    const w = await makeWorld([`host_to_guest_folder_mounts: ["${hostDir}:anklet_mount_test"]`]);
-    const anklet = w.start();
-    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('mount'), name: 'mount', durationMs: 300 });
-    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
-    await anklet.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
-    const mounted = anklet.lines.find(msg('mounted host folder into guest vm'));
-    expect(String(mounted?.mountSpec)).toContain('anklet_mount_test');
-    expect(anklet.lines.some(msg('handling anka workflow run job'))).toBe(true);
-  });
-
-  it('start-up leaves anklet-vm-* VMs that are not provably its own', async () => {
-    const w = await makeWorld();
+  it('start-up leaves anklet-vm-* VMs that are not provably its own', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx);
     // A Go-style name, or another handler's: no token of this instance, so not ours to delete.
-    execFileSync('anka', ['-j', 'clone', TEMPLATE, 'anklet-vm-orphan-1'], { env: process.env, stdio: 'pipe' });
-    try {
-      const anklet = w.start();
-      await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-      expect(anklet.lines.some(msg('deleting orphaned vm that no job owns'))).toBe(false);
-      expect(ankletVms().map((vm) => vm.name)).toEqual(['anklet-vm-orphan-1']);
-    } finally {
-      execFileSync('anka', ['-j', 'delete', '--yes', 'anklet-vm-orphan-1'], { env: process.env, stdio: 'pipe' });
-    }
-  });
-
-  it('drain file: no new jobs, status draining; removing it resumes', async () => {
-    const w = await makeWorld();
-    const drain = writeFile(path.join(w.home, '.config', 'anklet', '.drain'), '');
-    const anklet = w.start();
-    await anklet.waitFor(msg('drain file present; not picking up new jobs'), { timeoutMs: 60_000 });
-    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('drained'), name: 'drained', durationMs: 300 });
-    await w.sim.control.deliveriesSettled();
-    await new Promise((r) => setTimeout(r, 3000));
-    expect((await w.store.get('acme', String(job.id)))?.owner).toBeUndefined();
-    rmSync(drain);
-    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
-    await anklet.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
-  });
-
-  it('SIGQUIT finishes the running job and takes no new one', async () => {
-    const w = await makeWorld();
+    w.ankaCli('clone', TEMPLATE, 'anklet-vm-orphan-1');
     const anklet = w.start();
     await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-    const running = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('quit-running'), name: 'quit-running', durationMs: 5000 });
-    await anklet.waitFor(msg('job found registered runner and is now in progress'), { timeoutMs: 60_000 });
-    anklet.signal('SIGQUIT');
-    const waiting = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('quit-waiting'), name: 'quit-waiting' });
-    const exit = await anklet.exited;
-    expect(exit.code).toBe(0);
-    expect(w.sim.control.job(running.id)?.conclusion).toBe('success');
-    expect(anklet.lines.some(msg('cleanup | finished'))).toBe(true);
-    expect((await w.store.get('acme', String(waiting.id)))?.owner).toBeUndefined();
-    w.sim.control.cancelRun(waiting.run_id);
-  });
-
-  it('a job whose webhooks were lost is found completed by asking the API', async () => {
-    const w = await makeWorld(['status_check_interval_seconds: 5\nregistration_timeout_seconds: 60']);
-    const anklet = w.start();
-    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
-    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('lost-hooks'), name: 'lost-hooks', durationMs: 300 });
-    await anklet.waitFor(msg('queued job found'), { timeoutMs: 60_000 });
-    // in_progress and completed never reach the receiver.
-    w.sim.control.failNextDeliveries({ count: 2 });
-    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
-    await anklet.waitFor((l) => l.msg === 'job completed' && l.conclusion === 'success', { timeoutMs: 30_000 });
-    await anklet.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
-    expect(anklet.lines.some(msg('waiting for runner registration timed out, will retry'))).toBe(false);
+    expect(anklet.lines.some(msg('deleting orphaned vm that no job owns'))).toBe(false);
+    expect(w.ankletVms().map((vm) => vm.name)).toEqual(['anklet-vm-orphan-1']);
+    w.ankaCli('delete', '--yes', 'anklet-vm-orphan-1');
   });
 });
