@@ -1,4 +1,5 @@
-import { execFileSync } from 'node:child_process';
+import { execFile } from 'node:child_process';
+import { promisify } from 'node:util';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
@@ -105,6 +106,7 @@ export interface Leftovers {
   runners: Array<{ id: unknown; name: unknown }>;
   /** Jobs still claimed in the store (undefined: the embedded store of a running host cannot be read). */
   claimed: number | undefined;
+  /** Jobs waiting in the store: queued or handed off. */
   queued: number | undefined;
 }
 
@@ -224,6 +226,8 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
     cleanups.push(() => clearInterval(poller));
 
     const templates = options.templates ?? [simulatedTemplate()];
+    const pull = promisify(execFile);
+    const pulls: Array<Promise<void>> = [];
     const latency = options.ankaLatency ?? {};
     const hosts: FleetHost[] = [];
     for (const spec of specs) {
@@ -246,10 +250,15 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
       const config = writeConfig({ home, pluginsPath, redis, owner, metricsPort, receiverPort, prefix: prefixOf(spec.name), handlers, sim, extra: spec.handlerConfig ?? '', sleepInterval: spec.sleepInterval ?? 1, receiverExtra: spec.receiverConfig ?? '', redeliver });
       hosts.push({ name: spec.name, handlers, receiver: Boolean(spec.receiver), spec, home, config, anka, metricsUrl: `http://127.0.0.1:${metricsPort}/`, process: undefined, runs: [] });
       if (options.prePull && handlers.length > 0) {
-        for (const t of templates) for (const tag of t.tags) execFileSync('anka', ['-j', 'registry', 'pull', '--shrink', t.uuid ?? t.name, '--tag', tag.tag], { env: { ...process.env, ...anka.env }, stdio: 'pipe' });
+        // One pull at a time per host (as one Anka would), hosts in parallel, while the plugins install.
+        pulls.push(
+          (async () => {
+            for (const t of templates) for (const tag of t.tags) await pull('anka', ['-j', 'registry', 'pull', '--shrink', t.uuid ?? t.name, '--tag', tag.tag], { env: { ...process.env, ...anka.env } });
+          })(),
+        );
       }
     }
-    await installing;
+    await Promise.all([installing, ...pulls]);
 
     const host = (name: string) => {
       const found = hosts.find((h) => h.name === name);
@@ -312,7 +321,8 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
         try {
           const stats = await opened.store.stats(owner);
           claimed = stats.claimed;
-          queued = stats.queued;
+          // Handed-off jobs wait too (in their own part of the queue).
+          queued = stats.queued + stats.handedOff;
         } finally {
           await opened.close();
         }

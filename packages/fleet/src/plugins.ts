@@ -1,6 +1,6 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, existsSync, mkdirSync, mkdtempSync, readFileSync, readdirSync, readlinkSync, renameSync, rmSync, statSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { runCli, type Run } from './anklet-process.js';
@@ -48,20 +48,42 @@ const CACHE_ROOT = path.join(REPO_ROOT, 'node_modules', '.cache', 'anklet-fleet'
 let cached: Promise<string> | undefined;
 
 /**
+ * What `pnpm pack` of a workspace package puts in its tarball, hashed: its package.json, README and
+ * LICENSE, and every file under its `files` entries. Same fingerprint, same tarball, without packing
+ * (which costs seconds per package).
+ */
+function packageFingerprint(packageDir: string, hash: ReturnType<typeof createHash>): void {
+  const root = path.join(REPO_ROOT, packageDir);
+  const manifest = JSON.parse(readFileSync(path.join(root, 'package.json'), 'utf8')) as { files?: string[] };
+  const files: string[] = [];
+  const walk = (rel: string): void => {
+    const at = path.join(root, rel);
+    if (!existsSync(at)) return;
+    if (statSync(at).isDirectory()) for (const entry of readdirSync(at).sort()) walk(path.join(rel, entry));
+    else files.push(rel);
+  };
+  for (const entry of ['package.json', ...readdirSync(root).filter((f) => /^(readme|license)/i.test(f)).sort(), ...(manifest.files ?? [])]) walk(entry);
+  for (const rel of files) {
+    hash.update(`${packageDir}/${rel}\0`);
+    hash.update(readFileSync(path.join(root, rel)));
+  }
+}
+
+/**
  * The fleet's plugins (`@anklet/github`, the receiver, the handler), packed with `pnpm pack` and
- * installed with the real `anklet plugins install` into a cache folder named after the tarballs'
- * hash (pnpm packs are byte-for-byte reproducible), so that test processes and demo runs of the same
- * build install once and copy after that. Build them first (`turbo run build`). Once per process.
+ * installed with the real `anklet plugins install` into a cache folder named after the packed
+ * files' hash (see packageFingerprint), so that test processes and demo runs of the same build pack
+ * and install once and copy after that. Build them first (`turbo run build`). Once per process.
  */
 export function fleetPluginsCache(): Promise<string> {
   cached ??= (async () => {
+    const hash = createHash('sha256');
+    for (const dir of FLEET_PLUGIN_DIRS) packageFingerprint(dir, hash);
+    const target = path.join(CACHE_ROOT, hash.digest('hex').slice(0, 16));
+    if (existsSync(path.join(target, COMPLETE))) return target;
     const packDir = mkdtempSync(path.join(tmpdir(), 'anklet-fleet-pack-'));
     try {
       const tarballs = packPackages(FLEET_PLUGIN_DIRS, packDir).sort();
-      const hash = createHash('sha256');
-      for (const tarball of tarballs) hash.update(readFileSync(tarball));
-      const target = path.join(CACHE_ROOT, hash.digest('hex').slice(0, 16));
-      if (existsSync(path.join(target, COMPLETE))) return target;
       // Install beside the target and rename: a concurrent process either wins or finds it done.
       mkdirSync(CACHE_ROOT, { recursive: true });
       const staging = mkdtempSync(path.join(CACHE_ROOT, 'staging-'));

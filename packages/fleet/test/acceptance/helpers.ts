@@ -5,6 +5,7 @@
  */
 import { FLEET_TEMPLATE, runnerFiles, simulatedTemplate, type Fleet, type FleetHost, type LogLine } from '../../src/index.js';
 import type { RegistryTemplateSeed } from '@anklet/anka-sim';
+import { afterEach, beforeEach } from 'vitest';
 
 /** The Go suite's second template (`vanilla+port-forward-22+brew-git`). */
 export const TEMPLATE2 = 'd792c6f6-198c-470f-9526-9c998efe7ab4';
@@ -69,7 +70,7 @@ export async function until<T>(what: string, check: () => T | Promise<T>, timeou
 }
 
 /** Waits for a log line of `host` with `msg` (and job). */
-export function waitForLine(host: FleetHost, text: string, jobId?: number, timeoutMs = 30_000): Promise<LogLine> {
+export function waitForLine(host: FleetHost, text: string, jobId?: number, timeoutMs = 60_000): Promise<LogLine> {
   return until(`"${text}" in ${host.name}'s log${jobId ? ` for job ${jobId}` : ''}`, () => linesWith(host, text, jobId)[0], timeoutMs);
 }
 
@@ -103,13 +104,55 @@ export async function metricSum(host: FleetHost, metric: string, labelsWanted: R
   return sum;
 }
 
-/** Waits until every plugin of the hosts reports `idle` in its host's /metrics. */
+/**
+ * Waits until every plugin of the hosts is at rest in its host's /metrics: handlers `idle`,
+ * receivers `running` (the status a listening receiver keeps; anklet's supervisor never shows a
+ * receiver as idle).
+ */
 export async function waitForIdle(fleet: Fleet, hostNames: string[]): Promise<void> {
   for (const name of hostNames) {
     const host = fleet.host(name);
-    const plugins = [...host.handlers, ...(host.receiver ? [`${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_RECEIVER`] : [])];
-    for (const plugin of plugins) await until(`${plugin} idle in ${name}'s /metrics`, async () => (await pluginStatus(host, plugin)) === 'idle', 15_000);
+    const plugins = [...host.handlers.map((p) => [p, 'idle'] as const), ...(host.receiver ? [[`${name.toUpperCase().replace(/[^A-Z0-9]/g, '_')}_RECEIVER`, 'running'] as const] : [])];
+    for (const [plugin, rest] of plugins) await until(`${plugin} ${rest} in ${name}'s /metrics`, async () => (await pluginStatus(host, plugin)) === rest, 15_000);
   }
+}
+
+/**
+ * The hosts' log lines from `since` (ms) on, one short line each (time, host, plugin, msg, job and
+ * the fields that explain it), for a failing test's output; only the lines of `jobIds` when given.
+ */
+export function logDigest(fleet: Fleet, since: number, jobIds?: ReadonlySet<number>): string {
+  const rows: Array<[number, string]> = [];
+  const skip = new Set(['time', 'level', 'msg', 'attributes', 'workflowJobID', 'pid', 'hostname', 'plugin', 'owner', 'repo', 'ankaTemplate', 'ankaTemplateTag', 'workflowName', 'jobURL', 'workflowJobName', 'workflowJobRunID', 'ownerID']);
+  for (const host of fleet.hosts) {
+    for (const line of logsOf(host)) {
+      const t = Date.parse(String(line.time));
+      if (!(t >= since)) continue;
+      if (jobIds && !jobIds.has(Number(line.workflowJobID))) continue;
+      const name = (line.attributes as { name?: string } | undefined)?.name ?? '';
+      const extra = Object.entries(line)
+        .filter(([k, v]) => !skip.has(k) && v !== undefined && v !== '' && typeof v !== 'object')
+        .map(([k, v]) => `${k}=${String(v).slice(0, 80)}`)
+        .join(' ');
+      rows.push([t, `${new Date(t).toISOString().slice(14, 23)} ${host.name} ${name} ${String(line.level ?? '')} ${String(line.msg)}${line.workflowJobID ? ` job=${String(line.workflowJobID)}` : ''} ${extra}`]);
+    }
+  }
+  return rows
+    .sort((a, b) => a[0] - b[0])
+    .map((r) => r[1])
+    .join('\n');
+}
+
+/** Registers an afterEach that prints the fleet's log digest of a failed test. */
+export function dumpLogsOnFailure(fleetOf: () => Fleet | undefined): void {
+  let started = Date.now();
+  beforeEach(() => {
+    started = Date.now();
+  });
+  afterEach((ctx) => {
+    const fleet = fleetOf();
+    if (fleet && ctx.task.result?.state === 'fail') console.log(`--- fleet log of "${ctx.task.name}" ---\n${logDigest(fleet, started - 1000)}`);
+  });
 }
 
 /** The `workflow_job` of a github-sim delivery record. */

@@ -10,7 +10,7 @@
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startFleet, type Fleet, type FleetHost, type FleetJob } from '../../src/index.js';
-import { deliveredJob, goTemplates, linesWith, until, waitForIdle, waitForLine } from './helpers.js';
+import { deliveredJob, dumpLogsOnFailure, goTemplates, linesWith, until, waitForIdle, waitForLine } from './helpers.js';
 
 const JOB_MS = 1500;
 const QUEUE = 'shared_queue';
@@ -20,6 +20,8 @@ describe('acceptance: several hosts (Go §11.5, §11.6, receiver §7.2)', () => 
   let small: FleetHost;
   let big: FleetHost;
   let receivers: FleetHost[];
+
+  dumpLogsOnFailure(() => fleet);
 
   beforeAll(async () => {
     const receiver = { receiver: true, receiverConfig: `queue_name: ${QUEUE}`, redeliver: true };
@@ -62,7 +64,7 @@ describe('acceptance: several hosts (Go §11.5, §11.6, receiver §7.2)', () => 
     const line = await waitForLine(small, 'host does not have enough resources to run vm', job!.id);
     expect(String(line.reason)).toMatch(/memory/);
     await fleet.startHost('mac-8-16');
-    await fleet.waitForAll({ timeoutMs: 60_000 });
+    await fleet.waitForAll({ timeoutMs: 120_000 });
     expect([job!.conclusion, job!.host, job!.starts]).toEqual(['success', 'mac-8-16', 1]);
     expect(linesWith(big, 'queued job found', job!.id)).toHaveLength(1);
   });
@@ -95,12 +97,12 @@ describe('acceptance: several hosts (Go §11.5, §11.6, receiver §7.2)', () => 
       [1, 2].map((i) => ({ name: `t2-dual-without-tag (${i})`, tag: '6c6r', conclusion: 'success' as const, durationMs: JOB_MS })),
       { workflowName: 't2-dual-without-tag' },
     );
-    await fleet.waitForAll({ timeoutMs: 90_000 });
+    await fleet.waitForAll({ timeoutMs: 240_000 });
     const matrix = fleet.dispatchRun(
       [1, 2].map((node) => ({ name: `t1-with-tag-1-matrix-nodes-2 (${node})`, tag: '6c6r', conclusion: 'success' as const, durationMs: JOB_MS })),
       { workflowName: 't1-with-tag-1-matrix-nodes-2' },
     );
-    await fleet.waitForAll({ timeoutMs: 90_000 });
+    await fleet.waitForAll({ timeoutMs: 240_000 });
     for (const jobs of [dual, matrix]) {
       expect(jobs.map((j) => [j.conclusion, j.starts])).toEqual([['success', 1], ['success', 1]]);
       expectOnBothHosts(jobs);
@@ -117,7 +119,7 @@ describe('acceptance: several hosts (Go §11.5, §11.6, receiver §7.2)', () => 
     const failed = fleet.sim.control.deliveries().filter((d) => d.action === 'queued' && !d.success && deliveredJob(d).id === job!.id);
     expect(failed).toHaveLength(2);
     await fleet.startReceiver();
-    await fleet.waitForAll({ timeoutMs: 60_000 });
+    await fleet.waitForAll({ timeoutMs: 120_000 });
     expect(job!.conclusion).toBe('success');
     const redelivered = receivers.flatMap((r) => linesWith(r, 'redelivering hook').filter((l) => Number(l.workflow_job_id) === job!.id));
     expect(redelivered.length).toBeGreaterThanOrEqual(1);

@@ -9,8 +9,8 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { FLEET_TEMPLATE, MISSING_TEMPLATE, startFleet, type Fleet, type FleetHost } from '../../src/index.js';
-import { MOUNT_NAME, MOUNT_OK, MOUNT_PROBE, TEMPLATE2, TEMPLATE2_TAG, ankaCalls, goTemplates, labels, linesWith, metricSum, until, waitForIdle, waitForLine } from './helpers.js';
+import { FLEET_TEMPLATE, MISSING_TEMPLATE, startFleet, type Fleet, type FleetHost, type FleetJob } from '../../src/index.js';
+import { MOUNT_NAME, MOUNT_OK, MOUNT_PROBE, TEMPLATE2, TEMPLATE2_TAG, ankaCalls, goTemplates, dumpLogsOnFailure, labels, linesWith, metricSum, until, waitForIdle, waitForLine } from './helpers.js';
 
 const JOB_MS = 300;
 
@@ -18,6 +18,8 @@ describe('acceptance: one handler host (Go §11.2–11.4, 11.7, 11.8)', () => {
   let fleet: Fleet;
   let mac: FleetHost;
   const mountDir = mkdtempSync(path.join(tmpdir(), 'anklet-mount-'));
+
+  dumpLogsOnFailure(() => fleet);
 
   beforeAll(async () => {
     writeFileSync(path.join(mountDir, MOUNT_PROBE), MOUNT_OK, { mode: 0o644 });
@@ -53,7 +55,7 @@ describe('acceptance: one handler host (Go §11.2–11.4, 11.7, 11.8)', () => {
       { name: 't1-cancelled-failure-no-template', labels: labels(MISSING_TEMPLATE, TEMPLATE2_TAG, 'no-template'), expect: 'cancelled' },
       { name: 't1-cancelled-failure-no-template-specified', labels: labels(undefined, TEMPLATE2_TAG, 'no-template-specified'), expect: 'cancelled' },
     ]);
-    await fleet.waitForAll({ timeoutMs: 60_000 });
+    await fleet.waitForAll({ timeoutMs: 120_000 });
     expect(jobs.map((j) => j.conclusion)).toEqual(jobs.map(() => 'cancelled'));
     for (const job of jobs.slice(0, 4)) expect(linesWith(mac, 'anka template or tag not found in registry; cancelling job', job.id)).toHaveLength(1);
     expect(linesWith(mac, 'anka-template label missing from workflow job; cancelling job', jobs[4]!.id)).toHaveLength(1);
@@ -67,7 +69,7 @@ describe('acceptance: one handler host (Go §11.2–11.4, 11.7, 11.8)', () => {
   // §11.3 2-test-failures, first case: the job fails inside its VM.
   it('reports a job that fails in its VM as failure', async () => {
     const [job] = fleet.dispatch({ name: 't1-failure-tag-1-in-vm', tag: '6c14r', conclusion: 'failure', durationMs: JOB_MS });
-    await fleet.waitForAll({ timeoutMs: 60_000 });
+    await fleet.waitForAll({ timeoutMs: 120_000 });
     expect(job!.conclusion).toBe('failure');
     expect(job!.starts).toBe(1);
     const completed = linesWith(mac, 'job completed', job!.id);
@@ -77,6 +79,7 @@ describe('acceptance: one handler host (Go §11.2–11.4, 11.7, 11.8)', () => {
 
   // §11.3, the too-big templates: logged as never fitting, handed back (no attempt spent), and gone
   // from the store once the harness cancels the run.
+  const tooBig: FleetJob[] = [];
   it('hands back jobs whose template is bigger than the host until their run is cancelled', async () => {
     const jobs = fleet.dispatch([
       { name: 't2-12c20r-1', tag: '12c20r', expect: 'cancelled' },
@@ -87,20 +90,17 @@ describe('acceptance: one handler host (Go §11.2–11.4, 11.7, 11.8)', () => {
       expect(String(line.reason)).toMatch(/not have enough (CPU cores|memory)/);
     }
     for (const job of jobs) fleet.sim.control.cancelRun(job.runId);
-    await fleet.waitForAll({ timeoutMs: 60_000 });
+    await fleet.waitForAll({ timeoutMs: 120_000 });
     expect(jobs.map((j) => j.conclusion)).toEqual(['cancelled', 'cancelled']);
     expect(jobs.every((j) => j.starts === 0 && j.vmName === undefined)).toBe(true);
     expect(jobs.flatMap((j) => linesWith(mac, 'pushing job back to the queue for another attempt', j.id))).toEqual([]);
-    await until('the cancelled jobs gone from the store', async () => {
-      const left = await fleet.leftovers();
-      return left.queued === 0 && left.claimed === 0;
-    });
+    tooBig.push(...jobs);
   });
 
   // §11.4 3-test-success: every success workflow on one host with two handlers, then all idle.
   it('runs the success workflows with two handlers and goes back to idle', async () => {
     const [withTag] = fleet.dispatch({ name: 't1-with-tag-1', tag: '6c14r', conclusion: 'success', durationMs: JOB_MS });
-    await fleet.waitForAll({ timeoutMs: 60_000 });
+    await fleet.waitForAll({ timeoutMs: 120_000 });
     expect(withTag!.conclusion).toBe('success');
     for (const text of [
       'queued job found',
@@ -133,7 +133,7 @@ describe('acceptance: one handler host (Go §11.2–11.4, 11.7, 11.8)', () => {
       ],
       { workflowName: 't2-dual-without-tag' },
     );
-    await fleet.waitForAll({ timeoutMs: 90_000 });
+    await fleet.waitForAll({ timeoutMs: 240_000 });
     for (const job of [...matrix, ...others, ...dual]) {
       expect([job.name, job.conclusion, job.starts]).toEqual([job.name, 'success', 1]);
       // A job that does not fit next to the running ones is handed back and handled again.
@@ -151,7 +151,7 @@ describe('acceptance: one handler host (Go §11.2–11.4, 11.7, 11.8)', () => {
   // §11.8 8-test-host-to-guest-folder-mount: the job reads the marker through the mount.
   it('mounts the host folder into the VM, where the job reads the marker', async () => {
     const [job] = fleet.dispatch({ name: 't8-host-to-guest-folder-mount', tag: 'mount-probe', durationMs: JOB_MS, expect: 'success' });
-    await fleet.waitForAll({ timeoutMs: 60_000 });
+    await fleet.waitForAll({ timeoutMs: 120_000 });
     expect(job!.conclusion).toBe('success');
     expect(linesWith(mac, 'handling anka workflow run job', job!.id)).toHaveLength(1);
     const mounted = linesWith(mac, 'mounted host folder into guest vm').filter((l) => l.vm === job!.vmName);
@@ -159,24 +159,38 @@ describe('acceptance: one handler host (Go §11.2–11.4, 11.7, 11.8)', () => {
     // The probe is real: with another marker the same job fails.
     writeFileSync(path.join(mountDir, MOUNT_PROBE), 'something else');
     const [wrong] = fleet.dispatch({ name: 't8-wrong-marker', tag: 'mount-probe', durationMs: JOB_MS, expect: 'failure' });
-    await fleet.waitForAll({ timeoutMs: 60_000 });
+    await fleet.waitForAll({ timeoutMs: 120_000 });
     expect(wrong!.conclusion).toBe('failure');
   });
 
   // §11.7 7-test-overcommit: with the resource checks skipped (set through the env overrides), two
-  // 6-CPU/14 GB jobs run at once on the 8-CPU/16 GB host.
+  // 6-CPU/14 GB jobs run at once on the 8-CPU/16 GB host (their VMs run side by side).
   it('overcommits the host when skip_cpu_and_memory_resource_checks is set', async () => {
     await fleet.restartHost('mac', 'SIGTERM', { env: { MAC_HANDLER1_SKIP_CPU_AND_MEMORY_RESOURCE_CHECKS: 'true', MAC_HANDLER2_SKIP_CPU_AND_MEMORY_RESOURCE_CHECKS: 'true' } });
     const run = mac.process!;
     // Long enough for the second VM to be prepared while the first job runs.
     const jobs = fleet.dispatch([1, 2].map((i) => ({ name: `t2-6c14r-2-5m-pause (${i})`, tag: '6c14r', conclusion: 'success' as const, durationMs: 5000 })));
     await waitForLine(mac, 'skipping VM CPU and memory resource checks; this plugin may overcommit host resources; use at your own risk', jobs[1]!.id);
-    await until('both jobs in progress on GitHub at once', () => jobs.every((j) => fleet.sim.control.job(j.id)?.status === 'in_progress'), 60_000);
-    await fleet.waitForAll({ timeoutMs: 60_000 });
+    // Overcommitted: two 6-CPU/14 GB VMs running at once in the 8-CPU/16 GB host's Anka.
+    await until('two VMs running at once on mac', () => fleet.slots().find((s) => s.host === 'mac')!.vms.filter((vm) => vm.status === 'running').length === 2, 120_000);
+    await fleet.waitForAll({ timeoutMs: 120_000 });
     expect(jobs.map((j) => j.conclusion)).toEqual(['success', 'success']);
     expect(run.lines.filter((l) => String(l.msg).startsWith('skipping VM CPU and memory resource checks')).length).toBeGreaterThanOrEqual(2);
     expect(run.lines.filter((l) => l.msg === 'job found registered runner and is now in progress')).toHaveLength(2);
     expect(jobs.flatMap((j) => linesWith(mac, 'cannot run vm yet, waiting for enough resources to be available...', j.id))).toEqual([]);
     await waitForIdle(fleet, ['mac']);
+  });
+
+  // The end of the too-big scenario, last so that the other scenarios run meanwhile: the next
+  // handler to claim a cancelled job removes it (its `completed` event is in the store); a handler
+  // that handed it off skips it for its 60 s cooldown first.
+  it('removes the cancelled too-big jobs from the store', async () => {
+    expect(tooBig).toHaveLength(2);
+    await until('the cancelled jobs gone from the store (queued or handed off)', async () => {
+      const left = await fleet.leftovers();
+      return left.queued === 0 && left.claimed === 0;
+    }, 75_000);
+    for (const job of tooBig) expect(linesWith(mac, 'job completed on GitHub while queued; removing it', job.id), job.name).toHaveLength(1);
+    expect(ankaCalls(mac, 'clone').filter((argv) => argv.some((a) => a === '12c20r' || a === '20c20r'))).toEqual([]);
   });
 });
