@@ -3,19 +3,16 @@ import { existsSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { isAnkletError } from '@anklet/core';
-import { Command, CommanderError, InvalidArgumentError } from 'commander';
-import { renderConfigReference } from './config/config-docs.js';
-import { configJsonSchema } from './config/json-schema.js';
-import { configDirOf, describeIssues, expandHome, loadConfig, readConfigDocument, resolveConfigPath } from './config/load-config.js';
-import { preparePlugins } from './config/prepare-plugins.js';
-import { RECEIVER_PATH, receiverUrlOf } from './doctor/webhook-check.js';
-import { drainFileOf } from './host/coordination.js';
+import { Command, CommanderError } from 'commander';
 import { ExitCode } from './host/exit-codes.js';
-import { installPlugins, listPlugins, removePlugins } from './plugins/installer.js';
 import { ANKLET_VERSION } from './version.js';
 
-// The host, Redis, metrics, Anka and GitHub modules are loaded by the commands that use them, so
-// that `anklet version`, `--help` and the plugin commands start in a fraction of the time.
+// Every command loads what it uses when it runs (config, zod schemas, the host, Redis, metrics,
+// Anka, GitHub, the installer), so `anklet version` and `--help` load commander only, and `start`
+// does not pay for the other commands' modules.
+const loadConfigModule = () => import('./config/load-config.js');
+/** Same as RECEIVER_PATH of doctor/webhook-check.ts (kept here so the option text loads nothing). */
+const RECEIVER_PATH = '/jobs/v1/receiver';
 const out = (text: string): void => {
   process.stdout.write(`${text}\n`);
 };
@@ -38,7 +35,8 @@ function home(): string {
 }
 
 /** `--plugins-path`, then `ANKLET_PLUGINS_PATH`, then `plugins_path` of the config file, then the default. */
-function pluginsPathFor(options: { pluginsPath?: string; config?: string }): { pluginsPath: string; cliFlags: string | undefined } {
+async function pluginsPathFor(options: { pluginsPath?: string; config?: string }): Promise<{ pluginsPath: string; cliFlags: string | undefined }> {
+  const { configDirOf, expandHome, readConfigDocument, resolveConfigPath } = await loadConfigModule();
   if (options.pluginsPath) {
     const resolved = path.resolve(expandHome(options.pluginsPath, home()));
     return { pluginsPath: resolved, cliFlags: `--plugins-path ${resolved}` };
@@ -87,6 +85,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async () => {
       const file = program.opts<{ config?: string }>().config;
       try {
+        const [{ describeIssues, loadConfig }, { preparePlugins }] = await Promise.all([loadConfigModule(), import('./config/prepare-plugins.js')]);
         const loaded = loadConfig({ configPath: file });
         const plugins = await preparePlugins(loaded);
         for (const line of describeIssues(loaded, loaded.warnings)) err(`warning: ${line}`);
@@ -108,7 +107,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('schema')
     .description('print the JSON Schema of config.yml (for editor completion)')
     .option('--markdown', 'print it as the Markdown reference instead (docs/configuration.md)')
-    .action((opts: { markdown?: boolean }) => {
+    .action(async (opts: { markdown?: boolean }) => {
+      const [{ renderConfigReference }, { configJsonSchema }] = await Promise.all([import('./config/config-docs.js'), import('./config/json-schema.js')]);
       if (opts.markdown) process.stdout.write(renderConfigReference(configJsonSchema() as never));
       else out(JSON.stringify(configJsonSchema(), null, 2));
     });
@@ -117,17 +117,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .command('doctor')
     .description('check this host before it takes jobs: config and plugins, Redis, Anka (handler hosts), GitHub credentials, runner groups and webhooks; exit 0 only when every needed check passes')
     .option('--json', 'machine-readable output')
-    .option('--receiver-url <url>', `the receiver's public URL; the webhook must point exactly there (an origin gets ${RECEIVER_PATH} added)`, (value: string) => {
-      try {
-        return receiverUrlOf(value);
-      } catch (error) {
-        throw new InvalidArgumentError((error as Error).message);
-      }
-    })
+    .option('--receiver-url <url>', `the receiver's public URL; the webhook must point exactly there (an origin gets ${RECEIVER_PATH} added)`)
     .action(async (opts: { json?: boolean; receiverUrl?: string }) => {
+      let receiverUrl: string | undefined;
+      if (opts.receiverUrl !== undefined) {
+        const { receiverUrlOf } = await import('./doctor/webhook-check.js');
+        try {
+          receiverUrl = receiverUrlOf(opts.receiverUrl);
+        } catch (error) {
+          err(`error: option '--receiver-url <url>' argument '${opts.receiverUrl}' is invalid. ${(error as Error).message}`);
+          setExit(ExitCode.Usage);
+          return;
+        }
+      }
       try {
         const { renderDoctor, runDoctor } = await import('./doctor/doctor.js');
-        const checks = await runDoctor({ configPath: program.opts<{ config?: string }>().config, receiverUrl: opts.receiverUrl });
+        const checks = await runDoctor({ configPath: program.opts<{ config?: string }>().config, receiverUrl });
         const ok = !checks.some((c) => c.status === 'fail');
         if (opts.json) out(JSON.stringify({ ok, checks }, null, 2));
         else for (const line of renderDoctor(checks)) out(line);
@@ -144,6 +149,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-q, --queue <name...>', 'also count these queues (the config\'s and the hosts\' queues are always counted)')
     .action(async (opts: { json?: boolean; queue?: string[] }) => {
       try {
+        const { describeIssues, loadConfig } = await loadConfigModule();
         const loaded = loadConfig({ configPath: program.opts<{ config?: string }>().config });
         if (loaded.issues.length > 0) {
           err(`${loaded.file}: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'} (see: anklet config validate)`);
@@ -238,7 +244,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('drain')
     .description('create the drain file: handlers finish their jobs and take no new ones')
-    .action(() => {
+    .action(async () => {
+      const [{ drainFileOf }, { configDirOf }] = await Promise.all([import('./host/coordination.js'), loadConfigModule()]);
       const file = drainFileOf(configDirOf(home()));
       mkdirSync(path.dirname(file), { recursive: true });
       writeFileSync(file, `drained at ${new Date().toISOString()}\n`);
@@ -247,7 +254,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
   program
     .command('undrain')
     .description('remove the drain file: handlers take jobs again')
-    .action(() => {
+    .action(async () => {
+      const [{ drainFileOf }, { configDirOf }] = await Promise.all([import('./host/coordination.js'), loadConfigModule()]);
       const file = drainFileOf(configDirOf(home()));
       const was = existsSync(file);
       rmSync(file, { force: true });
@@ -262,8 +270,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('<packages...>')
     .option(...pathOption)
     .action(async (packages: string[], opts: { pluginsPath?: string }) => {
-      const where = pluginsPathFor({ ...opts, ...program.opts() });
+      const where = await pluginsPathFor({ ...opts, ...program.opts() });
       try {
+        const { installPlugins } = await import('./plugins/installer.js');
         const installed = await installPlugins(packages, { ...where, onProgress: (line) => err(line) });
         for (const p of installed) out(`installed ${p.name}@${p.version} (${p.kind}) in ${where.pluginsPath}`);
       } catch (error) {
@@ -276,7 +285,8 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option(...pathOption)
     .option('--json', 'machine-readable output')
     .action(async (opts: { pluginsPath?: string; json?: boolean }) => {
-      const where = pluginsPathFor({ ...opts, ...program.opts() });
+      const where = await pluginsPathFor({ ...opts, ...program.opts() });
+      const { listPlugins } = await import('./plugins/installer.js');
       const rows = await listPlugins(where.pluginsPath);
       if (opts.json) {
         out(JSON.stringify({ pluginsPath: where.pluginsPath, plugins: rows }, null, 2));
@@ -296,8 +306,9 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .argument('<packages...>')
     .option(...pathOption)
     .action(async (packages: string[], opts: { pluginsPath?: string }) => {
-      const where = pluginsPathFor({ ...opts, ...program.opts() });
+      const where = await pluginsPathFor({ ...opts, ...program.opts() });
       try {
+        const { removePlugins } = await import('./plugins/installer.js');
         for (const name of await removePlugins(packages, where)) out(`removed ${name} from ${where.pluginsPath}`);
       } catch (error) {
         setExit(reportFailure(error));

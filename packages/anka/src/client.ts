@@ -122,7 +122,15 @@ export async function createAnkaHost(options: AnkaHostOptions): Promise<AnkaHost
     options.logger,
   );
   const query = { timeoutMs: timeouts.query };
-  const bare = await runner.raw([], query);
+  // The three checks run at once (each is a process start); their results are judged in order.
+  const settle = <T>(p: Promise<T>) => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+  const [bareResult, versionResult, licenseResult] = await Promise.all([
+    settle(runner.raw([], query)),
+    settle(runner.json(['version'], query)),
+    settle(runner.json(['license', 'show'], query)),
+  ]);
+  if (!bareResult.ok) throw bareResult.error;
+  const bare = bareResult.value;
   if (bare.exitCode !== 0) {
     throw new AnkaCliError({
       command: [bin],
@@ -133,9 +141,11 @@ export async function createAnkaHost(options: AnkaHostOptions): Promise<AnkaHost
       hint: 'check that `anka` runs for the user anklet runs as',
     });
   }
-  const versionBody = (await runner.json(['version'], query)).body;
+  if (!versionResult.ok) throw versionResult.error;
+  const versionBody = versionResult.value.body;
   const version = stringField(versionBody, 'version') ?? '';
-  const licenseBody = (await runner.json(['license', 'show'], query)).body;
+  if (!licenseResult.ok) throw licenseResult.error;
+  const licenseBody = licenseResult.value.body;
   const license: AnkaLicense = {
     status: stringField(licenseBody, 'status') ?? '',
     licenseType: stringField(licenseBody, 'license_type') ?? '',
@@ -195,6 +205,13 @@ export class AnkaHost {
   /** VM name -> the template uuid it was cloned from (for the tracker's in-use count). */
   readonly #clonedFrom = new Map<string, string>();
   #discovered = false;
+  /** CPU/RAM of the VMs handlers of this process have reserved (counted at once, before `anka` sees them). */
+  readonly #reserved = new Set<VmRequirements>();
+  /** Running VMs anklet did not make (names without our prefix), from the last `anka -j list [--running]`. */
+  #foreign: ForeignUsage = { count: 0, cpuCores: 0, ramBytes: 0 };
+  #foreignCheck: Promise<ForeignUsage> | undefined;
+  /** The `anka -j list` of start-up, lent to each handler's first orphan scan; dropped on any clone or delete. */
+  #startList: { readonly at: number; readonly vms: ReadonlyArray<AnkaVm> } | undefined;
 
   constructor(
     readonly runner: AnkaRunner,
@@ -229,36 +246,111 @@ export class AnkaHost {
     }));
   }
 
-  /** Fills the template tracker from the templates already on the host (once per process). */
+  /**
+   * Fills the template tracker from the templates already on the host (once per process): one
+   * `anka -j list`, then one `show` per template, all at once. The tracker then knows each
+   * template's tag and sizes, so a job for a template already here costs no `anka` call.
+   */
   async discoverTemplates(): Promise<void> {
     if (this.#discovered) return;
     this.#discovered = true;
     const body = (await this.runner.json(['list'], { timeoutMs: this.timeouts.query })).body;
-    for (const item of Array.isArray(body) ? body : []) {
-      const vm = toVm(item);
-      // Our own clones are VMs, not templates (the Go tracker mixes them up).
-      if (vm.name.startsWith(VM_NAME_PREFIX) || vm.uuid === '') continue;
-      let size = 0;
-      let accessed = Date.now();
-      try {
-        const shown = toVm((await this.runner.json(['show', vm.uuid], { timeoutMs: this.timeouts.query })).body);
-        size = shown.imageSizeBytes ?? 0;
-        if (shown.accessDate) accessed = Date.parse(shown.accessDate) || accessed;
-      } catch (err) {
-        this.options.logger?.warn('failed to read template size', { template: vm.name, error: String(err) });
-      }
-      this.tracker.discover(vm.uuid, vm.name, vm.tag, size, accessed);
+    const vms = (Array.isArray(body) ? body : []).map(toVm);
+    this.#startList = { at: Date.now(), vms };
+    this.#foreign = { count: vms.filter((vm) => vm.status === 'running' && !vm.name.startsWith(VM_NAME_PREFIX)).length, cpuCores: 0, ramBytes: 0 };
+    // Our own clones are VMs, not templates (the Go tracker mixes them up).
+    const templates = vms.filter((vm) => !vm.name.startsWith(VM_NAME_PREFIX) && vm.uuid !== '');
+    await Promise.all(
+      templates.map(async (vm) => {
+        let shown: AnkaVm | undefined;
+        try {
+          shown = toVm((await this.runner.json(['show', vm.uuid], { timeoutMs: this.timeouts.query })).body);
+        } catch (err) {
+          this.options.logger?.warn('failed to read template size', { template: vm.name, error: String(err) });
+        }
+        const accessed = (shown?.accessDate ? Date.parse(shown.accessDate) : NaN) || Date.now();
+        this.tracker.discover(vm.uuid, vm.name, vm.tag, shown?.imageSizeBytes ?? 0, accessed);
+        if (shown && shown.status !== 'failed') this.tracker.learn(vm.uuid, shown);
+      }),
+    );
+  }
+
+  /** The start-up `list`, while no VM was cloned or deleted since and it is under 30 s old. */
+  startList(): ReadonlyArray<AnkaVm> | undefined {
+    const list = this.#startList;
+    if (list && Date.now() - list.at < 30_000) return list.vms;
+    this.#startList = undefined;
+    return undefined;
+  }
+
+  /** Drops the start-up `list` (a VM was cloned or deleted). */
+  vmsChanged(): void {
+    this.#startList = undefined;
+  }
+
+  /** What the reserved VMs of this process and the last known foreign VMs use. */
+  knownUsage(): HostUsage {
+    const { cpuCount, memoryBytes, vmSlots } = this.coordination;
+    let usedCpuCores = this.#foreign.cpuCores;
+    let usedRamBytes = this.#foreign.ramBytes;
+    for (const r of this.#reserved) {
+      usedCpuCores += r.cpuCores;
+      usedRamBytes += r.ramBytes;
     }
+    return { cpuCount, memoryBytes, runningVms: vmSlots.used + this.#foreign.count, vmLimit: vmSlots.total, usedCpuCores, usedRamBytes };
+  }
+
+  reserve(requirements: VmRequirements): () => void {
+    const entry = { ...requirements };
+    this.#reserved.add(entry);
+    return () => void this.#reserved.delete(entry);
+  }
+
+  /**
+   * Looks again at the VMs anklet did not make (`anka -j list --running`, plus a `show` for each
+   * such VM: usually none). Calls made while one runs share it.
+   */
+  refreshForeign(runner: AnkaRunner = this.runner): Promise<ForeignUsage> {
+    if (this.#foreignCheck) return this.#foreignCheck;
+    const check = (async () => {
+      const query = { timeoutMs: this.timeouts.query };
+      const body = (await runner.json(['list', '--running'], query)).body;
+      const foreign = (Array.isArray(body) ? body : []).map(toVm).filter((vm) => !vm.name.startsWith(VM_NAME_PREFIX));
+      const sizes = await Promise.all(
+        foreign.map((vm) =>
+          runner.json(['show', vm.uuid || vm.name], query).then(
+            (r) => toVm(r.body),
+            () => null, // deleted meanwhile: counts for nothing
+          ),
+        ),
+      );
+      const shown = sizes.filter((vm): vm is AnkaVm => vm !== null);
+      const usage: ForeignUsage = {
+        count: shown.length,
+        cpuCores: shown.reduce((sum, vm) => sum + (vm.cpuCores ?? 0), 0),
+        ramBytes: shown.reduce((sum, vm) => sum + (vm.ramBytes ?? 0), 0),
+      };
+      this.#foreign = usage;
+      return usage;
+    })();
+    this.#foreignCheck = check;
+    const clear = () => {
+      if (this.#foreignCheck === check) this.#foreignCheck = undefined;
+    };
+    check.then(clear, clear);
+    return check;
   }
 
   /** Remembers which template a VM came from, so the template is never cleaned up under it. */
   noteClone(vmName: string, templateUuid: string | undefined): void {
+    this.vmsChanged();
     if (!templateUuid) return;
     this.#clonedFrom.set(vmName, templateUuid);
     this.tracker.changeInUse(templateUuid, 1);
   }
 
   noteDeleted(vmName: string): void {
+    this.vmsChanged();
     const uuid = this.#clonedFrom.get(vmName);
     if (uuid === undefined) return;
     this.#clonedFrom.delete(vmName);
@@ -273,8 +365,37 @@ export class AnkaHost {
   }
 }
 
+/** Running VMs on the host that anklet did not make, and what they use. */
+interface ForeignUsage {
+  readonly count: number;
+  readonly cpuCores: number;
+  readonly ramBytes: number;
+}
+
+/** Admission from a host's usage (see {@link PluginAnkaClient.checkAdmission}). */
+function decide(requirements: VmRequirements, usage: HostUsage, skip: boolean): Admission {
+  if (!skip && requirements.cpuCores > usage.cpuCount) {
+    return { decision: 'never_fits', reason: `host does not have enough CPU cores to run VM (need ${requirements.cpuCores}, host has ${usage.cpuCount})`, usage };
+  }
+  if (!skip && requirements.ramBytes > usage.memoryBytes) {
+    return { decision: 'never_fits', reason: `host does not have enough memory to run VM (need ${requirements.ramBytes}, host has ${usage.memoryBytes})`, usage };
+  }
+  if (usage.runningVms >= usage.vmLimit) {
+    return { decision: 'fits_later', reason: `maximum number of running VMs reached (${usage.runningVms} of ${usage.vmLimit})`, usage };
+  }
+  if (!skip && requirements.cpuCores + usage.usedCpuCores > usage.cpuCount) {
+    return { decision: 'fits_later', reason: 'host does not have enough CPU cores to run VM', usage };
+  }
+  if (!skip && requirements.ramBytes + usage.usedRamBytes > usage.memoryBytes) {
+    return { decision: 'fits_later', reason: 'host does not have enough memory to run VM', usage };
+  }
+  return { decision: 'fits_now', usage };
+}
+
 class PluginAnkaClient implements AnkaClient {
   readonly #runner: AnkaRunner;
+  /** The check of foreign VMs started by the last `reserveVm`, awaited by `start` (see reserveVm). */
+  #pendingCheck: { readonly requirements: VmRequirements; readonly check: Promise<ForeignUsage> } | undefined;
 
   constructor(
     readonly host: AnkaHost,
@@ -310,7 +431,9 @@ class PluginAnkaClient implements AnkaClient {
   }
 
   async listOwnVms(options: AnkaCallOptions = {}): Promise<ReadonlyArray<AnkaVm>> {
-    return (await this.list(options)).filter((vm) => vm.name.startsWith(VM_NAME_PREFIX));
+    // Right after start the host's discovery `list` answers (every handler scans for orphans then).
+    const vms = this.host.startList() ?? (await this.list(options));
+    return vms.filter((vm) => vm.name.startsWith(VM_NAME_PREFIX));
   }
 
   async show(nameOrUuid: string, options: AnkaCallOptions = {}): Promise<AnkaVm | null> {
@@ -337,6 +460,13 @@ class PluginAnkaClient implements AnkaClient {
   async ensureTemplate(template: string, tag?: string, options: EnsureTemplateOptions = {}): Promise<EnsureTemplateResult> {
     const log = this.logger;
     log?.info('ensuring vm template exists on host', { template, tag: tag ?? '(using latest)' });
+    // The host's template record: a template we know is here at this tag costs no `anka` call.
+    const known = this.host.tracker.known(template);
+    if (known && (tag !== undefined ? known.tag === tag : known.tag === undefined || this.settings.skipPull)) {
+      this.host.tracker.recordUse(known.uuid, known.name, known.tag, 0, Date.now());
+      log?.debug('using existing template', { template: known.name, uuid: known.uuid, tag: known.tag });
+      return { status: 'ready', uuid: known.uuid, name: known.name, tag: known.tag, pulled: false };
+    }
     const local = await this.#local(template, options);
     if (local?.status === 'failed') {
       throw new AnkaCliError({
@@ -351,6 +481,7 @@ class PluginAnkaClient implements AnkaClient {
     if (local && (!needPull || (this.settings.skipPull && tag === undefined))) {
       const shown = await this.show(local.uuid, options);
       this.host.tracker.recordUse(local.uuid, local.name, local.tag, shown?.imageSizeBytes ?? 0, Date.parse(shown?.accessDate ?? '') || Date.now());
+      if (shown) this.host.tracker.learn(local.uuid, shown);
       log?.debug('using existing template', { template: local.name, uuid: local.uuid, tag: local.tag });
       return { status: 'ready', uuid: local.uuid, name: local.name, tag: local.tag, pulled: false };
     }
@@ -383,6 +514,7 @@ class PluginAnkaClient implements AnkaClient {
       await this.#pull(uuid, name, tag, options);
       const shown = await this.show(uuid, options);
       tracker.recordUse(uuid, name, shown?.tag ?? tag, shown?.imageSizeBytes ?? 0, Date.now());
+      if (shown) tracker.learn(uuid, shown);
       log?.info('successfully pulled template', { template: name, uuid, tag });
       return { status: 'ready', uuid, name, tag: shown?.tag ?? tag, pulled: true };
     } catch (err) {
@@ -487,7 +619,11 @@ class PluginAnkaClient implements AnkaClient {
   }
 
   async requirementsOf(nameOrUuid: string, options: AnkaCallOptions = {}): Promise<VmRequirements> {
+    // Known from the `show` of discovery, ensureTemplate or a pull: no second `show`.
+    const known = this.host.tracker.known(nameOrUuid);
+    if (known) return { cpuCores: known.cpuCores ?? 0, ramBytes: known.ramBytes ?? 0 };
     const vm = toVm((await this.#json(['show', nameOrUuid], 'query', options)).body);
+    if (vm.uuid && this.host.tracker.has(vm.uuid) && vm.status !== 'failed') this.host.tracker.learn(vm.uuid, vm);
     return { cpuCores: vm.cpuCores ?? 0, ramBytes: vm.ramBytes ?? 0 };
   }
 
@@ -515,54 +651,72 @@ class PluginAnkaClient implements AnkaClient {
 
   async checkAdmission(requirements: VmRequirements, options: AnkaCallOptions = {}): Promise<Admission> {
     const usage = await this.hostUsage(options);
-    const skip = this.settings.skipResourceChecks === true;
-    if (!skip && requirements.cpuCores > usage.cpuCount) {
-      return { decision: 'never_fits', reason: `host does not have enough CPU cores to run VM (need ${requirements.cpuCores}, host has ${usage.cpuCount})`, usage };
-    }
-    if (!skip && requirements.ramBytes > usage.memoryBytes) {
-      return { decision: 'never_fits', reason: `host does not have enough memory to run VM (need ${requirements.ramBytes}, host has ${usage.memoryBytes})`, usage };
-    }
-    if (usage.runningVms >= usage.vmLimit) {
-      return { decision: 'fits_later', reason: `maximum number of running VMs reached (${usage.runningVms} of ${usage.vmLimit})`, usage };
-    }
-    if (!skip && requirements.cpuCores + usage.usedCpuCores > usage.cpuCount) {
-      return { decision: 'fits_later', reason: 'host does not have enough CPU cores to run VM', usage };
-    }
-    if (!skip && requirements.ramBytes + usage.usedRamBytes > usage.memoryBytes) {
-      return { decision: 'fits_later', reason: 'host does not have enough memory to run VM', usage };
-    }
-    return { decision: 'fits_now', usage };
+    return decide(requirements, usage, this.settings.skipResourceChecks === true);
   }
 
+  /**
+   * Admission without an `anka` call in the way: the VM count comes from the host's VM slots plus
+   * the running VMs anklet did not make (as last seen), CPU/RAM from what this process reserved
+   * plus those VMs. The preparing lock covers only this decision and the slot, so the handlers of
+   * a host clone and start their VMs side by side. A fresh look at the foreign VMs
+   * (`anka -j list --running`) starts here and runs alongside the clone; `start` waits for it and
+   * refuses (reason `vm_limit`) when they leave no room, before Anka would.
+   */
   async reserveVm(requirements: VmRequirements, options: AnkaCallOptions = {}): Promise<{ admission: Admission; reservation: VmReservation | null }> {
     const { preparingLock, vmSlots } = this.host.coordination;
     const preparing = await preparingLock.acquire(options.signal);
-    let slot: (() => void) | null = null;
     try {
-      let admission = await this.checkAdmission(requirements, options);
-      if (admission.decision === 'fits_now') {
-        slot = vmSlots.tryAcquire();
-        if (!slot) admission = { decision: 'fits_later', reason: 'every VM slot of this host is taken', usage: admission.usage };
+      let admission = decide(requirements, this.host.knownUsage(), this.settings.skipResourceChecks === true);
+      const slot = admission.decision === 'fits_now' ? vmSlots.tryAcquire() : null;
+      if (admission.decision === 'fits_now' && !slot) {
+        admission = { decision: 'fits_later', reason: 'every VM slot of this host is taken', usage: admission.usage };
       }
-      if (!slot) {
-        preparing();
-        return { admission, reservation: null };
-      }
-      const taken = slot;
+      if (!slot) return { admission, reservation: null };
+      const unreserve = this.host.reserve(requirements);
+      const check = this.host.refreshForeign(this.#runner);
+      check.catch(() => undefined); // judged by start(); a failed look is not fatal
+      this.#pendingCheck = { requirements, check };
+      let released = false;
       return {
         admission,
         reservation: {
-          started: preparing,
+          started: () => undefined,
           release: () => {
-            preparing();
-            taken();
+            if (released) return;
+            released = true;
+            unreserve();
+            slot();
           },
         },
       };
-    } catch (err) {
+    } finally {
       preparing();
-      slot?.();
-      throw err;
+    }
+  }
+
+  /** Waits for the look at foreign VMs that `reserveVm` started, and refuses to start a VM they leave no room for. */
+  async #confirmRoom(name: string): Promise<void> {
+    const pending = this.#pendingCheck;
+    if (!pending) return;
+    this.#pendingCheck = undefined;
+    const foreign = await pending.check.catch((err: unknown) => {
+      this.logger?.warn('failed to list running VMs; relying on anka to enforce the VM limit', { error: String((err as Error).message) });
+      return null;
+    });
+    if (!foreign || foreign.count === 0) return;
+    const usage = this.host.knownUsage();
+    const skip = this.settings.skipResourceChecks === true;
+    // Our reservation is already in `usage` (slot and CPU/RAM): the room is short when usage exceeds the host.
+    const reason =
+      usage.runningVms > usage.vmLimit
+        ? `maximum number of running VMs reached (${usage.runningVms - 1} of ${usage.vmLimit}, ${foreign.count} not started by anklet)`
+        : !skip && usage.usedCpuCores > usage.cpuCount
+          ? 'host does not have enough CPU cores to run VM (VMs not started by anklet use them)'
+          : !skip && usage.usedRamBytes > usage.memoryBytes
+            ? 'host does not have enough memory to run VM (VMs not started by anklet use it)'
+            : undefined;
+    if (reason) {
+      throw new AnkaCliError({ command: [this.#runner.settings.bin, '-j', 'start', name], exitCode: null, ankaMessage: reason, reason: 'vm_limit' });
     }
   }
 
@@ -572,13 +726,20 @@ class PluginAnkaClient implements AnkaClient {
 
   async clone(template: string, options: AnkaCallOptions & { tag?: string | undefined; name?: string | undefined } = {}): Promise<string> {
     const name = options.name ?? this.newVmName();
-    await this.#json(['clone', ...(options.tag ? ['-t', options.tag] : []), template, name], 'clone', options);
+    try {
+      await this.#json(['clone', ...(options.tag ? ['-t', options.tag] : []), template, name], 'clone', options);
+    } catch (err) {
+      // The template (or tag) is not where the record said: the next ensureTemplate asks anka again.
+      if (err instanceof AnkaCliError && err.reason === 'not_found') this.host.tracker.invalidate(template);
+      throw err;
+    }
     const tracked = this.host.tracker.all().find((t) => t.uuid === template || t.name === template);
     this.host.noteClone(name, tracked?.uuid);
     return name;
   }
 
   async start(name: string, options: AnkaCallOptions = {}): Promise<void> {
+    await this.#confirmRoom(name);
     await this.#json(['start', name], 'start', options);
     const globalMounts = this.settings.globalMounts ?? [];
     const own = this.settings.mounts ?? [];

@@ -9,6 +9,22 @@ export interface TrackedTemplate {
   /** VMs cloned from it that still exist. A template in use is never removed. */
   inUse: number;
   pulling: boolean;
+  /** CPU cores and RAM a VM cloned from it gets (from `anka -j show`), once known. */
+  cpuCores?: number | undefined;
+  ramBytes?: number | undefined;
+  /**
+   * True while we believe the template is on the host at `tag` with the sizes above: set from our
+   * own `list`/`show`/pull, cleared when a clone from it fails with "not found". A verified entry
+   * lets `ensureTemplate` and `requirementsOf` answer without calling `anka`.
+   */
+  verified?: boolean | undefined;
+}
+
+/** What `anka -j show` told us about a template. */
+export interface TemplateFacts {
+  readonly imageSizeBytes?: number | undefined;
+  readonly cpuCores?: number | undefined;
+  readonly ramBytes?: number | undefined;
 }
 
 /**
@@ -33,6 +49,33 @@ export class TemplateTracker {
 
   all(): TrackedTemplate[] {
     return [...this.#templates.values()];
+  }
+
+  /** The entry for a template named by uuid or name. */
+  find(uuidOrName: string): TrackedTemplate | undefined {
+    return this.#templates.get(uuidOrName) ?? this.all().find((t) => t.name === uuidOrName);
+  }
+
+  /** A template known to be on the host with its sizes, so no `anka` call is needed to use it. */
+  known(uuidOrName: string): TrackedTemplate | undefined {
+    const entry = this.find(uuidOrName);
+    return entry && entry.verified && !entry.pulling && entry.cpuCores !== undefined && entry.ramBytes !== undefined ? entry : undefined;
+  }
+
+  /** Records what `anka -j show` said about a template and marks it as on the host. */
+  learn(uuid: string, facts: TemplateFacts): void {
+    const entry = this.#templates.get(uuid);
+    if (!entry) return;
+    if (facts.imageSizeBytes !== undefined && facts.imageSizeBytes > 0) entry.imageSizeBytes = facts.imageSizeBytes;
+    if (facts.cpuCores !== undefined) entry.cpuCores = facts.cpuCores;
+    if (facts.ramBytes !== undefined) entry.ramBytes = facts.ramBytes;
+    entry.verified = true;
+  }
+
+  /** Forgets that a template is known to be on the host (a clone from it said "not found"): the next use asks `anka`. */
+  invalidate(uuidOrName: string): void {
+    const entry = this.find(uuidOrName);
+    if (entry) entry.verified = false;
   }
 
   /** Adds a template found at start (usage 0), keeping what we know already. */

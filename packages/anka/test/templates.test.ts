@@ -201,10 +201,10 @@ describe('host resources and admission', () => {
     const need = { cpuCores: 2, ramBytes: 2 * GiB };
     const a = await one.reserveVm(need);
     expect(a.admission.decision).toBe('fits_now');
-    // The preparing lock is held until the VM runs, so two handlers never both take the last room.
-    expect(host.coordination.preparingLock.held).toBe(true);
-    a.reservation!.started();
+    // The preparing lock covers only the decision and the slot: the reservation counts at once, so
+    // two handlers never both take the last room, and they clone and start side by side.
     expect(host.coordination.preparingLock.held).toBe(false);
+    a.reservation!.started();
     const b = await two.reserveVm(need);
     expect(b.reservation).not.toBeNull();
     b.reservation!.started();
@@ -222,6 +222,41 @@ describe('host resources and admission', () => {
       await f.start(n);
     }
     expect(await f.checkAdmission(need)).toMatchObject({ decision: 'fits_later', reason: expect.stringContaining('2 of 2') });
+    // reserveVm decides without calling anka; the look at foreign VMs runs beside the clone and
+    // stops the start before Anka would.
+    const r = await f.reserveVm(need);
+    const vm = await f.clone('anklet');
+    await expect(f.start(vm)).rejects.toMatchObject({ reason: 'vm_limit', retryable: true });
+    r.reservation?.release();
+    await f.delete(vm);
+    // Now the foreign VMs are known: the next reservation is refused at once.
+    expect(await f.reserveVm(need)).toMatchObject({ reservation: null, admission: { decision: 'fits_later', reason: expect.stringContaining('2 of 2') } });
+  });
+
+  it('uses a known template with no anka call between claim and clone', async () => {
+    const home = simHome({ templates: [{ name: 'anklet', uuid: TEMPLATE_UUID, tag: '6c14r', cpuCores: 4, ramBytes: 8 * GiB }] });
+    const host = await makeHost(home, { cpuCount: 16, memoryBytes: 32 * GiB });
+    await host.discoverTemplates();
+    const anka = host.forPlugin();
+    const before = home.calls().length;
+    const template = await anka.ensureTemplate('anklet', '6c14r');
+    expect(template).toMatchObject({ status: 'ready', uuid: TEMPLATE_UUID, tag: '6c14r', pulled: false });
+    expect(await anka.requirementsOf(TEMPLATE_UUID)).toEqual({ cpuCores: 4, ramBytes: 8 * GiB });
+    const { reservation } = await anka.reserveVm({ cpuCores: 4, ramBytes: 8 * GiB });
+    expect(reservation).not.toBeNull();
+    const argvs = () => home.calls().slice(before).map((c) => c.argv);
+    // Only the look at foreign VMs, which runs beside the clone.
+    expect(argvs().filter((a) => !(a.includes('list') && a.includes('--running')))).toEqual([]);
+    const vm = await anka.clone(TEMPLATE_UUID, { tag: '6c14r' });
+    await anka.start(vm);
+    reservation!.release();
+    await anka.delete(vm);
+    // A template deleted behind our back: the clone fails, the record is dropped, the next use asks anka.
+    await anka.ensureTemplate('anklet', '6c14r');
+    host.tracker.invalidate('anklet');
+    const n = home.calls().length;
+    await anka.ensureTemplate('anklet', '6c14r');
+    expect(home.calls().slice(n).map((c) => c.argv[1])).toContain('list');
   });
 });
 

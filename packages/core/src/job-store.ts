@@ -218,6 +218,14 @@ export interface JobStore {
    * `signal` aborts; whichever comes first. Never rejects.
    */
   waitForWork(queue: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Resolves when an event (`in_progress`, `completed`) may have been recorded for `jobId` (a
+   * {@link JobStore.recordEvent} woke us, in this process or, with Redis, anywhere in the fleet),
+   * after `timeoutMs`, or when `signal` aborts. Never rejects. An event recorded shortly before the
+   * wait (while the caller was reading the job) also wakes it. Optional: stores written before it
+   * existed lack it, and callers then poll.
+   */
+  waitForEvent?(queue: string, jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
   /** Takes the fleet-wide leadership `name` for `ttlMs`, or returns null when someone else holds it. */
   acquireLeadership(name: string, owner: string, ttlMs: number): Promise<LeaderLease | null>;
   /** Extends a leadership. Throws `ANKLET_ERR_LEASE_LOST` when it expired and someone else took it. */

@@ -239,6 +239,8 @@ export class GitHubApi {
         }
         sent = true;
         this.logger.warn('sent cancel workflow run', { workflowRunID: job.runId });
+        // A run often completes as soon as it is cancelled: look again at once before waiting.
+        continue;
       }
       if (Date.now() > deadline) return false;
       await new Promise((r) => setTimeout(r, 1000));

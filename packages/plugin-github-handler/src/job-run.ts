@@ -150,6 +150,13 @@ export class JobRun {
     const ctx = this.#ctx;
     const config = ctx.config;
     const job = this.#lease.job;
+    // Its `completed` webhook came while it waited in the queue (a run cancelled before any host
+    // could take it, e.g. one no host can fit): nothing to run, it leaves the store.
+    const completed = job.events.completed;
+    if (completed) {
+      this.#log.info('job completed on GitHub while queued; removing it', { conclusion: completed.conclusion });
+      return { kind: 'done', conclusion: completed.conclusion ?? 'unknown' };
+    }
     const labels = parseAnkaLabels(job.payload.workflow_job.labels ?? []);
     if (!labels.template) {
       this.#log.error('anka-template label missing from workflow job; cancelling job', { problems: labels.problems });
@@ -301,10 +308,11 @@ export class JobRun {
    * (actions/runner#3621: a runner can register and never get its job); if it does not come within
    * `registration_timeout_seconds`, the attempt is retried on a new VM.
    */
-  async #watch(): Promise<Outcome> {
+  async #watch(askApiFirst = false): Promise<Outcome> {
     const config = this.#ctx.config;
     const registeredAt = Date.now();
     let lastApiCheck = Date.now();
+    let apiCheckDue = askApiFirst;
     let lastEventAt = Date.now();
     let waitingLogged = false;
     let otherRunnerLogged = false;
@@ -337,9 +345,10 @@ export class JobRun {
       // While the host shuts down, a receiver in the same process is already gone: ask more often.
       const checkEveryMs = this.#ctx.host.shutdownMode() === 'none' ? config.status_check_interval_seconds * 1000 : 5_000;
       const silent = now - Math.max(lastApiCheck, lastEventAt) >= checkEveryMs;
-      if (timedOut || silent) {
+      if (timedOut || silent || apiCheckDue) {
         // Webhooks get lost: ask the API before giving up on a registration, and after a long silence.
         lastApiCheck = now;
+        apiCheckDue = false;
         const status = await this.#api.jobStatus(this.#ref).catch((err: unknown) => {
           this.#log.warn('error getting job status from the API', { error: describeError(err) });
           return null;
@@ -356,7 +365,10 @@ export class JobRun {
         this.#log.warn('job timeout exceeded, cleaning up potentially orphaned job');
         return { kind: 'cancel', reason: 'job_timed_out' };
       }
-      await sleep(POLL_MS, this.#signal);
+      // Woken when the receiver records this job's `in_progress` or `completed` event; the poll is the fallback.
+      const store = this.#ctx.store;
+      if (store.waitForEvent) await store.waitForEvent(this.#queue, this.jobId, POLL_MS, this.#signal);
+      else await sleep(POLL_MS, this.#signal);
     }
   }
 
@@ -402,7 +414,9 @@ export class JobRun {
     this.#log.info('watching for job completion', { vmName: this.#vmName });
     this.#ctx.metrics.setStatus('in_progress');
     this.#inProgress = this.#phase === 'in_progress';
-    return this.#watch();
+    // No receiver listened while we were down: the job may have completed meanwhile, so ask at once
+    // instead of after `status_check_interval_seconds` of silence.
+    return this.#watch(true);
   }
 
   // ----------------------------------------------------------------------------------------------
@@ -413,6 +427,11 @@ export class JobRun {
     const aborted = this.#ctx.signal.aborted || (isAnkletError(err) && err.code === ErrorCodes.ABORTED);
     if (aborted) {
       return this.#inProgress ? { kind: 'leave', reason: 'shutdown_while_running' } : { kind: 'handoff', reason: 'shutdown_before_running', cooldownMs: 0 };
+    }
+    if (isAnkaFailure(err) && err.reason === 'vm_limit') {
+      // The host has no room now (VMs anklet did not start, or Anka's own limit): another host or later, no attempt counted.
+      this.#log.warn('cannot run vm yet, waiting for enough resources to be available...', { reason: err.ankaMessage });
+      return { kind: 'handoff', reason: 'not_enough_free_resources_now', cooldownMs: 3_000 };
     }
     const reason = `error_${this.#step}`;
     if (err instanceof ScriptFailed) {
@@ -462,8 +481,10 @@ export class JobRun {
     }
     this.#reservation?.release();
     this.#reservation = undefined;
-    if (outcome.kind === 'done' && this.#runnerId !== undefined) {
-      // An ephemeral runner removes itself after its job; one that did not (a crash) is removed here.
+    if (outcome.kind === 'done' && this.#runnerId !== undefined && !this.#inProgress) {
+      // Our runner never got the job (it completed elsewhere, or was cancelled first): remove it.
+      // When the `in_progress` event named our runner, GitHub removed the ephemeral (JIT or
+      // `--ephemeral`) runner itself once the job completed, and a delete would only get a 404.
       await this.#api.removeRunner(this.#runnerId, this.#ref).catch(() => undefined);
     }
     if (this.#runStartedAt !== undefined) ctx.metrics.observe('job_phase_duration_seconds', (Date.now() - this.#runStartedAt) / 1000, { phase: 'job_run' });

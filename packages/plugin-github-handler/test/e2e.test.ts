@@ -309,7 +309,8 @@ describe.concurrent('github handler, packed and run by the real anklet binary', 
     w.anka.setFaults([]);
     const second = w.start();
     expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
-    await second.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
+    // The job's own clean-up (the recovery above logs a `cleanup | finished` of its own).
+    await second.waitFor((l) => l.msg === 'cleanup | finished' && l.outcome === 'done', { timeoutMs: 30_000 });
     // Either the first process still cleaned up, or the second found what it left.
     const leftBehind = second.lines.some(msg('cleaning up job left by a previous run')) || second.lines.some(msg('deleting orphaned vm that no job owns'));
     const cleanedByFirst = first.lines.some(msg('cleanup | finished'));

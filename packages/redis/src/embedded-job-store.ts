@@ -305,6 +305,7 @@ export class EmbeddedJobStore implements JobStore {
     if (!record) return false;
     record.events[event.action] = { ...event };
     await this.persist();
+    this.waker.notifyEvent(queue, jobId);
     return true;
   }
 
@@ -533,6 +534,10 @@ export class EmbeddedJobStore implements JobStore {
       if (result.requeued.length > 0) this.waker.notify(queue);
     }
     return result;
+  }
+
+  waitForEvent(queue: string, jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.waker.waitEvent(queue, jobId, timeoutMs, signal);
   }
 
   waitForWork(queue: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

@@ -14,6 +14,7 @@
  * <prefix>:jobs:{<queue>}:quarantine    list   notes on records set aside
  * <prefix>:jobs:{<queue>}:bad:<id>      hash   a record set aside
  * <prefix>:jobs:{<queue>}:wake          channel  published on enqueue, requeue and hand-off
+ * <prefix>:jobs:{<queue>}:events        channel  a job id, published when an event is recorded for it
  * <prefix>:leader:{<name>}              string `<owner>:<token>` with PX TTL
  * <prefix>:leader:{<name>}:fence        string fencing counter
  * <prefix>/metrics/<owner>/<name>       string one host's metrics JSON (TTL); the Go anklet's key
@@ -29,6 +30,8 @@ export interface QueueKeys {
   readonly delayed: string;
   readonly quarantine: string;
   readonly wake: string;
+  /** Channel of recorded job events (message: the job id). */
+  readonly events: string;
   /** Prefix of job hashes; the scripts append the id. */
   readonly jobPrefix: string;
   job(id: string): string;
@@ -57,6 +60,7 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
     delayed: `${base}:delayed`,
     quarantine: `${base}:quarantine`,
     wake: `${base}:wake`,
+    events: `${base}:events`,
     jobPrefix: `${base}:job:`,
     job: (id) => `${base}:job:${id}`,
     done: (id) => `${base}:done:${id}`,

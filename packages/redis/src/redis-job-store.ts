@@ -131,7 +131,7 @@ export class RedisJobStore implements JobStore {
 
   async recordEvent(queue: string, jobId: string, event: JobEvent): Promise<boolean> {
     const k = this.keys(queue);
-    const result = await this.op('record event', () => this.run('record-event', [k.job(jobId)], [event.action, JSON.stringify(event)]));
+    const result = await this.op('record event', () => this.run('record-event', [k.job(jobId)], [event.action, JSON.stringify(event), k.events, jobId]));
     return result === 1;
   }
 
@@ -325,6 +325,10 @@ export class RedisJobStore implements JobStore {
       if (done >= 0) this.logger?.warn(`expired lease reaped (${decision})`, { workflowJobID: job.id, queue, owner: job.owner });
     }
     return result;
+  }
+
+  waitForEvent(queue: string, jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
+    return this.waker.waitEvent(this.keys(queue).events, jobId, timeoutMs, signal);
   }
 
   waitForWork(queue: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

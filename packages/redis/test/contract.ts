@@ -256,6 +256,42 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
       await aborted;
     });
 
+    it('wakes the watcher of one job when an event is recorded for it', async () => {
+      const q = 'events-q';
+      const receiver = open();
+      await receiver.enqueue({ id: 'e1', queue: q, payload: { n: 0 } });
+      await receiver.enqueue({ id: 'e2', queue: q, payload: { n: 1 } });
+      // The first wait subscribes (and may wake once spuriously); then a wait lasts until the event.
+      await store.waitForEvent!(q, 'e1', 2000);
+      const started = Date.now();
+      const waiting = store.waitForEvent!(q, 'e1', 10_000);
+      await sleep(20);
+      // Another job's event does not wake it.
+      await receiver.recordEvent(q, 'e2', { action: 'in_progress', runnerName: 'x', at: 1 });
+      await sleep(100);
+      let woken = false;
+      void waiting.then(() => (woken = true));
+      await sleep(50);
+      expect(woken).toBe(false);
+      await receiver.recordEvent(q, 'e1', { action: 'completed', conclusion: 'success', at: 2 });
+      await waiting;
+      expect(Date.now() - started).toBeLessThan(5000);
+      // An event recorded just before the wait (while the watcher read the job) still wakes it at once.
+      await receiver.recordEvent(q, 'e2', { action: 'completed', conclusion: 'success', at: 3 });
+      await sleep(100);
+      const t0 = Date.now();
+      await store.waitForEvent!(q, 'e2', 10_000);
+      expect(Date.now() - t0).toBeLessThan(2000);
+      // With nothing happening, a wait lasts its timeout, or until aborted.
+      const t1 = Date.now();
+      await store.waitForEvent!(q, 'e1', 100);
+      expect(Date.now() - t1).toBeGreaterThanOrEqual(90);
+      const controller = new AbortController();
+      const aborted = store.waitForEvent!(q, 'e1', 10_000, controller.signal);
+      controller.abort();
+      await aborted;
+    });
+
     it('elects one leader with fenced, renewable, expiring leadership', async () => {
       const l1 = await store.acquireLeadership('reaper', 'host-a', 200);
       expect(l1).not.toBeNull();
