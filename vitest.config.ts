@@ -6,5 +6,9 @@ export default defineConfig({
   test: {
     projects: ['packages/*/vitest.config.ts', 'apps/*/vitest.config.ts', 'examples/*/vitest.config.ts'],
     reporters: ['default', './scripts/summary-reporter.ts'],
+    // Vitest's default is one worker fewer than the CPUs: a single worker on a 2-core CI machine.
+    // Most suites wait on child processes (anklet hosts, simulators, redis-server), so two files
+    // at a time keep both cores busy.
+    maxWorkers: 2,
   },
 });

@@ -204,7 +204,8 @@ export class AnkaHost {
   readonly tracker = new TemplateTracker();
   /** VM name -> the template uuid it was cloned from (for the tracker's in-use count). */
   readonly #clonedFrom = new Map<string, string>();
-  #discovered = false;
+  #discovery: Promise<void> | undefined;
+  #listed: Promise<void> | undefined;
   /** CPU/RAM of the VMs handlers of this process have reserved (counted at once, before `anka` sees them). */
   readonly #reserved = new Set<VmRequirements>();
   /** Running VMs anklet did not make (names without our prefix), from the last `anka -j list [--running]`. */
@@ -249,12 +250,34 @@ export class AnkaHost {
   /**
    * Fills the template tracker from the templates already on the host (once per process): one
    * `anka -j list`, then one `show` per template, all at once. The tracker then knows each
-   * template's tag and sizes, so a job for a template already here costs no `anka` call.
+   * template's tag and sizes, so a job for a template already here costs no `anka` call. The host
+   * starts it without waiting for it; calls that read the tracker wait for it ({@link discovered}).
    */
-  async discoverTemplates(): Promise<void> {
-    if (this.#discovered) return;
-    this.#discovered = true;
-    const body = (await this.runner.json(['list'], { timeoutMs: this.timeouts.query })).body;
+  discoverTemplates(): Promise<void> {
+    this.#discovery ??= this.#discover();
+    return this.#discovery;
+  }
+
+  /** Resolves once the start-up discovery, if one was started, has ended (whatever its outcome). */
+  discovered(): Promise<void> {
+    return this.#discovery ? this.#discovery.then(
+      () => undefined,
+      () => undefined,
+    ) : Promise.resolve();
+  }
+
+  /** Resolves once the start-up discovery's `list` has answered (or failed): what the orphan scan needs. */
+  listed(): Promise<void> {
+    return this.#listed ?? Promise.resolve();
+  }
+
+  async #discover(): Promise<void> {
+    const listing = this.runner.json(['list'], { timeoutMs: this.timeouts.query });
+    this.#listed = listing.then(
+      () => undefined,
+      () => undefined,
+    );
+    const body = (await listing).body;
     const vms = (Array.isArray(body) ? body : []).map(toVm);
     this.#startList = { at: Date.now(), vms };
     this.#foreign = { count: vms.filter((vm) => vm.status === 'running' && !vm.name.startsWith(VM_NAME_PREFIX)).length, cpuCores: 0, ramBytes: 0 };
@@ -431,6 +454,7 @@ class PluginAnkaClient implements AnkaClient {
   }
 
   async listOwnVms(options: AnkaCallOptions = {}): Promise<ReadonlyArray<AnkaVm>> {
+    await this.host.listed();
     // Right after start the host's discovery `list` answers (every handler scans for orphans then).
     const vms = this.host.startList() ?? (await this.list(options));
     return vms.filter((vm) => vm.name.startsWith(VM_NAME_PREFIX));
@@ -458,6 +482,7 @@ class PluginAnkaClient implements AnkaClient {
   }
 
   async ensureTemplate(template: string, tag?: string, options: EnsureTemplateOptions = {}): Promise<EnsureTemplateResult> {
+    await this.host.discovered();
     const log = this.logger;
     log?.info('ensuring vm template exists on host', { template, tag: tag ?? '(using latest)' });
     // The host's template record: a template we know is here at this tag costs no `anka` call.
@@ -619,6 +644,7 @@ class PluginAnkaClient implements AnkaClient {
   }
 
   async requirementsOf(nameOrUuid: string, options: AnkaCallOptions = {}): Promise<VmRequirements> {
+    await this.host.discovered();
     // Known from the `show` of discovery, ensureTemplate or a pull: no second `show`.
     const known = this.host.tracker.known(nameOrUuid);
     if (known) return { cpuCores: known.cpuCores ?? 0, ramBytes: known.ramBytes ?? 0 };
@@ -628,6 +654,7 @@ class PluginAnkaClient implements AnkaClient {
   }
 
   async hostUsage(options: AnkaCallOptions = {}): Promise<HostUsage> {
+    await this.host.discovered();
     const running = await this.listRunning(options);
     let usedCpuCores = 0;
     let usedRamBytes = 0;
@@ -650,6 +677,7 @@ class PluginAnkaClient implements AnkaClient {
   }
 
   async checkAdmission(requirements: VmRequirements, options: AnkaCallOptions = {}): Promise<Admission> {
+    await this.host.discovered();
     const usage = await this.hostUsage(options);
     return decide(requirements, usage, this.settings.skipResourceChecks === true);
   }
@@ -663,6 +691,7 @@ class PluginAnkaClient implements AnkaClient {
    * refuses (reason `vm_limit`) when they leave no room, before Anka would.
    */
   async reserveVm(requirements: VmRequirements, options: AnkaCallOptions = {}): Promise<{ admission: Admission; reservation: VmReservation | null }> {
+    await this.host.discovered();
     const { preparingLock, vmSlots } = this.host.coordination;
     const preparing = await preparingLock.acquire(options.signal);
     try {

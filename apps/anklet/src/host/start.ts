@@ -134,7 +134,9 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
         return ExitCode.Config;
       }
       root.info('anka cli ready', { ankaVersion: ankaHost.version, licenseType: ankaHost.license.licenseType });
-      await ankaHost.discoverTemplates().catch((err: unknown) => root.warn('failed to discover existing templates', { error: String(err) }));
+      // Not awaited: the plugins start meanwhile, and every Anka call that reads the template record
+      // waits for it (AnkaHost.discovered).
+      void ankaHost.discoverTemplates().catch((err: unknown) => root.warn('failed to discover existing templates', { error: String(err) }));
     }
     const dataRoot = config.workDir ?? config.configDir;
     const stores = new HostStores(dataRoot, root);
