@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createAnkaSimHome, type AnkaSimHome } from '@anklet/anka-sim';
 import { startGitHubSim, type GitHubSim } from '@anklet/github-sim';
@@ -8,8 +7,9 @@ import { createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
 import type { JobStore } from '@anklet/core';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, it, type ExpectStatic, type TestContext } from 'vitest';
-import { RUNNER_CLI, RunningAnklet, installFleetPlugins, msg, runnerFiles, writeFile } from '../../../apps/anklet/test/helpers.js';
+import { afterEach, describe, it, type ExpectStatic, type TestContext } from 'vitest';
+import { RUNNER_CLI, RunningAnklet, msg, runnerFiles, writeFile } from '../../../apps/anklet/test/helpers.js';
+import { GiB, TEMPLATE, withInstalledPlugins } from './setup.js';
 
 /**
  * Recovery across processes and hosts, with the packed plugins and the real `anklet` binary (see
@@ -17,20 +17,9 @@ import { RUNNER_CLI, RunningAnklet, installFleetPlugins, msg, runnerFiles, write
  * deletes only the VMs and runners that are provably the restarting handler's own. The two
  * scenarios run concurrently, each in its own world.
  */
-const shared = mkdtempSync(path.join(tmpdir(), 'anklet-handler-recovery-'));
-const pluginsPath = path.join(shared, 'plugins');
+const { shared, pluginsPath } = withInstalledPlugins('anklet-handler-recovery-');
 const SECRET = 'e2e-recovery-webhook-secret';
 const TOKEN = 'ghp_e2e_recovery_token_never_logged';
-const TEMPLATE = '84266873-da90-4e0d-903b-ed0233471f9f';
-const GiB = 2 ** 30;
-
-beforeAll(async () => {
-  await installFleetPlugins(pluginsPath);
-}, 300_000);
-
-afterAll(() => {
-  rmSync(shared, { recursive: true, force: true });
-});
 
 /**
  * One scenario's world: its own Anka host (anka-sim home, shared by the anklet hosts of the

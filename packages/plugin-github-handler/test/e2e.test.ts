@@ -1,6 +1,5 @@
 import { execFileSync } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { createAnkaSimHome, type AnkaSimHome } from '@anklet/anka-sim';
 import { startGitHubSim, type GitHubSim } from '@anklet/github-sim';
@@ -8,8 +7,9 @@ import { createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
 import type { JobStore } from '@anklet/core';
 import { Redis } from 'ioredis';
-import { afterAll, afterEach, beforeAll, describe, it, type TestContext } from 'vitest';
-import { RUNNER_CLI, RunningAnklet, installFleetPlugins, msg, runnerFiles, writeFile } from '../../../apps/anklet/test/helpers.js';
+import { afterEach, describe, it, type TestContext } from 'vitest';
+import { RUNNER_CLI, RunningAnklet, msg, runnerFiles, writeFile } from '../../../apps/anklet/test/helpers.js';
+import { GiB, TEMPLATE, withInstalledPlugins } from './setup.js';
 
 /**
  * The handler the way a user gets it: `pnpm pack` @anklet/github, the receiver and the handler,
@@ -23,21 +23,9 @@ import { RUNNER_CLI, RunningAnklet, installFleetPlugins, msg, runnerFiles, write
  * anklet home, so the scenarios share nothing (VM slots, faults, queues) and run concurrently:
  * most of their time is spent waiting on jobs, time-outs and back-offs. The longest come first.
  */
-const shared = mkdtempSync(path.join(tmpdir(), 'anklet-handler-e2e-'));
-const pluginsPath = path.join(shared, 'plugins');
+const { shared, pluginsPath } = withInstalledPlugins('anklet-handler-e2e-');
 const SECRET = 'e2e-webhook-secret-value';
 const TOKEN = 'ghp_e2e_handler_token_never_logged';
-const TEMPLATE = '84266873-da90-4e0d-903b-ed0233471f9f';
-const GiB = 2 ** 30;
-
-beforeAll(async () => {
-  // Packed with `pnpm pack` and installed by `anklet plugins install` (once per build, then copied).
-  await installFleetPlugins(pluginsPath);
-}, 300_000);
-
-afterAll(() => {
-  rmSync(shared, { recursive: true, force: true });
-});
 
 interface World {
   sim: GitHubSim;
