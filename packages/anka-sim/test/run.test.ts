@@ -1,6 +1,5 @@
 import { readFileSync } from 'node:fs';
-import { setTimeout as sleep } from 'node:timers/promises';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import { anka, ankaJson, registryHome } from './helpers.js';
 
 /** Alive and not a zombie (a killed orphan may wait for a reaper in a container). */
@@ -72,22 +71,22 @@ describe('anka run', () => {
     const pid = Number(probe.stdout.trim());
     expect(pid).toBeGreaterThan(0);
     await ankaJson(h, ['delete', '--yes', 'vm1']);
-    await sleep(100);
-    expect(isRunning(pid)).toBe(false);
+    await vi.waitFor(() => expect(isRunning(pid)).toBe(false), { timeout: 5_000, interval: 20 });
   });
 
   it('forwards SIGTERM to the guest command', async () => {
     const h = home();
     const { spawn } = await import('node:child_process');
-    const child = spawn('anka', ['-j', 'run', 'anklet', 'bash', '-c', 'trap "echo got-term; exit 3" TERM; sleep 30 & wait'], {
+    const child = spawn('anka', ['-j', 'run', 'anklet', 'bash', '-c', 'trap "echo got-term; exit 3" TERM; echo trapped; sleep 30 & wait'], {
       env: { ...process.env, ...h.env },
     });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
-    await sleep(500);
+    // Signal once the guest has set its trap (a fixed wait loses the race on a busy machine).
+    await vi.waitFor(() => expect(out).toBe('trapped\n'), { timeout: 15_000, interval: 20 });
     child.kill('SIGTERM');
     const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-    expect(out).toBe('got-term\n');
+    expect(out).toBe('trapped\ngot-term\n');
     expect(code).toBe(3);
   });
 });

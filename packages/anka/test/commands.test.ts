@@ -2,7 +2,7 @@ import { existsSync, mkdtempSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { ErrorCodes, isAnkaFailure, type AnkaClient } from '@anklet/core';
-import { describe, expect, it } from 'vitest';
+import { describe, expect, it, vi } from 'vitest';
 import type { AnkaCliError } from '../src/index.js';
 import { GiB, makeHost, registrySeed, simHome, TEMPLATE_UUID } from './helpers.js';
 
@@ -165,9 +165,10 @@ describe('deletion', () => {
   it('runs anka outside the host process group, so a Ctrl-C cannot interrupt a deletion', async () => {
     const { anka, home } = await withTemplate();
     const name = await anka.clone('anklet');
-    home.setFaults([{ command: 'delete', times: 1, delayMs: 1_000 }]);
+    home.setFaults([{ command: 'delete', times: 1, delayMs: 3_000 }]);
     const deleting = anka.delete(name);
-    await new Promise((r) => setTimeout(r, 400));
+    // The delete is recorded when its process starts; it then sleeps out the fault's delay.
+    await vi.waitFor(() => expect(home.calls().at(-1)?.argv).toContain('delete'), { timeout: 15_000, interval: 20 });
     const pid = home.calls().at(-1)!.pid;
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const pgid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[2]);
