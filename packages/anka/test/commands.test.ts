@@ -116,8 +116,7 @@ describe('VM commands', () => {
     expect(Date.now() - started).toBeLessThan(5_000);
     // The hung process is gone.
     const pid = home.calls().at(-1)!.pid;
-    await new Promise((r) => setTimeout(r, 700));
-    expect(() => process.kill(pid, 0)).toThrow();
+    await vi.waitFor(() => expect(() => process.kill(pid, 0)).toThrow(), { timeout: 5_000, interval: 20 });
     // A run gets its own limit.
     const name = await anka.clone('anklet');
     await expect(anka.run(name, ['sleep', '30'], { timeoutMs: 500 })).rejects.toMatchObject({ reason: 'timeout' });
