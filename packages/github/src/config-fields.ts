@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { resolveScope, ScopeError } from './scope.js';
+import type { GitHubClientOptions } from './client.js';
 
 /**
  * zod builders for config values as the host hands them over: YAML values, or strings from
@@ -52,6 +53,20 @@ export function githubConnectionFields() {
     github_base_url: z.url().default('https://api.github.com'),
   };
 }
+
+/** The connection keys of a GitHub plugin's config ({@link githubConnectionFields}) as client options. */
+export function connectionOptionsOf(config: {
+  github_base_url?: string | undefined;
+  token?: string | undefined;
+  private_key?: string | undefined;
+  app_id?: number | null | undefined;
+  installation_id?: number | null | undefined;
+}): GitHubConnectionOptions {
+  return { baseUrl: config.github_base_url, token: config.token, privateKey: config.private_key, appId: config.app_id, installationId: config.installation_id };
+}
+
+/** Where and as whom a GitHub client connects. */
+export type GitHubConnectionOptions = Pick<GitHubClientOptions, 'baseUrl' | 'token' | 'privateKey' | 'appId' | 'installationId'>;
 
 /**
  * Reports the Go scope rules ({@link resolveScope}) and the App key rule as schema issues, with the

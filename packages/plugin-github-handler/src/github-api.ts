@@ -1,5 +1,5 @@
 import type { Logger, PluginMetrics, PluginStatus } from '@anklet/core';
-import { createGitHubClient, type AnkletOctokit, type GitHubScope } from '@anklet/github';
+import { createGitHubClient, type AnkletOctokit, type GitHubConnectionOptions, type GitHubScope } from '@anklet/github';
 
 /** Where the runner APIs of a scope live: `/repos/o/r`, `/orgs/o` or `/enterprises/e`. */
 export function runnerPathOf(scope: GitHubScope): string {
@@ -54,12 +54,7 @@ export interface JobStatus {
 export type JobsClientOf = (owner: string) => Promise<AnkletOctokit>;
 
 /** What {@link connectGitHub} needs: the handler's connection keys, its scope and the host's services. */
-export interface GitHubConnectOptions {
-  readonly baseUrl?: string | undefined;
-  readonly token?: string | null | undefined;
-  readonly privateKey?: string | null | undefined;
-  readonly appId?: number | null | undefined;
-  readonly installationId?: number | null | undefined;
+export interface GitHubConnectOptions extends GitHubConnectionOptions {
   readonly scope: GitHubScope;
   readonly logger: Logger;
   readonly metrics?: PluginMetrics | undefined;

@@ -1,5 +1,5 @@
 import type { HandlerContext, JobLease, PluginInstance, VmReservation } from '@anklet/core';
-import { queueNameOf, resolveScope, type GitHubScope, type QueueJob } from '@anklet/github';
+import { connectionOptionsOf, queueNameOf, resolveScope, type GitHubScope, type QueueJob } from '@anklet/github';
 import type { HandlerConfig } from './config.js';
 import { connectGitHub, describeError, type GitHubApi } from './github-api.js';
 import { JobRun, type JobRunDeps } from './job-run.js';
@@ -31,11 +31,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
 
   function connect(): Promise<GitHubApi> {
     return connectGitHub({
-      baseUrl: config.github_base_url,
-      token: config.token,
-      privateKey: config.private_key,
-      appId: config.app_id,
-      installationId: config.installation_id,
+      ...connectionOptionsOf(config),
       scope,
       logger: ctx.logger,
       metrics: ctx.metrics,

@@ -1,5 +1,5 @@
 import type { LeaderLease, PluginInstance, ReceiverContext } from '@anklet/core';
-import { createGitHubClient, queueNameOf, resolveScope, sleep } from '@anklet/github';
+import { connectionOptionsOf, createGitHubClient, queueNameOf, resolveScope, sleep } from '@anklet/github';
 import type { ReceiverConfig } from './config.js';
 import type { IntakeOptions } from './intake.js';
 import { Redeliverer } from './redelivery.js';
@@ -75,11 +75,7 @@ export function createReceiver(ctx: ReceiverContext<ReceiverConfig>, testOptions
         logger.info('skip_redeliver is set; failed webhook deliveries are not redelivered');
       } else {
         const client = await createGitHubClient({
-          baseUrl: config.github_base_url,
-          token: config.token,
-          privateKey: config.private_key,
-          appId: config.app_id,
-          installationId: config.installation_id,
+          ...connectionOptionsOf(config),
           scope,
           logger,
           metrics: ctx.metrics,
