@@ -20,7 +20,8 @@ describe('the job store the host injects', () => {
     anklet.signal('SIGINT');
     expect((await anklet.exited).code).toBe(0);
     expect(anklet.lines.find(msg('probe enqueued'))).toMatchObject({ result: 'enqueued', jobId: '101' });
-    expect(anklet.lines.find(msg('probe claimed'))).toMatchObject({ jobId: '101', from: 'PRODUCER' });
+    // A host on the embedded store does not even load the Redis client.
+    expect(anklet.lines.find(msg('probe claimed'))).toMatchObject({ jobId: '101', from: 'PRODUCER', redisClientLoaded: false });
     // A restart re-enqueues job 101: the persisted store remembers it was finished and refuses it.
     const again = new RunningAnklet(['-c', path.join(home, 'c.yml')], { home });
     await again.waitFor(msg('probe enqueued'));
@@ -38,6 +39,7 @@ describe('the job store the host injects', () => {
       await anklet.waitFor(msg('probe claimed'));
       anklet.signal('SIGTERM');
       expect((await anklet.exited).code).toBe(0);
+      expect(anklet.lines.find(msg('probe claimed'))).toMatchObject({ jobId: '101', redisClientLoaded: true });
     } finally {
       await redis.stop();
     }

@@ -59,6 +59,11 @@ export interface AnkaHostOptions {
   /** Attempts and pause for VM deletion (default 5, 2 s). */
   readonly deleteAttempts?: number | undefined;
   readonly deleteRetryDelayMs?: number | undefined;
+  /**
+   * Start the template discovery ({@link AnkaHost.discoverTemplates}) with the checks: its
+   * `anka -j list` runs beside `version` and `license show` instead of after them. Default false.
+   */
+  readonly discover?: boolean | undefined;
 }
 
 /** The settings of one handler plugin that change what the client does. */
@@ -124,6 +129,9 @@ export async function createAnkaHost(options: AnkaHostOptions): Promise<AnkaHost
   const query = { timeoutMs: timeouts.query };
   // The three checks run at once (each is a process start); their results are judged in order.
   const settle = <T>(p: Promise<T>) => p.then((value) => ({ ok: true as const, value }), (error: unknown) => ({ ok: false as const, error }));
+  // A read-only listing; if a check fails it is dropped with the host (its failure is handled there).
+  const listing = options.discover ? runner.json(['list'], query) : undefined;
+  listing?.catch(() => undefined);
   const [bareResult, versionResult, licenseResult] = await Promise.all([
     settle(runner.raw([], query)),
     settle(runner.json(['version'], query)),
@@ -196,7 +204,9 @@ export async function createAnkaHost(options: AnkaHostOptions): Promise<AnkaHost
       });
     }
   }
-  return new AnkaHost(runner, options, timeouts, version, license, features);
+  const host = new AnkaHost(runner, options, timeouts, version, license, features);
+  if (listing) host.discoverTemplates(listing).catch(() => undefined);
+  return host;
 }
 
 /** The host's Anka client: one per process, shared by every handler plugin. */
@@ -253,8 +263,8 @@ export class AnkaHost {
    * template's tag and sizes, so a job for a template already here costs no `anka` call. The host
    * starts it without waiting for it; calls that read the tracker wait for it ({@link discovered}).
    */
-  discoverTemplates(): Promise<void> {
-    this.#discovery ??= this.#discover();
+  discoverTemplates(listing?: Promise<{ body: unknown }>): Promise<void> {
+    this.#discovery ??= this.#discover(listing ?? this.runner.json(['list'], { timeoutMs: this.timeouts.query }));
     return this.#discovery;
   }
 
@@ -271,8 +281,7 @@ export class AnkaHost {
     return this.#listed ?? Promise.resolve();
   }
 
-  async #discover(): Promise<void> {
-    const listing = this.runner.json(['list'], { timeoutMs: this.timeouts.query });
+  async #discover(listing: Promise<{ body: unknown }>): Promise<void> {
     this.#listed = listing.then(
       () => undefined,
       () => undefined,

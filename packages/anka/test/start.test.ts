@@ -36,6 +36,23 @@ describe('start-up checks', () => {
     await expect(makeHost(simHome({ version: '3.10.0' }), { mountsConfigured: true })).resolves.toBeDefined();
   });
 
+  it('with `discover`, lists the VMs beside the checks and lends that listing to the first orphan scan', async () => {
+    const home = simHome({ templates: [{ name: 'kept', uuid: '33333333-3333-4333-8333-333333333333', tag: 'v1', imageSizeBytes: 10 * 2 ** 30 }] });
+    const host = await makeHost(home, { discover: true });
+    await host.listed();
+    const timings = home.timings().map((t) => ({ argv: t.argv, start: Date.parse(t.start), end: Date.parse(t.end) }));
+    const list = timings.find((t) => t.argv.join(' ') === '-j list')!;
+    const version = timings.find((t) => t.argv.join(' ') === '-j version')!;
+    expect(list).toBeDefined();
+    // Started before the version check had answered: the listing does not wait for the checks.
+    expect(list.start).toBeLessThan(version.end);
+    await host.discovered();
+    expect(host.tracker.has('33333333-3333-4333-8333-333333333333')).toBe(true);
+    // The handler's first orphan scan reads that listing: no second `list`.
+    await host.forPlugin({}).listOwnVms();
+    expect(home.calls().filter((c) => c.argv.join(' ') === '-j list')).toHaveLength(1);
+  });
+
   it('says clearly when anka is missing', async () => {
     const err = await createAnkaHost({ coordination: coordination(), env: { PATH: '/nonexistent' } }).catch((e: unknown) => e);
     expect(isAnkaFailure(err)).toBe(true);

@@ -1,4 +1,4 @@
-import { OSUtils } from 'node-os-utils';
+import type { OSUtils } from 'node-os-utils';
 import type { Logger } from '@anklet/core';
 
 /** The host figures of the Go JSON (CPU, memory and disk of `/`). */
@@ -30,6 +30,9 @@ export const EMPTY_HOST_FIGURES: HostFigures = {
   host_disk_usage_percentage: 0,
 };
 
+/** The longest a first sample waits for the `after` of {@link HostSampler.start}. */
+const FIRST_SAMPLE_MAX_DELAY_MS = 1_000;
+
 export interface HostSamplerOptions {
   /** Time between samples (default 5 s). */
   readonly intervalMs?: number;
@@ -45,7 +48,9 @@ export class HostSampler {
   #figures: HostFigures = { ...EMPTY_HOST_FIGURES };
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
-  readonly #os = new OSUtils();
+  #first: Promise<void> | undefined;
+  // Loaded with the first sample, off the start path.
+  #os: Promise<OSUtils> | undefined;
   readonly #intervalMs: number;
   readonly #logger: Logger | undefined;
   #failing = false;
@@ -60,13 +65,46 @@ export class HostSampler {
     return this.#figures;
   }
 
-  /** Takes a first sample, then one every interval. Resolves when the first sample is in. */
-  async start(): Promise<void> {
-    if (this.#timer) return;
+  /**
+   * Takes a first sample, then one every interval. Resolves when the first sample is in; callers
+   * on a start path need not wait for it (a CPU sample measures over a moment): see {@link firstSample}.
+   * `after` delays the first sample (a host starting its plugins is busy; the sample would compete).
+   */
+  start(after?: Promise<unknown>): Promise<void> {
+    if (this.#timer) return this.#first ?? Promise.resolve();
     this.#timer = setInterval(() => void this.sample(), this.#intervalMs);
     // A sampler must never keep the process alive on its own.
     this.#timer.unref();
-    await this.sample();
+    if (!after) {
+      this.#first = this.sample();
+      return this.#first;
+    }
+    // At most a second late, whatever `after` does.
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, FIRST_SAMPLE_MAX_DELAY_MS);
+      timer.unref();
+    });
+    this.#first = Promise.race([after.catch(() => undefined), limit]).then(() => {
+      clearTimeout(timer);
+      return this.sample();
+    });
+    return this.#first;
+  }
+
+  /**
+   * Resolves once the first sample is in, or after `timeoutMs` (a `df` stuck on a sick disk must not
+   * hold a scrape or an export), or at once when the sampler was never started. Never rejects.
+   */
+  firstSample(timeoutMs = 2_000): Promise<void> {
+    const first = this.#first;
+    if (!first) return Promise.resolve();
+    let timer: NodeJS.Timeout | undefined;
+    const limit = new Promise<void>((resolve) => {
+      timer = setTimeout(resolve, timeoutMs);
+      timer.unref();
+    });
+    return Promise.race([first, limit]).finally(() => clearTimeout(timer));
   }
 
   stop(): void {
@@ -82,11 +120,13 @@ export class HostSampler {
 
   async #take(): Promise<void> {
     try {
+      this.#os ??= import('node-os-utils').then(({ OSUtils }) => new OSUtils());
+      const utils = await this.#os;
       const [cpuCount, cpuUsage, memory, disk] = await Promise.all([
-        this.#os.cpu.coreCount(),
-        this.#os.cpu.usage(),
-        this.#os.memory.info(),
-        this.#os.disk.usageByMountPoint('/'),
+        utils.cpu.coreCount(),
+        utils.cpu.usage(),
+        utils.memory.info(),
+        utils.disk.usageByMountPoint('/'),
       ]);
       const next = { ...this.#figures };
       if (cpuCount.success) next.host_cpu_count = cpuCount.data.physical || cpuCount.data.logical;

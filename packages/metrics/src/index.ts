@@ -11,7 +11,7 @@
  */
 export { HostMetrics, type HostMetricsOptions, type HostState, type PluginMeta } from './host-metrics.js';
 export { HostSampler, EMPTY_HOST_FIGURES, type HostFigures, type HostSamplerOptions } from './host-sampler.js';
-export { createMetricsApp, METRICS_FORMATS, type MetricsAppOptions, type Readiness } from './metrics-app.js';
+export { createMetricsApp, METRICS_FORMATS, type MetricsApp, type MetricsAppOptions, type Readiness } from './metrics-app.js';
 export { listenMetrics, DEFAULT_METRICS_PORT, type ListenOptions, type MetricsServer } from './listen.js';
 export { MetricsExporter, exportKeyOf, EXPORT_INTERVAL_MS, EXPORT_TTL_MS, type MetricsExporterOptions } from './metrics-exporter.js';
 export { startHostMetrics, startAggregator, type HostMetricsService, type HostMetricsServiceOptions, type AggregatorOptions } from './services.js';

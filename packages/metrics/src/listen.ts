@@ -1,7 +1,6 @@
 import type { AddressInfo } from 'node:net';
-import { createServer, type Server } from 'node:http';
+import { createServer, type RequestListener, type Server } from 'node:http';
 import { AnkletError, ErrorCodes } from '@anklet/core';
-import type { Express } from 'express';
 
 /** The first port tried when `metrics.port` is not set (as in Go). */
 export const DEFAULT_METRICS_PORT = 8080;
@@ -22,8 +21,7 @@ export interface MetricsServer {
   close(): Promise<void>;
 }
 
-function listenOnce(app: Express, port: number, address: string | undefined): Promise<Server> {
-  // A plain http.Server rather than app.listen: Express 5 calls listen's callback on errors too.
+function listenOnce(app: RequestListener, port: number, address: string | undefined): Promise<Server> {
   const server = createServer(app);
   return new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -38,7 +36,7 @@ function listenOnce(app: Express, port: number, address: string | undefined): Pr
  * Starts the server. Unlike Go, which probes a port, closes it and listens later, the port chosen is
  * the one listened on, so another process cannot take it in between.
  */
-export async function listenMetrics(app: Express, options: ListenOptions = {}): Promise<MetricsServer> {
+export async function listenMetrics(app: RequestListener, options: ListenOptions = {}): Promise<MetricsServer> {
   const explicit = options.port !== undefined;
   let port = options.port ?? options.startPort ?? DEFAULT_METRICS_PORT;
   for (;;) {

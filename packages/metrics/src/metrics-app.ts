@@ -1,6 +1,6 @@
 import { readFileSync } from 'node:fs';
 import type { Logger } from '@anklet/core';
-import express, { type Express, type Request, type Response } from 'express';
+import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { mergeFamilies, PROMETHEUS_CONTENT_TYPE, renderExposition } from './exposition.js';
 import { familiesFromSnapshot } from './families.js';
 import { aggregatorRecords, aggregatorRecordsByName, statusView, type FleetEntry } from './fleet.js';
@@ -40,6 +40,27 @@ function goJson(value: unknown): string {
   return `${JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026')}\n`;
 }
 
+/** A request listener for `node:http`'s `createServer` (what {@link createMetricsApp} returns). */
+export type MetricsApp = RequestListener;
+
+const TEXT = 'text/plain; charset=utf-8';
+const JSON_TYPE = 'application/json; charset=utf-8';
+
+function answer(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+  res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...headers });
+  // A HEAD request gets the headers only (node:http drops the body itself).
+  res.end(body);
+}
+
+/** Route paths as Go's mux and the old router saw them: case-insensitive, one trailing slash ignored. */
+function routeOf(req: IncomingMessage): { path: string; query: URLSearchParams } {
+  const raw = req.url ?? '/';
+  const q = raw.indexOf('?');
+  let path = (q < 0 ? raw : raw.slice(0, q)).toLowerCase();
+  if (path.length > 1 && path.endsWith('/')) path = path.slice(0, -1);
+  return { path, query: new URLSearchParams(q < 0 ? '' : raw.slice(q + 1)) };
+}
+
 /**
  * The metrics HTTP endpoints (same routes in both modes, any method, as in Go):
  *
@@ -47,13 +68,13 @@ function goJson(value: unknown): string {
  * |---|---|
  * | `/metrics`, `/metrics/v1`, `/metrics/v2` | `?format=prometheus` (default) or `?format=json`; another format is a 400 listing the valid ones |
  * | `/healthcheck` | 200 `ok` |
- * | `/readyz` | 200 when every plugin has started, else 503 with the ones still starting |
- * | `/` | the status page; `/status.json` is what it shows |
+ * | `/readyz` | 200 when every plugin has started, else 503 with the ones still starting (GET, HEAD) |
+ * | `/` | the status page; `/status.json` is what it shows (GET, HEAD) |
+ *
+ * Anything else is a 404 (`405` for a method a known path does not take). Plain `node:http`: a
+ * handful of routes do not need a router, and the host then loads no web framework at start.
  */
-export function createMetricsApp(options: MetricsAppOptions): Express {
-  const app = express();
-  app.disable('x-powered-by');
-
+export function createMetricsApp(options: MetricsAppOptions): MetricsApp {
   const prometheus = async (): Promise<string> => {
     const fleet = await options.fleet();
     // One host serves its own series unlabelled; the aggregator tells hosts apart with `host`.
@@ -67,45 +88,63 @@ export function createMetricsApp(options: MetricsAppOptions): Express {
     return version === 'v1' ? aggregatorRecordsByName(fleet) : aggregatorRecords(fleet);
   };
 
-  const serveMetrics = (version: 'none' | 'v1' | 'v2') => async (req: Request, res: Response) => {
-    const format = req.query.format ?? 'prometheus';
-    if (typeof format !== 'string' || !(METRICS_FORMATS as readonly string[]).includes(format)) {
-      const given = typeof format === 'string' ? format.slice(0, 40) : String(format).slice(0, 40);
-      res
-        .status(400)
-        .type('text/plain; charset=utf-8')
-        .send(`unsupported format "${given}", please use one of: ${METRICS_FORMATS.map((f) => `?format=${f}`).join(', ')}\n`);
+  const serveMetrics = async (version: 'none' | 'v1' | 'v2', query: URLSearchParams, res: ServerResponse) => {
+    const formats = query.getAll('format');
+    const format = formats.length === 0 ? 'prometheus' : formats.length === 1 ? formats[0]! : formats.join(',');
+    if (!(METRICS_FORMATS as readonly string[]).includes(format)) {
+      answer(res, 400, TEXT, `unsupported format "${format.slice(0, 40)}", please use one of: ${METRICS_FORMATS.map((f) => `?format=${f}`).join(', ')}\n`);
       return;
     }
     try {
-      if (format === 'json') res.status(200).type('application/json').send(goJson(await json(version)));
-      else res.status(200).set('Content-Type', PROMETHEUS_CONTENT_TYPE).send(await prometheus());
+      if (format === 'json') answer(res, 200, JSON_TYPE, goJson(await json(version)));
+      else answer(res, 200, PROMETHEUS_CONTENT_TYPE, await prometheus());
     } catch (error) {
       options.logger?.error('error serving metrics', { error: (error as Error).message });
-      res.status(503).type('text/plain; charset=utf-8').send('metrics are unavailable right now\n');
+      answer(res, 503, TEXT, 'metrics are unavailable right now\n');
     }
   };
 
-  app.all('/metrics', serveMetrics('none'));
-  app.all('/metrics/v1', serveMetrics('v1'));
-  app.all('/metrics/v2', serveMetrics('v2'));
-  app.all('/healthcheck', (_req, res) => {
-    res.status(200).type('text/plain; charset=utf-8').send('ok');
-  });
-  app.get('/readyz', (_req, res) => {
-    const readiness = options.readiness?.() ?? { ready: true, waiting: [] };
-    res.status(readiness.ready ? 200 : 503).json(readiness);
-  });
-  app.get('/status.json', async (_req, res) => {
+  const serveStatus = async (res: ServerResponse) => {
     try {
-      res.set('Cache-Control', 'no-store').json({ mode: options.mode, ...statusView(await options.fleet()) });
+      answer(res, 200, JSON_TYPE, JSON.stringify({ mode: options.mode, ...statusView(await options.fleet()) }), { 'Cache-Control': 'no-store' });
     } catch (error) {
       options.logger?.error('error serving status', { error: (error as Error).message });
-      res.status(503).json({ error: 'status unavailable' });
+      answer(res, 503, JSON_TYPE, JSON.stringify({ error: 'status unavailable' }));
     }
-  });
-  app.get('/', (_req, res) => {
-    res.type('html').set('Cache-Control', 'no-store').send(statusPageHtml());
-  });
-  return app;
+  };
+
+  const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
+    const { path, query } = routeOf(req);
+    switch (path) {
+      case '/metrics':
+        return serveMetrics('none', query, res);
+      case '/metrics/v1':
+        return serveMetrics('v1', query, res);
+      case '/metrics/v2':
+        return serveMetrics('v2', query, res);
+      case '/healthcheck':
+        return answer(res, 200, TEXT, 'ok');
+    }
+    const readOnly = req.method === 'GET' || req.method === 'HEAD';
+    if (path === '/readyz' || path === '/status.json' || path === '/') {
+      if (!readOnly) return answer(res, 405, TEXT, 'method not allowed\n', { Allow: 'GET, HEAD' });
+      if (path === '/readyz') {
+        const readiness = options.readiness?.() ?? { ready: true, waiting: [] };
+        return answer(res, readiness.ready ? 200 : 503, JSON_TYPE, JSON.stringify(readiness));
+      }
+      if (path === '/status.json') return serveStatus(res);
+      return answer(res, 200, 'text/html; charset=utf-8', statusPageHtml(), { 'Cache-Control': 'no-store' });
+    }
+    answer(res, 404, TEXT, '404 page not found\n');
+  };
+
+  return (req, res) => {
+    // Bodies are never read; drain them so a keep-alive connection stays usable.
+    req.resume();
+    route(req, res).catch((error: unknown) => {
+      options.logger?.error('error serving a metrics request', { error: (error as Error).message });
+      if (!res.headersSent) answer(res, 500, TEXT, 'internal error\n');
+      else res.destroy();
+    });
+  };
 }

@@ -39,9 +39,10 @@ export class MetricsExporter {
   /** Exports once now, then every interval. Never rejects. */
   async start(): Promise<void> {
     this.options.logger?.info('starting ExportMetricsToDB', { keyEnding: this.key });
-    await this.exportNow();
+    // The timer first: a stop() during the first export then clears it.
     this.#timer = setInterval(() => void this.exportNow(), this.options.intervalMs ?? EXPORT_INTERVAL_MS);
     this.#timer.unref();
+    await this.exportNow();
   }
 
   /** One export (joins one already running). */

@@ -16,6 +16,8 @@ export interface HostMetricsServiceOptions extends ListenOptions {
   readonly export?: { readonly store: Pick<JobStore, 'putHostSnapshot' | 'deleteHostSnapshot'>; readonly key: string; readonly intervalMs?: number } | undefined;
   /** Time between host samples (default 5 s). */
   readonly sampleIntervalMs?: number;
+  /** Delays the first host sample (at most a second) until this settles, e.g. the plugins have started. */
+  readonly firstSampleAfter?: Promise<unknown>;
 }
 
 /** A running per-host metrics service: registry, sampler, HTTP server and export. */
@@ -38,11 +40,17 @@ export async function startHostMetrics(options: HostMetricsServiceOptions, metri
     metrics ?? new HostMetrics({ version: options.version, hostName: options.hostName, logger: options.logger, hostState: options.hostState });
   registry.useFigures(() => sampler.figures);
   const key = options.export?.key;
+  // The first sample is not waited for at start (it measures the CPU over a moment); what reads
+  // the host figures waits for it, a bounded time, so nobody sees the zeros of a host just started.
+  const snapshot = async () => {
+    await sampler.firstSample();
+    return registry.snapshot();
+  };
   const app = createMetricsApp({
     mode: 'host',
     logger: options.logger,
-    hostSnapshot: () => registry.snapshot(),
-    fleet: async () => [{ key: key ?? options.hostName, snapshot: await registry.snapshot() }],
+    hostSnapshot: snapshot,
+    fleet: async () => [{ key: key ?? options.hostName, snapshot: await snapshot() }],
     readiness: options.readiness,
   });
   let server: MetricsServer;
@@ -53,10 +61,11 @@ export async function startHostMetrics(options: HostMetricsServiceOptions, metri
     throw error;
   }
   options.logger.info(`metrics server started on port ${server.port}`, { port: server.port });
-  // The first sample runs after listening: a scrape in the meantime sees zeros rather than waiting.
-  await sampler.start();
-  const exporter = options.export ? new MetricsExporter({ ...options.export, snapshot: () => registry.snapshot(), logger: options.logger }) : undefined;
-  await exporter?.start();
+  // Neither the first sample nor the first export holds the start: both run in the background
+  // (the exporter's first export waits for the first sample).
+  void sampler.start(options.firstSampleAfter);
+  const exporter = options.export ? new MetricsExporter({ ...options.export, snapshot, logger: options.logger }) : undefined;
+  void exporter?.start();
   return {
     metrics: registry,
     port: server.port,

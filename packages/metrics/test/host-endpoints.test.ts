@@ -179,6 +179,37 @@ describe('per-host metrics endpoints', () => {
     expect((await fetch(`${base}/nope`)).status).toBe(404);
   });
 
+  it('routes as Go did: any method on the metrics paths, case and one trailing slash ignored, 404 and 405 otherwise', async () => {
+    const { base } = await start();
+    const post = await fetch(`${base}/metrics?format=json`, { method: 'POST', body: 'ignored' });
+    expect(post.status).toBe(200);
+    expect(post.headers.get('content-type')).toBe('application/json; charset=utf-8');
+    expect((await post.json()) as object).toHaveProperty('host_memory_total_bytes');
+    const upper = await fetch(`${base}/METRICS/v1/?format=prometheus`);
+    expect(upper.status).toBe(200);
+    expect(await upper.text()).toContain('anklet_build_info');
+    const missing = await fetch(`${base}/metricsz`);
+    expect([missing.status, await missing.text()]).toEqual([404, '404 page not found\n']);
+    const head = await fetch(`${base}/readyz`, { method: 'HEAD' });
+    expect([head.status, await head.text()]).toEqual([200, '']);
+    expect(Number(head.headers.get('content-length'))).toBeGreaterThan(0);
+    const wrong = await fetch(`${base}/readyz`, { method: 'DELETE' });
+    expect([wrong.status, wrong.headers.get('allow')]).toEqual([405, 'GET, HEAD']);
+    await wrong.text();
+    const page = await fetch(`${base}/`);
+    expect([page.status, page.headers.get('content-type'), page.headers.get('cache-control')]).toEqual([200, 'text/html; charset=utf-8', 'no-store']);
+    expect(await page.text()).toContain('<html');
+  });
+
+  it('does not wait for the first host sample to start, and a scrape meanwhile waits for it rather than showing zeros', async () => {
+    const { service, base } = await start();
+    // startHostMetrics has returned; the first sample (a CPU measurement over a moment) runs on.
+    const body = (await (await fetch(`${base}/metrics?format=json`)).json()) as Record<string, number>;
+    expect(body.host_memory_total_bytes).toBeGreaterThan(0);
+    expect(body.host_cpu_count).toBeGreaterThan(0);
+    expect(service.port).toBeGreaterThan(0);
+  });
+
   it('is not ready until every plugin has started', async () => {
     let ready = false;
     const { base } = await start({ ready: () => ready });

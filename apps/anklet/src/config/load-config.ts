@@ -2,7 +2,7 @@ import { existsSync, readFileSync, statSync } from 'node:fs';
 import { homedir } from 'node:os';
 import path from 'node:path';
 import { AnkletError, ErrorCodes } from '@anklet/core';
-import { resolveDatabaseConfig, type DatabaseConfig, type GlobalDatabaseConfig } from '@anklet/redis';
+import { resolveDatabaseConfig, type DatabaseConfig, type GlobalDatabaseConfig } from '@anklet/redis/config';
 import { parseDocument } from 'yaml';
 import type { z } from 'zod';
 import { applyEnvOverrides } from './env-overrides.js';

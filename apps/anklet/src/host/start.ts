@@ -1,19 +1,18 @@
 import { mkdirSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
 import { ErrorCodes, isAnkletError, type JobStore, type Logger, type WorkerContext } from '@anklet/core';
 import { ankaSettingsFromConfig, createAnkaHost, type AnkaHost, type AnkaPluginSettings } from '@anklet/anka';
-import { exportKeyOf, HostMetrics } from '@anklet/metrics';
 import { SECRET_CONFIG_KEYS, dumpConfig } from '../config/dump-config.js';
 import { describeIssues, loadConfig, UNREADABLE_MESSAGE, type LoadedConfig } from '../config/load-config.js';
 import { preparePlugins, type PreparedPlugin } from '../config/prepare-plugins.js';
 import { createLogger, logModeFromEnv, type HostLogger } from '../logging/create-logger.js';
 import { SecretRegistry } from '../logging/redact.js';
+import { declaredKind } from '../plugins/load-plugin.js';
 import { createCoordination } from './coordination.js';
-import { metricsListenOptions, runAggregator, startMetricsService } from './metrics.js';
 import { ExitCode } from './exit-codes.js';
 import { writePidFile } from './pid-file.js';
-import { HostStores } from './stores.js';
 import { Supervisor, type SupervisedPlugin } from './supervisor.js';
 import { ANKLET_VERSION } from '../version.js';
 
@@ -33,11 +32,24 @@ function registerConfigSecrets(value: unknown, secrets: SecretRegistry): void {
   }
 }
 
-/** Loads, validates and reports. Returns the config and plugins, or an exit code after logging why. */
+/**
+ * The host's heavier modules (metrics server, stores), imported while the Anka checks and the
+ * plugins load rather than before anything starts.
+ */
+async function hostModules() {
+  const [metrics, service, stores] = await Promise.all([import('@anklet/metrics'), import('./metrics.js'), import('./stores.js')]);
+  return { exportKeyOf: metrics.exportKeyOf, HostMetrics: metrics.HostMetrics, ...service, HostStores: stores.HostStores };
+}
+
+/**
+ * Loads, validates and reports. Returns the config and plugins, or an exit code after logging why.
+ * `onLoaded` runs once the config file is read, before the plugins are imported.
+ */
 export async function loadAndValidate(
   root: HostLogger,
   secrets: SecretRegistry,
   options: StartOptions,
+  onLoaded?: (config: LoadedConfig) => void,
 ): Promise<{ config: LoadedConfig; plugins: PreparedPlugin[] } | { exit: number }> {
   const errorStream = options.errorStream ?? process.stderr;
   let config: LoadedConfig;
@@ -52,6 +64,7 @@ export async function loadAndValidate(
   }
   registerConfigSecrets(config.document, secrets);
   root.info('loaded config', { config: dumpConfig(config.document), file: config.file });
+  onLoaded?.(config);
   const plugins = await preparePlugins(config);
   for (const line of describeIssues(config, config.warnings)) root.warn('config warning', { warning: line });
   if (config.issues.length > 0) {
@@ -77,10 +90,42 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
   let root = createLogger({ mode: logModeFromEnv(env.LOG_LEVEL), secrets });
   const loggers: HostLogger[] = [root];
   const closeAll = () => Promise.all(loggers.map((l) => l.close()));
+  const cpuCount = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
+  const memoryBytes = os.totalmem();
+  // The supervisor is made after the contexts that read its mode, hence the holder.
+  const running: { supervisor?: Supervisor } = {};
+  // Started as soon as the config is read, while the plugins load: the Anka checks (with the
+  // template discovery's listing) when a handler is configured, and the host's other modules.
+  let early: { coordination: ReturnType<typeof createCoordination>; anka: Promise<AnkaHost> | undefined } | undefined;
+  const modules = hostModules();
+  modules.catch(() => undefined); // awaited below; not unhandled when the start ends early
+  const beginStart = (config: LoadedConfig) => {
+    if (config.issues.length > 0 || config.raw.metrics?.aggregator === true) return;
+    const coordination = createCoordination({
+      configDir: config.configDir,
+      cpuCount,
+      memoryBytes,
+      shutdownMode: () => running.supervisor?.mode ?? 'none',
+    });
+    const handlers = config.plugins.filter((entry) => entry.plugin !== '' && declaredKind(entry.plugin, config.pluginsPath) === 'handler');
+    let anka: Promise<AnkaHost> | undefined;
+    if (handlers.length > 0) {
+      const top = config.raw as Record<string, unknown>;
+      const mountsConfigured = handlers.some((entry) => {
+        const s = ankaSettingsFromConfig(entry.block, top);
+        return (s.globalMounts?.length ?? 0) + (s.mounts?.length ?? 0) > 0;
+      });
+      const logger = root.extend({ version: ANKLET_VERSION, hostCPUCount: cpuCount, hostMemoryBytes: memoryBytes });
+      anka = createAnkaHost({ coordination, logger, env: env as NodeJS.ProcessEnv, mountsConfigured, discover: true });
+      anka.catch(() => undefined); // reported below, once the config is known to be valid
+    }
+    early = { coordination, anka };
+  };
   try {
-    const loaded = await loadAndValidate(root, secrets, options);
+    const loaded = await loadAndValidate(root, secrets, options, beginStart);
     if ('exit' in loaded) return loaded.exit;
     const { config, plugins } = loaded;
+    const { exportKeyOf, HostMetrics, metricsListenOptions, runAggregator, startMetricsService, HostStores } = await modules;
     root = root.extend({ version: ANKLET_VERSION });
     // Go's aggregator mode: no plugins, only the fleet's metrics from the store.
     if (config.raw.metrics?.aggregator === true) return await runAggregator(config, root);
@@ -97,18 +142,16 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
       }
     }
 
-    const cpuCount = typeof os.availableParallelism === 'function' ? os.availableParallelism() : os.cpus().length;
-    const memoryBytes = os.totalmem();
     root = root.extend({ hostCPUCount: cpuCount, hostMemoryBytes: memoryBytes });
 
-    // The supervisor is made after the contexts that read its mode, hence the holder.
-    const running: { supervisor?: Supervisor } = {};
-    const coordination = createCoordination({
-      configDir: config.configDir,
-      cpuCount,
-      memoryBytes,
-      shutdownMode: () => running.supervisor?.mode ?? 'none',
-    });
+    const coordination =
+      early?.coordination ??
+      createCoordination({
+        configDir: config.configDir,
+        cpuCount,
+        memoryBytes,
+        shutdownMode: () => running.supervisor?.mode ?? 'none',
+      });
     const metrics = new HostMetrics({
       version: ANKLET_VERSION,
       hostName: coordination.hostName,
@@ -124,7 +167,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     if (ankaSettings.size > 0) {
       try {
         const mountsConfigured = [...ankaSettings.values()].some((s) => (s.globalMounts?.length ?? 0) + (s.mounts?.length ?? 0) > 0);
-        ankaHost = await createAnkaHost({ coordination, logger: root, env: env as NodeJS.ProcessEnv, mountsConfigured });
+        ankaHost = await (early?.anka ?? createAnkaHost({ coordination, logger: root, env: env as NodeJS.ProcessEnv, mountsConfigured, discover: true }));
         // Checks every handler's mount entries now rather than at its first job.
         for (const settings of ankaSettings.values()) ankaHost.forPlugin(settings);
       } catch (err) {
@@ -134,8 +177,8 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
         return ExitCode.Config;
       }
       root.info('anka cli ready', { ankaVersion: ankaHost.version, licenseType: ankaHost.license.licenseType });
-      // Not awaited: the plugins start meanwhile, and every Anka call that reads the template record
-      // waits for it (AnkaHost.discovered).
+      // Started with the checks and not awaited: the plugins start meanwhile, and every Anka call
+      // that reads the template record waits for it (AnkaHost.discovered). This only reports its end.
       void ankaHost.discoverTemplates().catch((err: unknown) => root.warn('failed to discover existing templates', { error: String(err) }));
     }
     const dataRoot = config.workDir ?? config.configDir;
@@ -209,10 +252,14 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     });
 
     const started = new Set<string>();
+    let allStarted: () => void = () => {};
+    const pluginsStarted = new Promise<void>((resolve) => (allStarted = resolve));
     const onStarted = (name: string) => {
       started.add(name);
+      if (started.size !== supervised.length) return;
+      allStarted();
       // The first export ran before the plugins started; the fleet view should not wait 10 s to see them.
-      if (started.size === supervised.length && 'exportNow' in service) void service.exportNow();
+      if ('exportNow' in service) void service.exportNow();
     };
     const sup = new Supervisor(supervised, { logger: root, isDraining: coordination.isDraining, onStarted });
     running.supervisor = sup;
@@ -222,6 +269,9 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     const service = await startMetricsService(metrics, {
       ...metricsListenOptions(config),
       logger: root,
+      // The host sample (a CPU measurement, a `df`) would compete with the plugins' start and
+      // their first moments (the sampler takes it a second after the service started at the latest).
+      firstSampleAfter: pluginsStarted.then(() => delay(300)),
       readiness: () =>
         sup.mode !== 'none'
           ? { ready: false, waiting: ['shutting down'] }

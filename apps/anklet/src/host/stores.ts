@@ -1,6 +1,8 @@
 import path from 'node:path';
 import { AnkletError, ErrorCodes, type JobStore, type Logger } from '@anklet/core';
-import { createEmbeddedJobStore, createRedisConnection, createRedisJobStore, type DatabaseConfig } from '@anklet/redis';
+import type { DatabaseConfig } from '@anklet/redis';
+// The embedded store alone: a host without a Redis never loads the Redis client.
+import { createEmbeddedJobStore } from '@anklet/redis/embedded';
 
 /** Key prefix of everything anklet stores in Redis. */
 export const STORE_PREFIX = 'anklet';
@@ -25,6 +27,7 @@ export class HostStores {
       this.#embedded ??= createEmbeddedJobStore({ dir: path.join(this.dataRoot, 'store'), logger: this.logger.child({ store: 'embedded' }) });
       return this.#embedded;
     }
+    const { createRedisConnection, createRedisJobStore } = await import('@anklet/redis');
     const key = JSON.stringify(database);
     const existing = this.#redis.get(key);
     if (existing) return existing;

@@ -4,7 +4,8 @@ import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { AnkletError, ErrorCodes, apiVersion, isPlugin, type ErrorCode, type Plugin, type PluginKind } from '@anklet/core';
 import { resolve as resolveModule } from 'import-meta-resolve';
-import semver from 'semver';
+// The one function used: the whole package costs twice as long to load at every start.
+import satisfies from 'semver/functions/satisfies.js';
 import { PLUGIN_KEYWORD, readManifest, type PluginManifest } from './manifest.js';
 import { SHORT_IDS, packageNameOf } from './short-ids.js';
 
@@ -54,6 +55,21 @@ export function findPackageDir(pluginsPath: string, packageName: string): string
   }
 }
 
+/**
+ * The kind a plugin's package.json declares, read without importing the plugin (the host starts
+ * its Anka checks while the plugins load). Undefined when it is not installed or declares none:
+ * {@link loadPlugin} reports those.
+ */
+export function declaredKind(plugin: string, pluginsPath: string): PluginKind | undefined {
+  try {
+    const dir = findPackageDir(pluginsPath, packageNameOf(plugin));
+    const kind = dir ? readManifest(dir).anklet?.kind : undefined;
+    return kind === 'handler' || kind === 'receiver' ? kind : undefined;
+  } catch {
+    return undefined;
+  }
+}
+
 /** Checks the manifest without running the plugin's code. Throws the "incompatible" error. */
 export function checkManifest(manifest: PluginManifest, request: LoadRequest): PluginKind {
   const reinstall = command(request, `plugins install ${manifest.name}@latest`);
@@ -80,7 +96,7 @@ export function checkManifest(manifest: PluginManifest, request: LoadRequest): P
   if (!range) {
     throw fail(ErrorCodes.PLUGIN_INCOMPATIBLE, request, `${about} does not declare @anklet/core as a peer dependency`, reinstall);
   }
-  if (!semver.satisfies(hostCoreVersion, range, { includePrerelease: true })) {
+  if (!satisfies(hostCoreVersion, range, { includePrerelease: true })) {
     throw fail(
       ErrorCodes.PLUGIN_INCOMPATIBLE,
       request,
