@@ -99,6 +99,7 @@ export function fleetPluginsCache(): Promise<string> {
       } finally {
         rmSync(staging, { recursive: true, force: true });
       }
+      pruneCache(CACHE_ROOT, target);
       return target;
     } finally {
       rmSync(packDir, { recursive: true, force: true });
@@ -109,6 +110,34 @@ export function fleetPluginsCache(): Promise<string> {
 }
 
 const COMPLETE = '.anklet-fleet-complete';
+/** Installed builds kept besides the current one; older ones go once they are an hour old. */
+const CACHE_KEEP = 3;
+const CACHE_MIN_AGE_MS = 60 * 60 * 1000;
+
+/**
+ * Removes old builds from the cache: every build makes a new entry of about 20 MB. The newest
+ * {@link CACHE_KEEP} stay, and so does anything younger than an hour (another process may be
+ * copying from it), and `current`. Stale staging folders of crashed installs go the same way.
+ * Exported for its test only.
+ */
+export function pruneCache(root: string, current: string, now = Date.now()): void {
+  try {
+    const entries = readdirSync(root)
+      .map((name) => path.join(root, name))
+      .filter((dir) => dir !== current)
+      .map((dir) => {
+        const marker = path.join(dir, COMPLETE);
+        return { dir, at: existsSync(marker) ? statSync(marker).mtimeMs : statSync(dir).mtimeMs };
+      })
+      .sort((a, b) => b.at - a.at);
+    for (const [index, entry] of entries.entries()) {
+      if (index < CACHE_KEEP || now - entry.at < CACHE_MIN_AGE_MS) continue;
+      rmSync(entry.dir, { recursive: true, force: true });
+    }
+  } catch {
+    // A cache that cannot be tidied is still a cache.
+  }
+}
 
 /** Installs the fleet's plugins into `pluginsPath` (a copy of {@link fleetPluginsCache}); throws with npm's output on failure. */
 export async function installFleetPlugins(pluginsPath: string): Promise<void> {
