@@ -1,8 +1,9 @@
 /**
  * Pure helpers of the fleet benchmark: percentiles, time intervals (union, clipping), the
- * simulators' records turned into intervals, and a process tree's resident memory.
+ * simulators' records turned into intervals, a process tree's resident memory, and the readiness probe.
  */
 import { readFileSync, readdirSync } from 'node:fs';
+import { setTimeout as sleep } from 'node:timers/promises';
 
 /** A time interval in epoch milliseconds, `start <= end`. */
 export interface Interval {
@@ -85,4 +86,19 @@ export function treeRssKb(rootPid: number): { kb: number; pids: number[] } {
     }
   }
   return { kb, pids };
+}
+
+/** Polls `<url>readyz` every 5 ms until it answers 200 (returns when) or `until()` says stop (undefined). */
+export async function readyz(url: string, until: () => boolean): Promise<number | undefined> {
+  while (!until()) {
+    try {
+      const response = await fetch(`${url}readyz`, { signal: AbortSignal.timeout(1_000) });
+      await response.arrayBuffer();
+      if (response.status === 200) return Date.now();
+    } catch {
+      // not listening yet
+    }
+    await sleep(5);
+  }
+  return undefined;
 }

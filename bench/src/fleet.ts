@@ -23,7 +23,7 @@ import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { ankaSimBinDir, createAnkaSimHome } from '@anklet/anka-sim';
 import { installFleetPlugins, simulatedTemplate, startFleet, type Fleet, type FleetHost, type LogLine } from '@anklet/fleet';
-import { median, overlap, parseSimRequest, percentile, treeRssKb, unionLength, type Interval, type SimRequest } from './fleet-stats.js';
+import { median, overlap, parseSimRequest, percentile, readyz, treeRssKb, unionLength, type Interval, type SimRequest } from './fleet-stats.js';
 
 const SEQUENTIAL_JOBS = Number(process.env.BENCH_FLEET_JOBS ?? 30);
 const QUEUE_DEPTH = Number(process.env.BENCH_FLEET_QUEUE ?? 60);
@@ -80,20 +80,6 @@ function byRoute(requests: SimRequest[]): Map<string, number> {
   const counts = new Map<string, number>();
   for (const r of requests) counts.set(`${r.route} → ${r.status}`, (counts.get(`${r.route} → ${r.status}`) ?? 0) + 1);
   return new Map([...counts].sort((a, b) => b[1] - a[1]));
-}
-
-async function readyz(url: string, until: () => boolean): Promise<number | undefined> {
-  while (!until()) {
-    try {
-      const response = await fetch(`${url}readyz`, { signal: AbortSignal.timeout(1_000) });
-      await response.arrayBuffer();
-      if (response.status === 200) return Date.now();
-    } catch {
-      // not listening yet
-    }
-    await sleep(5);
-  }
-  return undefined;
 }
 
 // ------------------------------------------------------------------------------------------------

@@ -11,22 +11,9 @@ import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { installFleetPlugins, simulatedTemplate, startFleet } from '@anklet/fleet';
+import { readyz } from './fleet-stats.js';
 
 const STARTS = Number(process.env.START_TRACE_STARTS ?? 3);
-
-async function readyz(url: string, until: () => boolean): Promise<number | undefined> {
-  while (!until()) {
-    try {
-      const response = await fetch(`${url}readyz`, { signal: AbortSignal.timeout(1_000) });
-      await response.arrayBuffer();
-      if (response.status === 200) return Date.now();
-    } catch {
-      // not listening yet
-    }
-    await sleep(5);
-  }
-  return undefined;
-}
 
 const work = mkdtempSync(path.join(os.tmpdir(), 'anklet-start-trace-'));
 const pluginsPath = path.join(work, 'plugins');
