@@ -94,35 +94,40 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
   const memoryBytes = os.totalmem();
   // The supervisor is made after the contexts that read its mode, hence the holder.
   const running: { supervisor?: Supervisor } = {};
-  // Started as soon as the config is read, while the plugins load: the Anka checks (with the
-  // template discovery's listing) when a handler is configured, and the host's other modules.
-  let early: { coordination: ReturnType<typeof createCoordination>; anka: Promise<AnkaHost> | undefined } | undefined;
+  // The host's other modules load while the config is read and the plugins are imported.
   const modules = hostModules();
   modules.catch(() => undefined); // awaited below; not unhandled when the start ends early
+  let early: { coordination: ReturnType<typeof createCoordination>; anka: Promise<AnkaHost> | undefined } | undefined;
+  /**
+   * Once per start, as soon as the config is read (while the plugins load): the coordination, and
+   * the Anka checks with the template discovery's listing when a configured plugin's package.json
+   * declares a handler (the same field the plugin loader checks, so the two agree).
+   */
   const beginStart = (config: LoadedConfig) => {
-    if (config.issues.length > 0 || config.raw.metrics?.aggregator === true) return;
+    if (early) return early;
     const coordination = createCoordination({
       configDir: config.configDir,
       cpuCount,
       memoryBytes,
       shutdownMode: () => running.supervisor?.mode ?? 'none',
     });
-    const handlers = config.plugins.filter((entry) => entry.plugin !== '' && declaredKind(entry.plugin, config.pluginsPath) === 'handler');
+    const top = config.raw as Record<string, unknown>;
+    const handlers = config.plugins
+      .filter((entry) => entry.plugin !== '' && declaredKind(entry.plugin, config.pluginsPath) === 'handler')
+      .map((entry) => ankaSettingsFromConfig(entry.block, top));
     let anka: Promise<AnkaHost> | undefined;
     if (handlers.length > 0) {
-      const top = config.raw as Record<string, unknown>;
-      const mountsConfigured = handlers.some((entry) => {
-        const s = ankaSettingsFromConfig(entry.block, top);
-        return (s.globalMounts?.length ?? 0) + (s.mounts?.length ?? 0) > 0;
-      });
+      const mountsConfigured = handlers.some((s) => (s.globalMounts?.length ?? 0) + (s.mounts?.length ?? 0) > 0);
       const logger = root.extend({ version: ANKLET_VERSION, hostCPUCount: cpuCount, hostMemoryBytes: memoryBytes });
       anka = createAnkaHost({ coordination, logger, env: env as NodeJS.ProcessEnv, mountsConfigured, discover: true });
       anka.catch(() => undefined); // reported below, once the config is known to be valid
     }
-    early = { coordination, anka };
+    return (early = { coordination, anka });
   };
   try {
-    const loaded = await loadAndValidate(root, secrets, options, beginStart);
+    const loaded = await loadAndValidate(root, secrets, options, (config) => {
+      if (config.issues.length === 0 && config.raw.metrics?.aggregator !== true) beginStart(config);
+    });
     if ('exit' in loaded) return loaded.exit;
     const { config, plugins } = loaded;
     const { exportKeyOf, HostMetrics, metricsListenOptions, runAggregator, startMetricsService, HostStores } = await modules;
@@ -144,14 +149,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
 
     root = root.extend({ hostCPUCount: cpuCount, hostMemoryBytes: memoryBytes });
 
-    const coordination =
-      early?.coordination ??
-      createCoordination({
-        configDir: config.configDir,
-        cpuCount,
-        memoryBytes,
-        shutdownMode: () => running.supervisor?.mode ?? 'none',
-      });
+    const { coordination, anka: ankaChecks } = beginStart(config);
     const metrics = new HostMetrics({
       version: ANKLET_VERSION,
       hostName: coordination.hostName,
@@ -164,10 +162,9 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     for (const { entry, kind } of plugins) {
       if (kind === 'handler') ankaSettings.set(entry.name, ankaSettingsFromConfig(entry.block, config.raw as Record<string, unknown>));
     }
-    if (ankaSettings.size > 0) {
+    if (ankaChecks) {
       try {
-        const mountsConfigured = [...ankaSettings.values()].some((s) => (s.globalMounts?.length ?? 0) + (s.mounts?.length ?? 0) > 0);
-        ankaHost = await (early?.anka ?? createAnkaHost({ coordination, logger: root, env: env as NodeJS.ProcessEnv, mountsConfigured, discover: true }));
+        ankaHost = await ankaChecks;
         // Checks every handler's mount entries now rather than at its first job.
         for (const settings of ankaSettings.values()) ankaHost.forPlugin(settings);
       } catch (err) {
