@@ -80,15 +80,7 @@ export class HostSampler {
       return this.#first;
     }
     // At most a second late, whatever `after` does.
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, FIRST_SAMPLE_MAX_DELAY_MS);
-      timer.unref();
-    });
-    this.#first = Promise.race([after.catch(() => undefined), limit]).then(() => {
-      clearTimeout(timer);
-      return this.sample();
-    });
+    this.#first = settledOrAfter(after, FIRST_SAMPLE_MAX_DELAY_MS).then(() => this.sample());
     return this.#first;
   }
 
@@ -97,14 +89,7 @@ export class HostSampler {
    * hold a scrape or an export), or at once when the sampler was never started. Never rejects.
    */
   firstSample(timeoutMs = 2_000): Promise<void> {
-    const first = this.#first;
-    if (!first) return Promise.resolve();
-    let timer: NodeJS.Timeout | undefined;
-    const limit = new Promise<void>((resolve) => {
-      timer = setTimeout(resolve, timeoutMs);
-      timer.unref();
-    });
-    return Promise.race([first, limit]).finally(() => clearTimeout(timer));
+    return this.#first ? settledOrAfter(this.#first, timeoutMs) : Promise.resolve();
   }
 
   stop(): void {
@@ -159,6 +144,20 @@ export class HostSampler {
       this.#failing = true;
     }
   }
+}
+
+/** Resolves when `work` settles (however) or after `ms`, whichever comes first; the timer never holds the process. */
+function settledOrAfter(work: Promise<unknown>, ms: number): Promise<void> {
+  let timer: NodeJS.Timeout | undefined;
+  const limit = new Promise<void>((resolve) => {
+    timer = setTimeout(resolve, ms);
+    timer.unref();
+  });
+  const settled = work.then(
+    () => undefined,
+    () => undefined,
+  );
+  return Promise.race([settled, limit]).finally(() => clearTimeout(timer));
 }
 
 function round2(value: number): number {
