@@ -27,6 +27,12 @@ export const ErrorCodes = {
   STORE_UNAVAILABLE: 'ANKLET_ERR_STORE_UNAVAILABLE',
   /** A lease on a job was lost (expired, or taken over by another owner). */
   LEASE_LOST: 'ANKLET_ERR_LEASE_LOST',
+  /** The job was already finished (by this owner with another outcome, by another owner, or by the reaper). */
+  JOB_FINISHED: 'ANKLET_ERR_JOB_FINISHED',
+  /** The job is not in the store and not remembered as finished (never stored, or the store lost it). */
+  JOB_NOT_FOUND: 'ANKLET_ERR_JOB_NOT_FOUND',
+  /** The job's record was set aside as unreadable; nobody owns it any more. */
+  JOB_QUARANTINED: 'ANKLET_ERR_JOB_QUARANTINED',
   /** The `anka` CLI failed. */
   ANKA_FAILED: 'ANKLET_ERR_ANKA_FAILED',
   /** A GitHub API call failed. */
@@ -91,4 +97,21 @@ export function isAnkletError(value: unknown): value is AnkletError {
   if (!(value instanceof Error) || value.name !== 'AnkletError') return false;
   const code: unknown = (value as Error & { code?: unknown }).code;
   return typeof code === 'string' && code.startsWith('ANKLET_ERR_');
+}
+
+/** The refusals a job store gives a caller that no longer owns the job (see `JobStore`). */
+const LEASE_REFUSALS: ReadonlySet<string> = new Set([
+  ErrorCodes.LEASE_LOST,
+  ErrorCodes.JOB_FINISHED,
+  ErrorCodes.JOB_NOT_FOUND,
+  ErrorCodes.JOB_QUARANTINED,
+]);
+
+/**
+ * True when a job store refused a call because the caller no longer owns the job: the lease was
+ * lost, the job was finished or quarantined, or the store does not know it. The caller must stop
+ * working on the job; the code says why.
+ */
+export function isLeaseRefusal(value: unknown): value is AnkletError {
+  return isAnkletError(value) && LEASE_REFUSALS.has(value.code);
 }

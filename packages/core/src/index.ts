@@ -7,7 +7,7 @@
  * @packageDocumentation
  */
 export { apiVersion, type ApiVersion } from './api-version.js';
-export { AnkletError, ErrorCodes, isAnkletError, type AnkletErrorOptions, type ErrorCode } from './errors.js';
+export { AnkletError, ErrorCodes, isAnkletError, isLeaseRefusal, type AnkletErrorOptions, type ErrorCode } from './errors.js';
 export type { Logger, LogFields } from './logger.js';
 export type { StandardSchemaV1, SchemaIssue, SchemaResult, InferSchemaOutput } from './schema.js';
 export { definePlugin, isPlugin, pluginBrand, type Plugin, type PluginDefinition, type PluginInstance, type PluginKind } from './plugin.js';

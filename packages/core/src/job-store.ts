@@ -9,7 +9,20 @@
  * - a job whose owner stopped renewing comes back to the queue (through {@link JobStore.reapExpired});
  * - nothing is lost: a job leaves the store only through {@link JobStore.finish} (or the reaper's
  *   `finish` decision);
- * - a malformed record is logged with its key and quarantined; it never blocks the queue.
+ * - a malformed record is logged with its key and quarantined; it never blocks the queue, a claim,
+ *   a stats call or a host.
+ *
+ * Refusals. A call that changes an owned job (`renew`, `update`, `requeue`, `handOff`, `finish`,
+ * `quarantine`) is refused with an `AnkletError` whose code says why, the same in every store:
+ * - `ANKLET_ERR_JOB_FINISHED`: the job was finished (by anyone, including the reaper). The one
+ *   exception: `finish` repeated by the lease that finished it, with the same outcome, succeeds
+ *   (a retry after a lost reply).
+ * - `ANKLET_ERR_JOB_QUARANTINED`: the job's record was set aside as unreadable.
+ * - `ANKLET_ERR_LEASE_LOST`: the job is in the store but another lease holds it (or none does).
+ * - `ANKLET_ERR_JOB_NOT_FOUND`: the store has no trace of the job.
+ * `isLeaseRefusal(err)` is true for all four: the caller must stop working on the job.
+ *
+ * `update` treats an empty string like `null`: the field is removed.
  */
 
 /** The life-cycle phase a handler records for a job so that a restart can resume it. */
@@ -198,6 +211,13 @@ export interface JobStore {
   handOff(lease: JobLease, reason: string): Promise<void>;
   /** Ends the job and removes it from the store. Its id stays known for a while so a late redelivery is refused. */
   finish(lease: JobLease, outcome: string): Promise<void>;
+  /**
+   * Sets an owned job aside as unreadable (its payload has the wrong shape): it leaves the queue,
+   * is listed by {@link JobStore.listQuarantined} with `reason`, counted in
+   * {@link QueueStats.quarantined}, and is never claimed or listed as owned again. Its id stays
+   * known, so a redelivery of the same job is refused like a finished one.
+   */
+  quarantine(lease: JobLease, reason: string): Promise<void>;
   /** Jobs a handler instance still owns (for resuming after a restart). */
   listOwned<P>(queue: string, owner: string): Promise<ReadonlyArray<JobLease<P>>>;
   /** Reads one job. */

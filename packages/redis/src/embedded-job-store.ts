@@ -426,6 +426,14 @@ export class EmbeddedJobStore implements JobStore {
     await this.persist();
   }
 
+  async quarantine(lease: JobLease, reason: string): Promise<void> {
+    this.assertOpen();
+    const record = this.owned(lease);
+    this.remove(record);
+    this.queue(record.queue).quarantine.unshift({ key: `${record.queue}/${record.id}`, jobId: record.id, reason, at: Date.now() });
+    await this.persist();
+  }
+
   private remove(record: JobRecord): void {
     const q = this.queue(record.queue);
     q.jobs.delete(record.id);

@@ -160,13 +160,19 @@ export class RedisJobStore implements JobStore {
         return { job, owner: request.owner, token };
       } catch (error) {
         if (!(error instanceof MalformedRecordError)) throw error;
-        await this.quarantine(k, hash['id'] ?? '', error);
+        await this.quarantineRecord(k, hash['id'] ?? '', error);
       }
     }
     return null;
   }
 
-  private async quarantine(k: QueueKeys, id: string, error: MalformedRecordError): Promise<void> {
+  async quarantine(lease: JobLease, reason: string): Promise<void> {
+    // TODO(store v2): refuse when the lease is not held (one script with the lease check).
+    const k = this.keys(lease.job.queue);
+    await this.quarantineRecord(k, lease.job.id, new MalformedRecordError(k.job(lease.job.id), reason));
+  }
+
+  private async quarantineRecord(k: QueueKeys, id: string, error: MalformedRecordError): Promise<void> {
     this.logger?.error('malformed job record quarantined', { key: error.key, reason: error.reason });
     await this.op('quarantine job', () =>
       this.run('quarantine-job', [k.job(id), k.bad(id), k.quarantine, k.queued, k.handoff, k.leases, k.delayed], [id, error.reason]),
@@ -230,7 +236,7 @@ export class RedisJobStore implements JobStore {
         jobs.push(decodeJob<P>(k.job(id), hash));
       } catch (error) {
         if (!(error instanceof MalformedRecordError)) throw error;
-        await this.quarantine(k, id, error);
+        await this.quarantineRecord(k, id, error);
       }
     }
     return jobs;
@@ -255,7 +261,7 @@ export class RedisJobStore implements JobStore {
       return decodeJob<P>(k.job(jobId), hash);
     } catch (error) {
       if (!(error instanceof MalformedRecordError)) throw error;
-      await this.quarantine(k, jobId, error);
+      await this.quarantineRecord(k, jobId, error);
       return null;
     }
   }
