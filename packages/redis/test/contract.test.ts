@@ -35,16 +35,12 @@ describeJobStoreContract('Redis Cluster (three nodes)', async () => {
   };
 });
 
-describeJobStoreContract('embedded', async () => {
+describeJobStoreContract('embedded (SQLite)', async () => {
   const dir = await mkdtemp(join(tmpdir(), 'anklet-embedded-'));
-  // One process holds one embedded store: a second handle is the same store until it is closed
-  // (a restart), then a new instance reads the directory back.
-  let current: EmbeddedJobStore | undefined;
+  // Every handle is its own connection to the same database file, as another process would be;
+  // reopening after close() is a restart.
   return {
-    open: () => {
-      if (!current || current.isClosed) current = new EmbeddedJobStore({ dir });
-      return current;
-    },
+    open: () => new EmbeddedJobStore({ dir }),
     dispose: () => rm(dir, { recursive: true, force: true }),
   };
 });
