@@ -3,7 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisCluster, startRedisServer, uniquePrefix, deleteKeysWithPrefix, type RedisCluster, type RedisServer } from '@anklet/testing';
+import Database from 'better-sqlite3';
 import type { Cluster, Redis } from 'ioredis';
+import { EMBEDDED_STORE_FILE } from '../src/embedded-job-store.js';
 import { EmbeddedJobStore, createRedisConnection, createRedisJobStore } from '../src/index.js';
 import { queueKeys } from '../src/keys.js';
 import { describeJobStoreContract, type ContractOptions } from './contract.js';
@@ -82,15 +84,40 @@ describeJobStoreContract(
   redisOptions,
 );
 
-describeJobStoreContract('embedded (SQLite)', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'anklet-embedded-'));
-  // Every handle is its own connection to the same database file, as another process would be;
-  // reopening after close() is a restart.
-  return {
-    open: () => new EmbeddedJobStore({ dir }),
-    dispose: () => rm(dir, { recursive: true, force: true }),
-  };
-});
+/** Rows anklet did not write, made by hand in the database: what another tool or a bad edit could leave. */
+const sqlitePoison: Record<string, string> = {
+  'payload not JSON': `payload = '{ not json'`,
+  'unknown phase': `phase = 'exploded'`,
+  'unknown state': `state = 'zombie'`,
+  'wrong-type column (attempts text)': `attempts = 'many'`,
+  'wrong-type column (fencing token text)': `token = 'x1'`,
+  'wrong-type column (enqueued_at text)': `enqueued_at = 'yesterday'`,
+  'wrong-type column (position text)': `pos = 'first'`,
+  'wrong-type column (payload a number)': `payload = 42.5, vm_name = x'00ff'`,
+};
+
+describeJobStoreContract(
+  'embedded (SQLite)',
+  async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'anklet-embedded-'));
+    // Every handle is its own connection to the same database file, as another process would be;
+    // reopening after close() is a restart.
+    return {
+      open: () => new EmbeddedJobStore({ dir }),
+      writePoison: async (queue: string, jobId: string, variant: string) => {
+        const raw = new Database(join(dir, EMBEDDED_STORE_FILE), { timeout: 5000 });
+        try {
+          const changed = raw.prepare(`UPDATE jobs SET ${sqlitePoison[variant] ?? 'nothing'} WHERE queue = ? AND id = ?`).run(queue, jobId).changes;
+          if (changed !== 1) throw new Error(`no row for ${queue}/${jobId}`);
+        } finally {
+          raw.close();
+        }
+      },
+      dispose: () => rm(dir, { recursive: true, force: true }),
+    };
+  },
+  { poisonVariants: Object.keys(sqlitePoison) },
+);
 
 describe('metrics snapshots in Redis', () => {
   it('uses the Go key anklet/metrics/<owner>/<name> and skips keys of another type', async () => {
