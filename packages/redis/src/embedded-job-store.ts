@@ -25,7 +25,7 @@ import {
 import { metricsKeyEnding } from './keys.js';
 import { ClaimPicker } from './sqlite/claim-pick.js';
 import { importLegacyJsonStore, LEGACY_FILE } from './sqlite/import-json-store.js';
-import { decodeJobRow, JOB_COLUMNS, JOB_STATES, PoisonRowError, type DecodedJob, type JobRow } from './sqlite/job-row.js';
+import { decodeJobRow, JOB_STATES, PoisonRowError, type DecodedJob, type JobRow } from './sqlite/job-row.js';
 import { wakerFor, type LocalWaker } from './sqlite/local-waker.js';
 import { openStoreDatabase } from './sqlite/schema.js';
 import { createStatements, type Statements } from './sqlite/statements.js';
