@@ -6,9 +6,9 @@
 
   Record format 2 (one listpack-friendly hash per job, short field names, the payload JSON cut
   into pieces of at most 64 bytes under the fields `0`, `1`, ...):
-    v format (2)   s state: q queued, h handed off, c claimed, d delayed   f phase
-    t enqueued at (ms)   k fencing token   a attempts   n position in its group list
-    o repository owner   m template   w lease owner   l lease end (ms)   x VM name
+    v format (2)   s state: q queued, h handed off, c claimed, d delayed   f phase (none: queued)
+    t enqueued at (ms)   k fencing token (none: 0)   a attempts (none: 0)   n position in its group list
+    g group id (repository owner and template, see `groups`; none: neither)   w lease owner   l lease end (ms)   x VM name
     r runner id   b handed off by   y last reason   z not before (ms)   e:<action> event JSON
 ]]
 local BASE = ARGV[1]
@@ -59,8 +59,32 @@ end
 
 local PHASES = { queued = true, claimed = true, preparing = true, vm_started = true, registered = true, in_progress = true, cleaning = true, finished = true }
 local STATES = { q = true, h = true, c = true, d = true }
-local TEXT_FIELDS = { v = true, s = true, f = true, o = true, m = true, w = true, x = true, r = true, b = true, y = true }
-local INT_FIELDS = { t = true, k = true, a = true, n = true, l = true, z = true }
+local TEXT_FIELDS = { v = true, s = true, f = true, w = true, x = true, r = true, b = true, y = true }
+local INT_FIELDS = { t = true, k = true, a = true, n = true, l = true, z = true, g = true }
+
+-- A record names its (repository owner, template) by a small number: `groups` maps it to the
+-- group name, `gids` back. Ids are never reused; there is one per combination ever seen.
+local function groupId(o, m)
+  if (o or '') == '' and (m or '') == '' then return nil end
+  local name = groupName(o, m)
+  local gid = redis.call('HGET', BASE .. ':gids', name)
+  if gid then return gid end
+  gid = redis.call('HINCRBY', META, 'gid', 1)
+  redis.call('HSET', BASE .. ':gids', name, gid)
+  redis.call('HSET', BASE .. ':groups', gid, name)
+  return gid
+end
+
+-- Adds the repository owner and template of a record to it and to its flat reply (`o`, `m`).
+local function withGroup(rec, flat)
+  if not rec.g then return true end
+  local name = redis.call('HGET', BASE .. ':groups', rec.g)
+  if not name then return false end
+  rec.o, rec.m = parseGroup(name)
+  if rec.o ~= '' then flat[#flat + 1] = 'o'; flat[#flat + 1] = rec.o end
+  if rec.m ~= '' then flat[#flat + 1] = 'm'; flat[#flat + 1] = rec.m end
+  return true
+end
 
 -- Reads and checks one record. Returns the fields as a table (and the flat HGETALL reply), or
 -- nil and why it cannot be used ('missing' when there is no key at all).
@@ -78,14 +102,16 @@ local function readRecord(id)
       return nil, 'unexpected field ' .. field
     end
   end
-  for _, field in ipairs({ 't', 'k', 'a' }) do
-    if not rec[field] then return nil, 'missing field ' .. field end
-  end
+  if not rec.t then return nil, 'missing field t' end
+  rec.k = rec.k or '0'
+  rec.a = rec.a or '0'
+  rec.f = rec.f or 'queued'
   if not rec['0'] then return nil, 'missing payload' end
   if not STATES[rec.s or ''] then return nil, 'unknown state ' .. tostring(rec.s) end
   if not PHASES[rec.f or ''] then return nil, 'unknown phase ' .. tostring(rec.f) end
   if (rec.s == 'q' or rec.s == 'h') and not rec.n then return nil, 'queued without a position' end
   if rec.s == 'c' and not (rec.w and rec.l) then return nil, 'claimed without an owner or lease end' end
+  if not withGroup(rec, flat) then return nil, 'unknown group ' .. rec.g end
   return rec, flat
 end
 
@@ -179,16 +205,17 @@ end
 local function toQueue(id, rec, atHead)
   local pos = redis.call('HINCRBY', META, atHead and 'head' or 'tail', atHead and -1 or 1)
   local g = groupName(rec.o, rec.m)
-  redis.call('HSET', jobKey(id), 's', 'q', 'f', 'queued', 'n', pos)
+  redis.call('HSET', jobKey(id), 's', 'q', 'n', pos)
+  redis.call('HDEL', jobKey(id), 'f')
   if atHead then redis.call('LPUSH', BASE .. ':q:' .. g, id) else redis.call('RPUSH', BASE .. ':q:' .. g, id) end
   redis.call('SADD', BASE .. ':qg', g)
 end
 
--- Payload pieces of at most 64 bytes, never cutting a UTF-8 character (each piece is valid text).
+-- Payload pieces of at most 63 bytes, never cutting a UTF-8 character (each piece is valid text).
 local function pieces(s)
   local out, i = {}, 1
   while i <= #s do
-    local j = math.min(i + 63, #s)
+    local j = math.min(i + 62, #s)
     while j < #s and j > i do
       local b = string.byte(s, j + 1)
       if b < 128 or b >= 192 then break end

@@ -91,6 +91,8 @@ local function take(listKey, setKey, group, id, rec, flat)
   redis.call('HDEL', key, 'n', 'b')
   redis.call('ZADD', BASE .. ':leases', leaseUntil, id)
   local out = redis.call('HGETALL', key)
+  if (rec.o or '') ~= '' then out[#out + 1] = 'o'; out[#out + 1] = rec.o end
+  if (rec.m or '') ~= '' then out[#out + 1] = 'm'; out[#out + 1] = rec.m end
   table.insert(out, 1, id)
   table.insert(out, 1, 'id')
   table.insert(out, 1, token)

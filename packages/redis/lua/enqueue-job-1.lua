@@ -8,10 +8,12 @@
   ARGV[5] repository owner ('' for none)
   ARGV[6] template ('' for none)
   ARGV[7] how long a delivery id is remembered, ms
-  ARGV[8..] the payload JSON in pieces of at most 64 bytes
+  ARGV[8..] the payload JSON in pieces of at most 63 bytes
 
-  Delivery ids live in sets of one time bucket each (a ninth of the time they are remembered);
-  a set expires when the last delivery in it has been remembered long enough.
+  Delivery ids live in small hashes, one per time bucket (an eighth of the time they are
+  remembered) and first byte of the id: up to 128 ids per hash stay in Redis's compact listpack
+  encoding (~25 bytes an id instead of ~85 in a set). A hash expires when the last delivery in it
+  has been remembered long enough.
 
   Returns 'enqueued', 'duplicate_job' or 'duplicate_delivery'.
 ]]
@@ -21,16 +23,18 @@ local now = nowMs()
 local width = math.max(1000, math.ceil(deliveryTtl / 8))
 local bucket = math.floor(now / width)
 
+local shard = delivery ~= '' and string.byte(delivery, 1) or 0
+local function deliveryKey(b) return BASE .. ':dl:' .. b .. ':' .. shard end
 if delivery ~= '' then
   for i = 0, 8 do
-    if redis.call('SISMEMBER', BASE .. ':dl:' .. (bucket - i), delivery) == 1 then return 'duplicate_delivery' end
+    if redis.call('HEXISTS', deliveryKey(bucket - i), delivery) == 1 then return 'duplicate_delivery' end
   end
 end
 local function rememberDelivery()
   if delivery == '' then return end
-  local set = BASE .. ':dl:' .. bucket
-  redis.call('SADD', set, delivery)
-  redis.call('PEXPIREAT', set, (bucket + 1) * width + deliveryTtl)
+  local key = deliveryKey(bucket)
+  redis.call('HSET', key, delivery, 1)
+  redis.call('PEXPIREAT', key, (bucket + 1) * width + deliveryTtl)
 end
 if redis.call('EXISTS', jobKey(id)) == 1 or redis.call('EXISTS', doneKey(id)) == 1 then
   rememberDelivery()
@@ -38,9 +42,9 @@ if redis.call('EXISTS', jobKey(id)) == 1 or redis.call('EXISTS', doneKey(id)) ==
 end
 
 local pos = redis.call('HINCRBY', META, 'tail', 1)
-local fields = { 'v', 2, 's', 'q', 'f', 'queued', 't', now, 'k', 0, 'a', 0, 'n', pos }
-if repoOwner ~= '' then fields[#fields + 1] = 'o'; fields[#fields + 1] = repoOwner end
-if template ~= '' then fields[#fields + 1] = 'm'; fields[#fields + 1] = template end
+local fields = { 'v', 2, 's', 'q', 't', now, 'n', pos }
+local gid = groupId(repoOwner, template)
+if gid then fields[#fields + 1] = 'g'; fields[#fields + 1] = gid end
 for i = 8, #ARGV do
   fields[#fields + 1] = tostring(i - 8)
   fields[#fields + 1] = ARGV[i]

@@ -20,7 +20,7 @@ local V1_FIELDS = {
   deliveryId = true, repositoryOwner = true, template = true, owner = true, leaseUntil = true, vmName = true,
   runnerId = true, handedOffBy = true, lastReason = true, notBefore = true,
 }
-local RENAMED = { repositoryOwner = 'o', template = 'm', owner = 'w', leaseUntil = 'l', vmName = 'x', runnerId = 'r', handedOffBy = 'b', lastReason = 'y', notBefore = 'z' }
+local RENAMED = { owner = 'w', leaseUntil = 'l', vmName = 'x', runnerId = 'r', handedOffBy = 'b', lastReason = 'y', notBefore = 'z' }
 local INTS = { attempts = true, enqueuedAt = true, token = true, leaseUntil = true, notBefore = true }
 
 local function why1(id, rec)
@@ -54,8 +54,13 @@ local function convert(id, s, pos)
   for i = 1, #flat, 2 do rec[flat[i]] = flat[i + 1] end
   local why = why1(id, rec)
   if why then quarantine(id, why, nil, oldKey); return false end
-  local fields = { 'v', 2, 's', s, 'f', rec.phase or 'queued', 't', rec.enqueuedAt or nowMs(), 'k', rec.token or 0, 'a', rec.attempts or 0 }
+  local fields = { 'v', 2, 's', s, 't', rec.enqueuedAt or nowMs() }
+  if rec.phase and rec.phase ~= 'queued' then fields[#fields + 1] = 'f'; fields[#fields + 1] = rec.phase end
+  if rec.token and rec.token ~= '0' then fields[#fields + 1] = 'k'; fields[#fields + 1] = rec.token end
+  if rec.attempts and rec.attempts ~= '0' then fields[#fields + 1] = 'a'; fields[#fields + 1] = rec.attempts end
   if pos then fields[#fields + 1] = 'n'; fields[#fields + 1] = pos end
+  local gid = groupId(rec.repositoryOwner, rec.template)
+  if gid then fields[#fields + 1] = 'g'; fields[#fields + 1] = gid end
   for old, new in pairs(RENAMED) do
     if rec[old] and rec[old] ~= '' and not (new == 'b' and s ~= 'h') then fields[#fields + 1] = new; fields[#fields + 1] = rec[old] end
   end

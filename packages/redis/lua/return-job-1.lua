@@ -22,8 +22,8 @@ redis.call('ZREM', BASE .. ':leases', id)
 if mode == 'handoff' then
   local pos = redis.call('HINCRBY', META, 'tail', 1)
   local g = handoffGroupName(rec.w, rec.o, rec.m)
-  redis.call('HSET', key, 's', 'h', 'f', 'queued', 'b', rec.w, 'y', reason, 'n', pos)
-  redis.call('HDEL', key, 'w', 'l')
+  redis.call('HSET', key, 's', 'h', 'b', rec.w, 'y', reason, 'n', pos)
+  redis.call('HDEL', key, 'w', 'l', 'f')
   redis.call('RPUSH', BASE .. ':h:' .. g, id)
   redis.call('SADD', BASE .. ':hg', g)
   wakeOne(now)
@@ -33,7 +33,8 @@ redis.call('HINCRBY', key, 'a', 1)
 redis.call('HSET', key, 'y', reason)
 redis.call('HDEL', key, 'x', 'r', 'w', 'l')
 if mode == 'requeue' and delayMs > 0 then
-  redis.call('HSET', key, 's', 'd', 'f', 'queued', 'z', now + delayMs)
+  redis.call('HSET', key, 's', 'd', 'z', now + delayMs)
+  redis.call('HDEL', key, 'f')
   redis.call('ZADD', BASE .. ':delayed', now + delayMs, id)
   return OK
 end

@@ -8,12 +8,14 @@
  * <prefix>:jobs:{<queue>}:qg            set    names of the main queue's non-empty groups
  * <prefix>:jobs:{<queue>}:q:<group>     list   queued job ids of one group (owner, template), head first
  * <prefix>:jobs:{<queue>}:hg            set    names of the non-empty hand-off groups
+ * <prefix>:jobs:{<queue>}:groups        hash   group id -> group name (`<#owner>:<owner><template>`)
+ * <prefix>:jobs:{<queue>}:gids          hash   group name -> group id
  * <prefix>:jobs:{<queue>}:h:<group>     list   handed-off job ids of one group (by, owner, template)
  * <prefix>:jobs:{<queue>}:leases        zset   job id -> lease end (ms, Redis server clock)
  * <prefix>:jobs:{<queue>}:delayed       zset   job id -> time it is due (ms, server clock)
  * <prefix>:jobs:{<queue>}:j:<id>        hash   the job record (format 2: see lua/_lib.lua)
  * <prefix>:jobs:{<queue>}:done:<id>     string tombstone of a finished or quarantined job (TTL)
- * <prefix>:jobs:{<queue>}:dl:<bucket>   set    webhook deliveries seen in one time bucket (TTL)
+ * <prefix>:jobs:{<queue>}:dl:<b>:<s>   hash   webhook deliveries seen in time bucket b, first byte s (TTL)
  * <prefix>:jobs:{<queue>}:quarantine    list   notes on records set aside (newest first, 1,000 kept)
  * <prefix>:jobs:{<queue>}:bad:<id>      any    a record set aside (TTL)
  * <prefix>:jobs:{<queue>}:idle          zset   idle waiter token -> end of its wait (ms)

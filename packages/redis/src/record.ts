@@ -14,9 +14,10 @@ export class MalformedRecordError extends Error {
 /**
  * The most bytes in one payload piece. Redis keeps a hash in its compact listpack encoding while
  * every value is at most `hash-max-listpack-value` bytes (64 by default); one longer value turns
- * the whole record into a hash table, about twice the memory.
+ * the whole record into a hash table, about twice the memory. 63, not 64: a listpack string of up
+ * to 63 bytes has a one-byte header.
  */
-export const PIECE_BYTES = 64;
+export const PIECE_BYTES = 63;
 
 /** Turns a flat `[field, value, ...]` reply into an object. */
 export function pairsToRecord(flat: ReadonlyArray<unknown>, from = 0): Record<string, string> {
@@ -77,6 +78,7 @@ export function decodeJob<P>(key: string, id: string, queue: string, hash: Recor
     queue,
     payload,
     attempts: int(hash['a']) ?? 0,
+    // Defaults are not stored: no phase is `queued`, no token or attempts is 0.
     phase: (hash['f'] ?? 'queued') as JobPhase,
     enqueuedAt: int(hash['t']) ?? 0,
     owner: hash['w'],
