@@ -26,7 +26,7 @@ import type { JobLease, JobStore } from '@anklet/core';
 import { createRedisConnection, createRedisJobStore } from '@anklet/redis';
 import { EMBEDDED_STORE_FILE, EmbeddedJobStore } from '@anklet/redis/embedded';
 import { startRedisServer, uniquePrefix, type RedisServer } from '@anklet/testing';
-import { goRecord } from './go-record.js';
+import { goQueueJob } from './go-queue-job.js';
 
 const numbers = (name: string, fallback: string): number[] => (process.env[name] ?? fallback).split(',').map(Number);
 const SIZES = numbers('BENCH_SIZES', '1000,10000,100000');
@@ -54,7 +54,7 @@ interface Backend {
   close?(): Promise<void>;
 }
 
-const payloadOf = (id: number): unknown => JSON.parse(goRecord(id)) as unknown;
+const payloadOf = (id: number): unknown => goQueueJob(id);
 
 function sqliteBackend(): Backend {
   let dir = '';

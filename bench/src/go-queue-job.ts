@@ -1,6 +1,9 @@
-/** A Go `QueueJob` record of typical size (handler reference section 2.2). */
-export function goRecord(id: number): string {
-  return JSON.stringify({
+/**
+ * A Go `QueueJob` record of typical size (handler reference section 2.2): what the receiver stores
+ * as a job's payload (611 bytes of JSON for an 11-digit job id).
+ */
+export function goQueueJob(id: number): unknown {
+  return {
     type: 'WorkflowJobPayload',
     workflow_job: {
       id,
@@ -19,5 +22,5 @@ export function goRecord(id: number): string {
     action: 'queued',
     paused_on: '',
     attempts: 0,
-  });
+  };
 }
