@@ -451,10 +451,19 @@ export class EmbeddedJobStore implements JobStore {
     this.write(() => this.sql.putSnapshot.run(metricsKeyEnding(key), json, now + Math.max(1, ttlMs), now));
   }
 
-  async listHostSnapshots(): Promise<ReadonlyArray<HostSnapshot>> {
+  /**
+   * Host snapshots sorted by key, each with the time it was written (`updatedAt`). With
+   * `options.maxAgeMs`, older ones are left out and dropped. Every snapshot is in the table, so
+   * `includeUnindexed` (for Go hosts writing to Redis) changes nothing here.
+   */
+  async listHostSnapshots(options: { readonly maxAgeMs?: number | undefined; readonly includeUnindexed?: boolean | undefined } = {}): Promise<ReadonlyArray<HostSnapshot>> {
+    const now = Date.now();
     return this.write(() => {
-      this.sql.dropExpiredSnapshots.run(Date.now());
-      return (this.sql.snapshots.all() as Array<{ key: string; json: string }>).map((r) => ({ key: r.key, json: r.json }));
+      this.sql.dropExpiredSnapshots.run(now, options.maxAgeMs === undefined ? -Infinity : now - options.maxAgeMs);
+      return (this.sql.snapshots.all() as Array<{ key: string; json: string; updated_at: number }>).map((r) => {
+        const snapshot = { key: r.key, json: r.json, updatedAt: r.updated_at };
+        return snapshot as HostSnapshot;
+      });
     });
   }
 
