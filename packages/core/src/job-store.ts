@@ -142,6 +142,12 @@ export interface RequeueOptions {
    * between attempts). It then goes back to the head of its queue. Default 0: at once.
    */
   readonly delayMs?: number | undefined;
+  /**
+   * Whether this return counts as a failed attempt of the job (`attempts + 1`). Default true.
+   * False when the host, not the job, failed (bad credentials, a missing runner group, a cancel
+   * GitHub refused): the job goes back with its attempts unchanged.
+   */
+  readonly countAttempt?: boolean | undefined;
 }
 
 /** Which part of a queue {@link JobStore.list} reads. `delayed`: requeued with a delay, not yet due. */
@@ -201,7 +207,8 @@ export interface JobStore {
   /** Records progress on an owned job. Throws `ANKLET_ERR_LEASE_LOST` when the lease is no longer ours. */
   update(lease: JobLease, patch: { phase?: JobPhase; vmName?: string | null; runnerId?: string | null }): Promise<void>;
   /**
-   * Gives the job back at the head of its queue with `attempts + 1`; with `options.delayMs`, no
+   * Gives the job back at the head of its queue with `attempts + 1` (unchanged with
+   * `options.countAttempt: false`); with `options.delayMs`, no
    * handler can claim it before that time has passed. Claims skip not-yet-due jobs at no extra
    * cost, and no wake-up is published for them: {@link QueueStats.nextDelayedDueMs} says how long
    * a waiting handler may sleep.

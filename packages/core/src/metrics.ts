@@ -6,6 +6,10 @@ export type PluginStatus =
   | 'pulling'
   | 'paused'
   | 'limit_paused'
+  /** GitHub refused the plugin's credentials (401, revoked App key): it claims nothing until they work again. */
+  | 'auth_failed'
+  /** GitHub says the plugin's configuration is wrong (no App installation, no such runner group): it claims nothing until fixed. */
+  | 'config_failed'
   | 'draining'
   | 'stopped'
   | 'failed';

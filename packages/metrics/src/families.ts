@@ -10,6 +10,8 @@ export const PLUGIN_STATUSES: ReadonlyArray<PluginStatus> = [
   'pulling',
   'paused',
   'limit_paused',
+  'auth_failed',
+  'config_failed',
   'draining',
   'stopped',
   'failed',

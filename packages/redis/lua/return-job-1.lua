@@ -8,6 +8,7 @@
   ARGV[3] mode: 'requeue', 'handoff' or 'reap'
   ARGV[4] owner ('' for 'reap': any owner)   ARGV[5] fencing token   ARGV[6] reason
   ARGV[7] job id   ARGV[8] delay, ms ('requeue' only; 0 = none)
+  ARGV[9] '0': a requeue that does not count as an attempt (a host fault); anything else counts
 
   Returns 1, or a refusal code (< 0; for 'reap': lease lost when renewed or taken since).
 ]]
@@ -29,7 +30,7 @@ if mode == 'handoff' then
   wakeOne(now)
   return OK
 end
-redis.call('HINCRBY', key, 'a', 1)
+if not (mode == 'requeue' and ARGV[9] == '0') then redis.call('HINCRBY', key, 'a', 1) end
 redis.call('HSET', key, 'y', reason)
 redis.call('HDEL', key, 'x', 'r', 'w', 'l')
 if mode == 'requeue' and delayMs > 0 then

@@ -271,15 +271,16 @@ export class EmbeddedJobStore implements JobStore {
     const delayMs = Math.max(0, Math.round(options.delayMs ?? 0));
     this.write(() => {
       const row = this.owned(lease) as JobRow;
-      this.backToQueue(row.rowid, lease.job.queue, reason, delayMs);
+      this.backToQueue(row.rowid, lease.job.queue, reason, delayMs, options.countAttempt !== false);
     });
     // A delayed job is not claimable yet: waking handlers now would only cost them a claim.
     if (delayMs === 0) this.waker.notify(lease.job.queue, 1);
   }
 
-  private backToQueue(rowid: number, queue: string, reason: string, delayMs: number): void {
-    if (delayMs > 0) this.sql.toDelayed.run(reason, Date.now() + delayMs, rowid);
-    else this.sql.toQueue.run(reason, this.sql.headPos.pluck().get(queue) as number, rowid);
+  private backToQueue(rowid: number, queue: string, reason: string, delayMs: number, countAttempt = true): void {
+    const added = countAttempt ? 1 : 0;
+    if (delayMs > 0) this.sql.toDelayed.run(added, reason, Date.now() + delayMs, rowid);
+    else this.sql.toQueue.run(added, reason, this.sql.headPos.pluck().get(queue) as number, rowid);
   }
 
   async handOff(lease: JobLease, reason: string): Promise<void> {

@@ -244,17 +244,17 @@ export class RedisJobStore implements JobStore {
     check(reply, lease);
   }
 
-  private async returnJob(lease: JobLease, mode: 'requeue' | 'handoff', reason: string, delayMs = 0): Promise<void> {
+  private async returnJob(lease: JobLease, mode: 'requeue' | 'handoff', reason: string, delayMs = 0, countAttempt = true): Promise<void> {
     const k = this.keys(lease.job.queue);
     await this.ready(lease.job.queue);
     const reply = await this.op(mode === 'handoff' ? 'hand off job' : 'requeue job', () =>
-      this.script('return-job', k, [mode, lease.owner, lease.token, reason, lease.job.id, delayMs]),
+      this.script('return-job', k, [mode, lease.owner, lease.token, reason, lease.job.id, delayMs, countAttempt ? '1' : '0']),
     );
     check(reply, lease);
   }
 
   requeue(lease: JobLease, reason: string, options: RequeueOptions = {}): Promise<void> {
-    return this.returnJob(lease, 'requeue', reason, Math.max(0, Math.round(options.delayMs ?? 0)));
+    return this.returnJob(lease, 'requeue', reason, Math.max(0, Math.round(options.delayMs ?? 0)), options.countAttempt !== false);
   }
 
   handOff(lease: JobLease, reason: string): Promise<void> {

@@ -130,6 +130,22 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
       await expectLeaseLost(store.requeue(a, 'twice'));
     });
 
+    it('requeues a host fault (countAttempt: false) without counting an attempt, at once or delayed', async () => {
+      for (const id of ['a', 'b']) await store.enqueue({ id, queue: q, payload: { n: 0 } });
+      const a = (await store.claim({ queue: q, owner: 'h1', ...lease })) as JobLease;
+      await store.requeue(a, 'auth_failed', { countAttempt: false });
+      expect(await store.get(q, 'a')).toMatchObject({ attempts: 0, phase: 'queued', lastReason: 'auth_failed' });
+      const again = (await store.claim({ queue: q, owner: 'h2', ...lease })) as JobLease;
+      expect(again.job).toMatchObject({ id: 'a', attempts: 0 });
+      await store.requeue(again, 'cancel_pending', { countAttempt: false, delayMs: 200 });
+      expect(await store.get(q, 'a')).toMatchObject({ attempts: 0, lastReason: 'cancel_pending' });
+      expect(await store.stats(q)).toMatchObject({ queued: 1, delayed: 1 });
+      // The default still counts.
+      const b = (await store.claim({ queue: q, owner: 'h2', ...lease })) as JobLease;
+      await store.requeue(b, 'failed');
+      expect((await store.get(q, 'b'))?.attempts).toBe(1);
+    });
+
     it('keeps a job requeued with a delay from every handler until it is due, then puts it at the head', async () => {
       for (const id of ['a', 'b', 'c']) await store.enqueue({ id, queue: q, payload: { n: 0 } });
       const a = (await store.claim({ queue: q, owner: 'h1', ...lease })) as JobLease;

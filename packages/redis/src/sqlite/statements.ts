@@ -37,11 +37,11 @@ function buildStatements(db: Database.Database) {
     patchRow: p('UPDATE jobs SET phase = ?, vm_name = ?, runner_id = ? WHERE rowid = ?'),
     setEvents: p('UPDATE jobs SET events = ? WHERE rowid = ?'),
     toQueue: p(
-      `UPDATE jobs SET state = 'queued', phase = 'queued', attempts = attempts + 1, last_reason = ?, pos = ?,
+      `UPDATE jobs SET state = 'queued', phase = 'queued', attempts = attempts + ?, last_reason = ?, pos = ?,
          owner = NULL, lease_until = NULL, vm_name = NULL, runner_id = NULL, not_before = NULL WHERE rowid = ?`,
     ),
     toDelayed: p(
-      `UPDATE jobs SET state = 'delayed', phase = 'queued', attempts = attempts + 1, last_reason = ?, not_before = ?,
+      `UPDATE jobs SET state = 'delayed', phase = 'queued', attempts = attempts + ?, last_reason = ?, not_before = ?,
          owner = NULL, lease_until = NULL, vm_name = NULL, runner_id = NULL WHERE rowid = ?`,
     ),
     toHead: p(`UPDATE jobs SET state = 'queued', pos = ?, not_before = NULL WHERE rowid = ?`),
