@@ -22,11 +22,23 @@ export const COUNTERS: Readonly<Record<string, FamilySpec>> = {
   job_retries: { help: 'Jobs retried on a new VM, by reason.', labels: ['reason'] },
   registration_timeouts: { help: 'Runners that did not pick up their job within registration_timeout_seconds.', labels: [] },
   orphans_cleaned: { help: 'Leftover VMs and runners removed, by kind.', labels: ['kind'] },
+  jobs_quarantined: { help: 'Claimed jobs a handler could not read and set aside (quarantined), by reason (unreadable_payload).', labels: ['reason'] },
+  job_errors: { help: 'Unexpected errors inside one job, counted against that job (never the plugin), by step.', labels: ['step'] },
+  jobs_given_up: {
+    help: 'Jobs a handler gave up on (its run cancelled on GitHub), by reason: max_attempts_exceeded, job_timed_out, anka_template_label_missing, anka_labels_malformed, anka_template_or_tag_not_found.',
+    labels: ['reason'],
+  },
+  cancel_failures: { help: 'Cancels of a given-up job GitHub refused or did not confirm; the job stays in the store and is tried again.', labels: ['reason'] },
+  host_faults: { help: 'Host-level GitHub failures (not counted against any job), by the state they put the plugin in and reason.', labels: ['state', 'reason'] },
 };
 
 export const GAUGES: Readonly<Record<string, FamilySpec>> = {
   queue_depth: { help: 'Jobs waiting in a queue.', labels: ['queue'] },
   queue_oldest_job_age_seconds: { help: 'Age of the oldest job waiting in a queue (0 when empty).', labels: ['queue'] },
+  plugin_health: {
+    help: 'Whether the plugin can work with GitHub: 1 for its current state (ok, auth_failed, config_failed, limit_paused), 0 for the others.',
+    labels: ['state'],
+  },
   store_quarantined: { help: 'Job records of a queue the store set aside as unreadable, counted since the queue began.', labels: ['queue'] },
   github_rate_limit_remaining: { help: 'GitHub API requests left in the current rate-limit window.', labels: ['resource'] },
   github_rate_limit_reset_timestamp_seconds: { help: 'Unix time when the GitHub rate-limit window resets.', labels: ['resource'] },

@@ -34,6 +34,13 @@ export function describeError(err: unknown): string {
   return status ? `${status}: ${message}` : message;
 }
 
+/** `runner_group` names a group GitHub does not have (a host fault: no job can fix it). */
+export class RunnerGroupMissing extends Error {
+  constructor(readonly group: string) {
+    super(`runner group ${JSON.stringify(group)} not found`);
+  }
+}
+
 /** The job's repository, as the queue record names it. */
 export interface JobRef {
   readonly owner: string;
@@ -123,8 +130,18 @@ export class GitHubApi {
     const { data } = await this.runnersClient.request(`GET ${runnerPathOf(this.scope)}/actions/runner-groups`, { per_page: 100 });
     const groups = (data as { runner_groups?: Array<{ id: number; name: string }> }).runner_groups ?? [];
     const group = groups.find((g) => g.name === name);
-    if (!group) throw new Error(`runner group ${JSON.stringify(name)} not found`);
+    if (!group) throw new RunnerGroupMissing(name);
     return group.id;
+  }
+
+  /**
+   * One cheap call that needs the credentials and the scope (the first page of one runner), plus
+   * the runner-group lookup when a group is named: what a handler asks while its credentials or
+   * configuration are refused, to know when to resume. Throws what GitHub answered.
+   */
+  async checkAccess(runnerGroup: string | undefined): Promise<void> {
+    await this.runnersClient.request(`GET ${runnerPathOf(this.scope)}/actions/runners`, { per_page: 1 });
+    await this.runnerGroupId(runnerGroup);
   }
 
   /** Creates a one-job runner and returns its id and JIT config (a secret: register it before logging anything). */

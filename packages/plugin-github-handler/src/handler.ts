@@ -1,8 +1,12 @@
 import type { HandlerContext, JobLease, PluginInstance, VmReservation } from '@anklet/core';
 import { connectionOptionsOf, queueNameOf, resolveScope, type GitHubScope, type QueueJob } from '@anklet/github';
 import type { HandlerConfig } from './config.js';
+import { backoffDelayMs } from './backoff.js';
 import { connectGitHub, describeError, type GitHubApi } from './github-api.js';
+import { PluginHealth } from './health.js';
+import { hostFaultOf } from './host-faults.js';
 import { JobRun, type JobRunDeps } from './job-run.js';
+import { readQueueJob } from './payload.js';
 import { startReaper, type Reaper } from './reaper.js';
 import { installRunnerScripts } from './runner-scripts.js';
 import { loadVmNamePrefix } from './vm-names.js';
@@ -28,6 +32,9 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
   /** Jobs this handler gave back for lack of room, with the time until which it will not take them again. */
   const cooling = new Map<string, number>();
   let drainLogged = false;
+  /** Whether what a previous process left was recovered (deferred while GitHub refuses us). */
+  let recovered = false;
+  const health = new PluginHealth(ctx);
 
   function connect(): Promise<GitHubApi> {
     return connectGitHub({
@@ -48,25 +55,24 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
   async function recover(d: JobRunDeps): Promise<void> {
     // VMs first, then jobs: a VM created after this listing cannot be taken for an orphan.
     const vms = (await ctx.anka.listOwnVms()).filter((vm) => vm.name.startsWith(d.vmNamePrefix));
-    const owned = await ctx.store.listOwned<QueueJob>(queue, ctx.name);
-    for (const lease of owned) {
-      const job = lease.job;
-      const log = ctx.logger.child({ workflowJobID: job.payload.workflow_job.id, vmName: job.vmName });
-      const vmAlive = job.vmName ? vms.some((vm) => vm.name === job.vmName && vm.status === 'running') : false;
-      if (vmAlive && (job.phase === 'in_progress' || job.phase === 'registered')) {
-        const slot = ctx.host.vmSlots.tryAcquire();
-        if (slot) {
-          log.info('found job of a previous run still in its vm; watching it', { phase: job.phase });
-          const reservation: VmReservation = { started: () => undefined, release: slot };
-          adopted.push(new JobRun(d, lease, { reservation }));
-          continue;
-        }
+    // The runner listing is also the start-up check of the credentials (the one call made before
+    // the first claim): a refusal throws a host fault before any job is touched. This process
+    // creates no runner before it returns, so the listing can be taken before the jobs.
+    const runners = await listRunnersOrNull(d);
+    const owned = await ctx.store.listOwned(queue, ctx.name);
+    for (const any of owned) {
+      const check = readQueueJob(any);
+      if (!check.ok) {
+        await quarantine(any, check.reason);
+        continue;
       }
-      // Not running (or no room to watch it): the job goes back, its VM and runner go away. A job
-      // that may have reached its runner counts as an attempt; one that never did does not.
-      const reachedRunner = job.phase === 'registered' || job.phase === 'in_progress';
-      log.warn('cleaning up job left by a previous run', { phase: job.phase });
-      await new JobRun(d, lease).abandon(reachedRunner ? { kind: 'retry', reason: 'restarted_while_running' } : { kind: 'handoff', reason: 'restarted_before_running', cooldownMs: 0 });
+      try {
+        await recoverOne(d, check.lease, vms);
+      } catch (err) {
+        // Skipped, not fatal: the lease runs out and the reaper gives the job back.
+        ctx.logger.error('error recovering a job left by a previous run; skipping it', { workflowJobID: any.job.id, error: describeError(err) });
+        ctx.metrics.count('job_errors', { step: 'recovery' });
+      }
     }
     // What is left with our prefix belongs to no job we still hold: the adopted jobs' VMs stay.
     const live = new Set(adopted.map((run) => run.vmName).filter((name): name is string => name !== undefined));
@@ -80,7 +86,52 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
         ctx.logger.error('error deleting orphaned vm', { vmName: vm.name, error: describeError(err) });
       }
     }
-    await removeOrphanRunners(d, live);
+    if (runners) await removeOrphanRunners(d, runners, live);
+  }
+
+  /** Sets aside a claimed job whose record the handler cannot read; the queue flows on. */
+  async function quarantine(lease: JobLease, reason: string): Promise<void> {
+    ctx.logger.error('claimed job cannot be read; quarantining it', { workflowJobID: lease.job.id, reason });
+    ctx.metrics.count('jobs_quarantined', { reason: 'unreadable_payload' });
+    try {
+      await ctx.store.quarantine(lease, reason);
+    } catch (err) {
+      // Refused (finished, taken) or the store is down: nothing more to do with it here.
+      ctx.logger.error('error quarantining an unreadable job', { workflowJobID: lease.job.id, error: describeError(err) });
+    }
+  }
+
+  async function recoverOne(d: JobRunDeps, lease: JobLease<QueueJob>, vms: ReadonlyArray<{ name: string; status: string }>): Promise<void> {
+    const job = lease.job;
+    const log = ctx.logger.child({ workflowJobID: job.payload.workflow_job.id, vmName: job.vmName });
+    const vmAlive = job.vmName ? vms.some((vm) => vm.name === job.vmName && vm.status === 'running') : false;
+    if (vmAlive && (job.phase === 'in_progress' || job.phase === 'registered')) {
+      const slot = ctx.host.vmSlots.tryAcquire();
+      if (slot) {
+        log.info('found job of a previous run still in its vm; watching it', { phase: job.phase });
+        const reservation: VmReservation = { started: () => undefined, release: slot };
+        adopted.push(new JobRun(d, lease, { reservation }));
+        return;
+      }
+    }
+    // Not running (or no room to watch it): the job goes back, its VM and runner go away. A job
+    // that may have reached its runner counts as an attempt; one that never did does not.
+    const reachedRunner = job.phase === 'registered' || job.phase === 'in_progress';
+    log.warn('cleaning up job left by a previous run', { phase: job.phase });
+    await new JobRun(d, lease).abandon(reachedRunner ? { kind: 'retry', reason: 'restarted_while_running' } : { kind: 'handoff', reason: 'restarted_before_running', cooldownMs: 0 });
+  }
+
+  type RunnerList = Awaited<ReturnType<GitHubApi['listRunners']>>;
+
+  /** This instance's runners, or null when GitHub could not list them; a host fault is thrown. */
+  async function listRunnersOrNull(d: JobRunDeps): Promise<RunnerList | null> {
+    try {
+      return await d.api.listRunners(d.vmNamePrefix);
+    } catch (err) {
+      if (hostFaultOf(err)) throw err;
+      ctx.logger.error('error listing runners to find orphans', { error: describeError(err) });
+      return null;
+    }
   }
 
   /**
@@ -88,14 +139,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
    * gone: a crash between registration and clean-up, or a job record removed by hand. A busy one
    * is left alone (GitHub refuses; its job ends and the ephemeral runner goes with it).
    */
-  async function removeOrphanRunners(d: JobRunDeps, live: ReadonlySet<string>): Promise<void> {
-    let runners: Awaited<ReturnType<GitHubApi['listRunners']>>;
-    try {
-      runners = await d.api.listRunners(d.vmNamePrefix);
-    } catch (err) {
-      ctx.logger.error('error listing runners to find orphans', { error: describeError(err) });
-      return;
-    }
+  async function removeOrphanRunners(d: JobRunDeps, runners: RunnerList, live: ReadonlySet<string>): Promise<void> {
     for (const runner of runners) {
       if (live.has(runner.name)) continue;
       ctx.logger.warn('deleting orphaned runner that no job owns', { runnerName: runner.name, runnerId: runner.id, status: runner.status });
@@ -114,21 +158,61 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
     return [...cooling.keys()];
   }
 
+  let scripts: ReadonlyArray<string> = [];
+
+  /** Connects and recovers what a previous process left, once; throws what GitHub answered. */
+  async function ensureReady(): Promise<void> {
+    if (!deps) {
+      const api = await connect();
+      deps = { ctx, api, queue, scripts, vmNamePrefix: loadVmNamePrefix(ctx.paths.dataDir), onHostFault: (fault) => health.report(fault) };
+    }
+    if (!recovered) {
+      await recover(deps);
+      recovered = true;
+      reaper ??= startReaper({ ctx, api: deps.api, queue });
+    }
+  }
+
+  /**
+   * While GitHub refuses the plugin: waits out the back-off, then asks again with one cheap call
+   * (or connects and recovers, if start-up could not). Jobs are not claimed meanwhile.
+   */
+  async function recheck(): Promise<void> {
+    if (!(await health.waitForCheck())) return;
+    try {
+      if (deps && recovered) await deps.api.checkAccess(config.runner_group);
+      else await ensureReady();
+      health.recovered();
+    } catch (err) {
+      const fault = hostFaultOf(err);
+      if (fault) health.report(fault);
+      else ctx.logger.warn('error checking GitHub access; asking again later', { error: describeError(err) });
+    }
+  }
+
   return {
     async start() {
-      const scripts = installRunnerScripts(ctx.paths.packageDir, ctx.paths.pluginsPath, ctx.logger);
-      const api = await connect();
-      const vmNamePrefix = loadVmNamePrefix(ctx.paths.dataDir);
-      deps = { ctx, api, queue, scripts, vmNamePrefix };
+      scripts = installRunnerScripts(ctx.paths.packageDir, ctx.paths.pluginsPath, ctx.logger);
       if (scope.kind === 'organization') ctx.logger.info("no repo set for plugin; assuming it's an organization level plugin");
       if (scope.kind === 'enterprise') ctx.logger.info('enterprise set for plugin; using enterprise level plugin');
-      await recover(deps);
-      reaper = startReaper({ ctx, api, queue });
-      ctx.logger.info('github handler started', { queue, registrationMethod: config.registration_method, vmNamePrefix });
+      try {
+        await ensureReady();
+      } catch (err) {
+        // Credentials or configuration GitHub refuses: a visible state and re-checks, not a failed start.
+        const fault = hostFaultOf(err);
+        if (!fault) throw err;
+        health.report(fault);
+      }
+      ctx.logger.info('github handler started', { queue, registrationMethod: config.registration_method, vmNamePrefix: deps?.vmNamePrefix, state: health.fault?.state ?? 'ok' });
     },
 
     async run() {
-      const d = deps!;
+      if (health.fault || !deps || !recovered) {
+        if (ctx.signal.aborted || ctx.host.shutdownMode() !== 'none') return;
+        await recheck();
+        return { again: true };
+      }
+      const d = deps;
       const resume = adopted.shift();
       if (resume) {
         await resume.execute(true);
@@ -170,9 +254,26 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
         return { again: true };
       }
       ctx.metrics.count('jobs_claimed');
-      ctx.logger.info('queued job found', { workflowJobID: lease.job.payload.workflow_job.id, attempts: lease.job.attempts, handedOffBy: lease.job.handedOffBy });
-      const outcome = await new JobRun(d, lease as JobLease<QueueJob>).execute();
-      if (outcome.kind === 'handoff' && outcome.cooldownMs > 0) cooling.set(lease.job.id, Date.now() + outcome.cooldownMs);
+      ctx.logger.info('queued job found', { workflowJobID: lease.job.id, attempts: lease.job.attempts, handedOffBy: lease.job.handedOffBy });
+      const check = readQueueJob(lease);
+      if (!check.ok) {
+        await quarantine(lease, check.reason);
+        return { again: true };
+      }
+      try {
+        const outcome = await new JobRun(d, check.lease).execute();
+        if (outcome.kind === 'handoff' && outcome.cooldownMs > 0) cooling.set(lease.job.id, Date.now() + outcome.cooldownMs);
+        if (health.fault) return { again: true };
+      } catch (err) {
+        // `execute` turns failures into outcomes; anything that still escapes is this job's
+        // failure (an attempt, with back-off), never the plugin's.
+        ctx.logger.error('unexpected error handling job; counted against the job', { workflowJobID: lease.job.id, error: describeError(err) });
+        ctx.metrics.count('job_errors', { step: 'unexpected' });
+        const delayMs = backoffDelayMs(lease.job.attempts + 1, config.retry_backoff_seconds * 1000, config.retry_backoff_max_seconds * 1000);
+        await ctx.store.requeue(lease, 'error_unexpected', { delayMs }).catch((again: unknown) => {
+          ctx.logger.error('error requeueing the job after an unexpected error', { workflowJobID: lease.job.id, error: describeError(again) });
+        });
+      }
       ctx.metrics.setStatus(ctx.host.isDraining() ? 'draining' : 'idle');
       return { again: true };
     },

@@ -15,6 +15,7 @@ import { parseAnkaLabels, type QueueJob } from '@anklet/github';
 import { backoffDelayMs, sleep } from './backoff.js';
 import type { HandlerConfig } from './config.js';
 import { describeError, registrationUrlOf, type GitHubApi, type JobRef } from './github-api.js';
+import { hostFaultOf, type HostFault } from './host-faults.js';
 import { newVmName } from './vm-names.js';
 
 /** How one attempt at a job ended, and so what clean-up does with the job. */
@@ -30,7 +31,15 @@ export type Outcome =
   /** Shutting down while the job runs in its VM: keep VM, runner and lease for the next start (Go rule). */
   | { readonly kind: 'leave'; readonly reason: string }
   /** The lease was taken from us: clean our VM up and touch nothing in the store. */
-  | { readonly kind: 'lost'; readonly reason: string };
+  | { readonly kind: 'lost'; readonly reason: string }
+  /** GitHub refused the host (credentials, installation, runner group, rate limit): back to the queue, attempts unchanged. */
+  | { readonly kind: 'host_fault'; readonly reason: string; readonly fault: HostFault };
+
+/**
+ * `lastReason` prefix of a job given up whose cancel GitHub refused or did not confirm: it waits in
+ * the store (delayed, no attempt counted), and whoever claims it next cancels again before anything else.
+ */
+export const CANCEL_PENDING = 'cancel_pending: ';
 
 /** What a job run needs from its handler. */
 export interface JobRunDeps {
@@ -40,6 +49,8 @@ export interface JobRunDeps {
   readonly scripts: ReadonlyArray<string>;
   /** `anklet-vm-<token>-`: the names of this handler's VMs and runners (see vm-names.ts). */
   readonly vmNamePrefix: string;
+  /** Told when GitHub refuses the host rather than the job (the plugin stops claiming until it works again). */
+  readonly onHostFault?: ((fault: HostFault) => void) | undefined;
 }
 
 const POLL_MS = 1000;
@@ -66,6 +77,7 @@ export class JobRun {
   readonly #queue: string;
   readonly #scripts: ReadonlyArray<string>;
   readonly #vmNamePrefix: string;
+  readonly #onHostFault: ((fault: HostFault) => void) | undefined;
   #lease: JobLease<QueueJob>;
   readonly #log: Logger;
   readonly #ref: JobRef;
@@ -90,6 +102,7 @@ export class JobRun {
     this.#queue = deps.queue;
     this.#scripts = deps.scripts;
     this.#vmNamePrefix = deps.vmNamePrefix;
+    this.#onHostFault = deps.onHostFault;
     this.#lease = lease;
     this.#signal = AbortSignal.any([deps.ctx.signal, this.#local.signal]);
     const job = lease.job;
@@ -157,6 +170,11 @@ export class JobRun {
     if (completed) {
       this.#log.info('job completed on GitHub while queued; removing it', { conclusion: completed.conclusion });
       return { kind: 'done', conclusion: completed.conclusion ?? 'unknown' };
+    }
+    // Given up earlier, but GitHub did not confirm the cancel: cancel again, run nothing.
+    if (job.lastReason?.startsWith(CANCEL_PENDING)) {
+      this.#log.warn('job was given up but its cancel is not confirmed; cancelling again', { reason: job.lastReason.slice(CANCEL_PENDING.length) });
+      return { kind: 'cancel', reason: job.lastReason.slice(CANCEL_PENDING.length) };
     }
     const labels = parseAnkaLabels(job.payload.workflow_job.labels ?? []);
     if (!labels.template) {
@@ -434,6 +452,11 @@ export class JobRun {
       this.#log.warn('cannot run vm yet, waiting for enough resources to be available...', { reason: err.ankaMessage });
       return { kind: 'handoff', reason: 'not_enough_free_resources_now', cooldownMs: 3_000 };
     }
+    const fault = hostFaultOf(err);
+    if (fault) {
+      this.#log.warn('GitHub refused this host, not the job; handing the job back without counting an attempt', { step: this.#step, state: fault.state, reason: fault.reason });
+      return { kind: 'host_fault', reason: fault.reason, fault };
+    }
     const reason = `error_${this.#step}`;
     if (err instanceof ScriptFailed) {
       this.#log.error(`error executing ${err.step.replace(/^executing_/, '').replace(/_bash$/, '.bash').replace(/_/g, '-')}`, { exitCode: err.exitCode, output: err.output });
@@ -500,18 +523,15 @@ export class JobRun {
           await ctx.store.finish(this.#lease, outcome.conclusion);
           break;
         }
-        case 'cancel': {
-          let cancelled = false;
-          try {
-            cancelled = await this.#api.cancelRun(this.#ref);
-          } catch (err) {
-            log.error('error cancelling workflow run', { error: describeError(err) });
-          }
-          if (cancelled) ctx.metrics.recordRun('canceled', this.#lease.job.payload.workflow_job.html_url ?? undefined);
-          log.warn('job cancelled', { cancelled });
-          await ctx.store.finish(this.#lease, `cancelled: ${outcome.reason}`);
+        case 'cancel':
+          await this.#giveUp(outcome.reason, log);
           break;
-        }
+        case 'host_fault':
+          this.#onHostFault?.(outcome.fault);
+          ctx.metrics.count('job_retries', { reason: `host_fault_${outcome.reason}` });
+          log.warn('handing job back to the queue; not counted as an attempt', { reason: outcome.reason });
+          await ctx.store.requeue(this.#lease, `host_fault: ${outcome.reason}`, { countAttempt: false });
+          break;
         case 'retry': {
           ctx.metrics.count('job_retries', { reason: outcome.reason });
           // Back-off before any host may take it again: a failure that repeats at once (a
@@ -537,6 +557,42 @@ export class JobRun {
     }
     this.#observe('cleanup', started);
     log.info('cleanup | finished');
+  }
+
+  /**
+   * Gives the job up: cancels its run and finishes it once GitHub confirms (or reports it
+   * completed). A cancel GitHub refuses or does not confirm leaves the job in the store, delayed and
+   * not counted as an attempt, for the next claim to cancel again: a job is never dropped while its
+   * run may still wait for a runner.
+   */
+  async #giveUp(reason: string, log: Logger): Promise<void> {
+    const ctx = this.#ctx;
+    const reasonLabel = reason.split(':')[0]!.trim();
+    let cancelled = false;
+    let error: unknown;
+    try {
+      cancelled = await this.#api.cancelRun(this.#ref);
+    } catch (err) {
+      error = err;
+    }
+    if (cancelled || this.#ref.runId === null) {
+      // No run id (a record from an old receiver): there is nothing GitHub could confirm.
+      if (cancelled) ctx.metrics.recordRun('canceled', this.#lease.job.payload.workflow_job.html_url ?? undefined);
+      ctx.metrics.count('jobs_given_up', { reason: reasonLabel });
+      log.warn('job given up and its run cancelled', { givenUpReason: reason, cancelled });
+      await ctx.store.finish(this.#lease, `cancelled: ${reason}`);
+      return;
+    }
+    const fault = error === undefined ? null : hostFaultOf(error);
+    if (fault) this.#onHostFault?.(fault);
+    const delayMs = backoffDelayMs(2, ctx.config.retry_backoff_seconds * 1000, ctx.config.retry_backoff_max_seconds * 1000);
+    ctx.metrics.count('cancel_failures', { reason: fault?.reason ?? (error === undefined ? 'not_confirmed' : 'error') });
+    log.error('cancelling the workflow run of a given-up job failed; keeping the job and cancelling again later', {
+      givenUpReason: reason,
+      error: error === undefined ? 'the run is not completed yet' : describeError(error),
+      retryInSeconds: Math.round(delayMs / 100) / 10,
+    });
+    await ctx.store.requeue(this.#lease, `${CANCEL_PENDING}${reason}`, { countAttempt: false, delayMs });
   }
 
   // ----------------------------------------------------------------------------------------------
