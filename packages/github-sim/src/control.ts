@@ -1,6 +1,7 @@
 import type { HookOptions, InstallationOptions, JobConclusion, JobOutcomeRule } from './options.js';
 import { deliveryJson, jobJson, runJson, runnerJson } from './objects.js';
 import type { RateLimiter, RateLimitFault } from './rate-limit.js';
+import type { RequestFault, RequestFaults } from './request-faults.js';
 import type { DeliveryFault, WebhookSender } from './webhooks.js';
 import type { DispatchJobInput, DispatchRunInput, Workflows } from './workflows.js';
 import type { Delivery, Hook, Job, World } from './world.js';
@@ -26,6 +27,7 @@ export class SimControl {
     private readonly workflows: Workflows,
     private readonly sender: WebhookSender,
     private readonly limiter: RateLimiter,
+    private readonly requestFaults: RequestFaults,
   ) {}
 
   /** Queues a run with one or more jobs; sends `workflow_job.queued` for each. */
@@ -119,6 +121,21 @@ export class SimControl {
 
   addToken(token: string, login = 'anklet-bot'): void {
     this.world.credentials.set(token, { kind: 'pat', login });
+  }
+
+  /** Makes a token invalid (expired or revoked): every request with it gets GitHub's 401 until it is added again. */
+  revokeToken(token: string): void {
+    this.world.credentials.delete(token);
+  }
+
+  /** Answers the next matching REST requests with an error status (see {@link RequestFault}). */
+  failRequests(input: RequestFault): void {
+    this.requestFaults.add(input);
+  }
+
+  /** Removes every injected request fault. */
+  clearRequestFaults(): void {
+    this.requestFaults.clear();
   }
 
   addInstallation(input: InstallationOptions): { id: number } {

@@ -14,6 +14,7 @@ export type {
 export type { DispatchJobInput, DispatchRunInput, JobPlan } from './workflows.js';
 export type { RateLimitFault } from './rate-limit.js';
 export type { DeliveryFault } from './webhooks.js';
+export type { RequestFault } from './request-faults.js';
 export { signBody } from './webhooks.js';
 export { decodeJitConfig, type DecodedJitConfig } from './jit-config.js';
 export { runSimulatedRunner, type SimulatedRunnerOptions, type SimulatedRunnerResult } from './runner.js';

@@ -1,6 +1,7 @@
 import type { AddressInfo } from 'node:net';
 import type { Server } from 'node:http';
 import express, { type NextFunction, type Request, type Response } from 'express';
+import { RequestFaults } from './request-faults.js';
 import { authenticate, callerOf, rejectBadCredentials, requestIdOf, setRequestId } from './auth.js';
 import { SimControl } from './control.js';
 import { GitHubApiError, notFound, sendError } from './errors.js';
@@ -46,7 +47,8 @@ export async function startGitHubSim(options: GitHubSimOptions = {}): Promise<Gi
   const sender = new WebhookSender(world, log);
   const workflows = new Workflows(world, sender);
   const limiter = new RateLimiter(world, options.rateLimit);
-  const control = new SimControl(world, workflows, sender, limiter);
+  const requestFaults = new RequestFaults();
+  const control = new SimControl(world, workflows, sender, limiter, requestFaults);
 
   const app = express();
   app.disable('x-powered-by');
@@ -91,6 +93,7 @@ export async function startGitHubSim(options: GitHubSimOptions = {}): Promise<Gi
   });
   app.use(limiter.middleware());
   app.use(rejectBadCredentials);
+  app.use(requestFaults.middleware());
   app.use(miscRoutes(world));
   app.use(runnerRoutes(world));
   app.use(actionsRoutes(world, workflows));

@@ -17,6 +17,12 @@ export interface QueueStatus {
   readonly oldest_queued_age_seconds: number;
   /** The newest records set aside as unreadable (at most {@link QUARANTINE_SHOWN}); only when there are some. */
   readonly recent_quarantined?: ReadonlyArray<{ readonly key: string; readonly job_id?: string | undefined; readonly reason: string; readonly at: string }>;
+  /**
+   * The first delayed jobs (at most {@link QUARANTINE_SHOWN}) with the reason they wait: a failed
+   * attempt's back-off, or `cancel_pending: <reason>` for a job given up whose cancel GitHub has
+   * not confirmed yet. Only when some job is delayed.
+   */
+  readonly delayed_jobs?: ReadonlyArray<{ readonly job_id: string; readonly attempts: number; readonly reason: string }>;
 }
 
 /** Quarantined records listed per queue by `anklet status`. */
@@ -58,7 +64,7 @@ function queuesToCount(config: LoadedConfig, view: StatusView, extra: ReadonlyAr
 
 /** Reads every host's snapshot and the live counts of every known queue. */
 export async function readFleetStatus(
-  store: Pick<JobStore, 'listHostSnapshots' | 'stats' | 'listQuarantined'>,
+  store: Pick<JobStore, 'listHostSnapshots' | 'stats' | 'listQuarantined' | 'list'>,
   config: LoadedConfig,
   options: { queues?: ReadonlyArray<string>; now?: Date } = {},
 ): Promise<FleetStatus> {
@@ -82,6 +88,11 @@ export async function readFleetStatus(
               reason: n.reason,
               at: new Date(n.at).toISOString(),
             })),
+          }
+        : {}),
+      ...(s.delayed > 0
+        ? {
+            delayed_jobs: (await store.list(queue, 'delayed', { limit: QUARANTINE_SHOWN })).map((j) => ({ job_id: j.id, attempts: j.attempts, reason: j.lastReason ?? '' })),
           }
         : {}),
     });
@@ -176,6 +187,11 @@ export function renderFleetStatus(status: FleetStatus, source: string): string[]
     if (set.length > 0) {
       out.push('', `quarantined records (newest first, at most ${QUARANTINE_SHOWN} per queue):`);
       out.push(...renderTable(['QUEUE', 'KEY', 'REASON', 'AT'], set));
+    }
+    const delayed = status.queues.flatMap((q) => (q.delayed_jobs ?? []).map((j) => [q.queue, j.job_id, String(j.attempts), j.reason]));
+    if (delayed.length > 0) {
+      out.push('', `delayed jobs (at most ${QUARANTINE_SHOWN} per queue; cancel_pending: given up, waiting for GitHub to confirm the cancel):`);
+      out.push(...renderTable(['QUEUE', 'JOB', 'ATTEMPTS', 'REASON'], delayed));
     }
   }
   return out;

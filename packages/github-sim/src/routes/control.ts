@@ -47,6 +47,9 @@ export function controlRoutes(control: SimControl): Router {
   }));
   router.post('/_sim/deliveries/:id/redeliver', wrap((req) => control.redeliver(Number(req.params.id))));
   router.post('/_sim/tokens', wrap((req) => control.addToken(String(req.body.token), req.body.login)));
+  router.post('/_sim/tokens/revoke', wrap((req) => control.revokeToken(String(req.body.token))));
+  router.post('/_sim/faults/requests', wrap((req) => control.failRequests(req.body)));
+  router.delete('/_sim/faults/requests', wrap(() => control.clearRequestFaults()));
   router.post('/_sim/installations', wrap((req, res) => ok(res, control.addInstallation(req.body), 201)));
   router.put('/_sim/rate-limit', wrap((req) => control.setRateLimit(req.body)));
   router.post('/_sim/faults/rate-limit', wrap((req) => control.injectRateLimit(req.body)));
