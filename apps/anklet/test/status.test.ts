@@ -140,6 +140,21 @@ describe('anklet status', () => {
   });
 
   it('formats ages and tables for people', () => {
+
+  it('lists delayed jobs with the reason they wait, such as a give-up whose cancel GitHub has not confirmed', async () => {
+    const queue = 'status-delayed';
+    await store.enqueue({ id: 'd1', queue, payload: { n: 1 } });
+    const lease = await store.claim({ queue, owner: 'h', leaseMs: 60_000 });
+    await store.requeue(lease!, 'cancel_pending: max_attempts_exceeded: error_obtaining_anka_vm', { countAttempt: false, delayMs: 600_000 });
+    const config = { raw: {}, plugins: [] } as unknown as LoadedConfig;
+    const status = await readFleetStatus(store, config, { queues: [queue] });
+    expect(status.queues.find((q) => q.queue === queue)).toMatchObject({
+      delayed: 1,
+      delayed_jobs: [{ job_id: 'd1', attempts: 0, reason: 'cancel_pending: max_attempts_exceeded: error_obtaining_anka_vm' }],
+    });
+    const text = renderFleetStatus(status, 'redis test').join('\n');
+    expect(text).toMatch(new RegExp(`${queue}\\s+d1\\s+0\\s+cancel_pending: max_attempts_exceeded: error_obtaining_anka_vm`));
+  });
     expect([formatAge(null), formatAge(5), formatAge(60), formatAge(75), formatAge(3 * 3600 + 120), formatAge(90_000)]).toEqual(['-', '5s', '1m', '1m15s', '3h2m', '1d1h']);
     expect(renderTable(['A', 'BB'], [['xyz', '1']])).toEqual(['A    BB', 'xyz  1']);
   });
