@@ -579,7 +579,7 @@ export class JobRun {
       // No run id (a record from an old receiver): there is nothing GitHub could confirm.
       if (cancelled) ctx.metrics.recordRun('canceled', this.#lease.job.payload.workflow_job.html_url ?? undefined);
       ctx.metrics.count('jobs_given_up', { reason: reasonLabel });
-      log.warn('job given up and its run cancelled', { givenUpReason: reason, cancelled });
+      log.warn('job cancelled', { givenUpReason: reason, cancelled });
       await ctx.store.finish(this.#lease, `cancelled: ${reason}`);
       return;
     }

@@ -280,8 +280,8 @@ describe.concurrent('github handler under faults', () => {
 
     w.sim.control.clearRequestFaults();
     expect((await w.sim.control.waitForJob(job.id, 'completed', 120_000)).conclusion).toBe('cancelled');
-    await host.waitFor(msg('job given up and its run cancelled'), { timeoutMs: 60_000 });
-    expect(host.lines.find(msg('job given up and its run cancelled'))?.givenUpReason).toBe('anka_template_or_tag_not_found');
+    await host.waitFor(msg('job cancelled'), { timeoutMs: 60_000 });
+    expect(host.lines.find(msg('job cancelled'))?.givenUpReason).toBe('anka_template_or_tag_not_found');
     await expect.poll(() => store.get('acme', String(job.id)), { timeout: 30_000 }).toBeNull();
     expect(sample(await prometheus(port), 'anklet_jobs_given_up_total', { plugin: 'GITHUB_HANDLER1', reason: 'anka_template_or_tag_not_found' })).toBe(1);
   }, 300_000);
