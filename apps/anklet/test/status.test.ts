@@ -139,8 +139,6 @@ describe('anklet status', () => {
     expect(text).toMatch(new RegExp(`${queue}\\s+anklet:jobs:\\{${queue}\\}:j:q1\\s+payload is not a workflow job`));
   });
 
-  it('formats ages and tables for people', () => {
-
   it('lists delayed jobs with the reason they wait, such as a give-up whose cancel GitHub has not confirmed', async () => {
     const queue = 'status-delayed';
     await store.enqueue({ id: 'd1', queue, payload: { n: 1 } });
@@ -155,6 +153,8 @@ describe('anklet status', () => {
     const text = renderFleetStatus(status, 'redis test').join('\n');
     expect(text).toMatch(new RegExp(`${queue}\\s+d1\\s+0\\s+cancel_pending: max_attempts_exceeded: error_obtaining_anka_vm`));
   });
+
+  it('formats ages and tables for people', () => {
     expect([formatAge(null), formatAge(5), formatAge(60), formatAge(75), formatAge(3 * 3600 + 120), formatAge(90_000)]).toEqual(['-', '5s', '1m', '1m15s', '3h2m', '1d1h']);
     expect(renderTable(['A', 'BB'], [['xyz', '1']])).toEqual(['A    BB', 'xyz  1']);
   });

@@ -93,7 +93,8 @@ ${(o.extra ?? '')
     skip_redeliver: true
 `
     : '';
-  const database = w.redis ? `global_database_url: 127.0.0.1\nglobal_database_port: ${w.redis.port}\n` : '';
+  // Without Redis, the embedded store lives in the work dir: the home itself, where the test opens it too.
+  const database = w.redis ? `global_database_url: 127.0.0.1\nglobal_database_port: ${w.redis.port}\n` : `work_dir: ${home}\n`;
   return writeFile(
     path.join(home, 'config.yml'),
     `plugins_path: ${pluginsPath}
@@ -242,6 +243,9 @@ describe.concurrent('github handler under faults', () => {
     await good.exited;
     const late = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('late'), name: 'late', durationMs: 200 });
     expect((await w.sim.control.waitForJob(late.id, 'completed', 120_000)).conclusion).toBe('success');
+    // Its first clean-up was the job it handed back; the second, the late job's.
+    await bad.waitFor(msg('cleanup | finished'), { count: 2, timeoutMs: 60_000 });
+    expect(bad.lines.filter(msg('queued job found')).map((l) => l.attempts)).toEqual([0, 0]);
 
     // Start-up checks the credentials before the first claim.
     bad.signal('SIGTERM');
