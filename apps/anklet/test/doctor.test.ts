@@ -1,4 +1,5 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { createAnkaSimHome } from '@anklet/anka-sim';
 import { startGitHubSim, type GitHubSim } from '@anklet/github-sim';
@@ -70,7 +71,8 @@ describe('anklet doctor', () => {
     const redisCheck = report.checks.find((c) => c.check.startsWith('redis'))!;
     expect(redisCheck.detail).toContain('unreachable');
     expect(redisCheck.fix).toContain('global_database_*');
-    expect(report.checks.find((c) => c.check === 'anka')!.detail).toContain('command not found');
+    // The command once, not "anka: anka: command not found".
+    expect(report.checks.find((c) => c.check === 'anka')!.detail).toBe('anka: command not found');
 
     const expired = createAnkaSimHome({ license: { status: 'expired' } });
     try {
@@ -91,14 +93,31 @@ describe('anklet doctor', () => {
     expect(full.stdout).toMatch(/^disk: fix: free disk space/m);
   }, 45_000);
 
-  it('stops at a broken config, and skips Anka on a host without handlers', async () => {
+  it('stops at a broken config, showing each problem as config validate does, and skips Anka on a host without handlers', async () => {
     const home = makeTmp();
     const broken = writeFile(path.join(home, 'broken.yml'), 'plugins:\n  - { name: A, plugin: x }\n  - { name: A, plugin: x }\n');
     const run = await runCli(['-c', broken, 'doctor'], { home });
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/^FAIL\s+config\s+.*duplicate plugin name "A"/m);
+    expect(run.stdout).toMatch(/^FAIL\s+config\s+\S+broken\.yml: 3 problems, each below$/m);
+    expect(run.stdout).toMatch(/^FAIL\s+config plugins\[0\] "A"\s+plugin: plugin "x" is not installed in /m);
+    expect(run.stdout).toMatch(/^FAIL\s+config plugins\[1\] "A"\s+name: duplicate plugin name "A" \(also plugins\[0\]\); names must be unique$/m);
+    // The fix each problem carries, on its own line; no "fix: fix each problem".
+    expect(run.stdout).toMatch(/^config plugins\[0\] "A": fix: anklet plugins install x$/m);
+    expect(run.stdout).not.toMatch(/fix: fix/);
     expect(run.stdout).not.toContain('redis');
-    expect(run.stdout).toContain('config: fix: fix each problem; anklet config validate lists them');
+    const validate = await runCli(['-c', broken, 'config', 'validate'], { home });
+    const json = JSON.parse((await runCli(['-c', broken, 'doctor', '--json'], { home })).stdout) as { checks: DoctorCheck[] };
+    // The same problems as config validate, one check each.
+    expect(json.checks.filter((c) => c.check.startsWith('config ')).map((c) => `${c.check.slice('config '.length)}: ${c.detail}${c.fix ? `; fix: ${c.fix}` : ''}`)).toEqual(
+      validate.stderr.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim()),
+    );
+
+    // Not YAML: the parser's words, and no advice to "write the config file".
+    const notYaml = writeFile(path.join(home, 'not-yaml.yml'), 'plugins: [\n');
+    const yaml = await runCli(['-c', notYaml, 'doctor'], { home });
+    expect(yaml.code).toBe(1);
+    expect(yaml.stdout).toMatch(/^FAIL\s+config\s+\S+not-yaml\.yml is not valid YAML/m);
+    expect(yaml.stdout).not.toContain('write the config file');
 
     const pluginsPath = path.join(home, 'plugins');
     seedPlugins(pluginsPath, ['metrics-probe']);
@@ -133,6 +152,8 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
         { repository: 'acme/slash', url: `${RECEIVER}/`, secret: 's3cret' },
         // Refused connections: the newest delivery of this repository hook fails.
         { repository: 'flaky/app', url: 'http://127.0.0.1:1/jobs/v1/receiver', secret: 's3cret' },
+        // The same for an organization hook, which has no last_response: the deliveries API tells.
+        { org: 'flakyorg', url: 'http://127.0.0.1:1/jobs/v1/receiver', secret: 's3cret' },
       ],
       runnerGroups: [
         { owner: 'acme', name: 'macs', allowsPublicRepositories: true },
@@ -144,6 +165,8 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     });
     for (const hook of sim.control.hooks()) hooks[hook.scope.replace(/^(org|repo):/, '')] ??= hook.id;
     sim.control.dispatchJob({ repository: 'flaky/app', labels: ['self-hosted'] });
+    sim.control.dispatchJob({ repository: 'flakyorg/app', labels: ['self-hosted'] });
+    sim.control.dispatchJob({ repository: 'flakyorg/lib', labels: ['self-hosted'] });
     await sim.control.deliveriesSettled();
   }, 30_000);
   afterAll(async () => {
@@ -238,6 +261,7 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
       receiver('NOSECRET', 'owner: nosecret'),
       receiver('SLASH', 'owner: acme, repo: slash'),
       receiver('FLAKY', 'owner: flaky, repo: app'),
+      receiver('FLAKYORG', 'owner: flakyorg'),
       ['WRONGID', 'github_receiver', `owner: acme, token: ${TOKEN}, hook_id: ${sim.control.hooks()[1]!.id}`],
       ['DENIED', 'github_receiver', `owner: limited, app_id: 4242, private_key: ${path.join(home, 'app.pem')}, skip_redeliver: true`],
     ]);
@@ -258,7 +282,10 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     expect(get('github SLASH webhook')).toMatchObject({ status: 'fail', detail: expect.stringContaining('ends in "/": the receiver answers 404') });
     expect(get('github SLASH webhook').fix).toContain('acme/slash → Settings → Webhooks');
     expect(get('github FLAKY webhook')).toMatchObject({ status: 'pass' });
-    expect(get('github FLAKY webhook last delivery')).toMatchObject({ status: 'warn', detail: `the newest delivery of webhook ${hooks['flaky/app']} failed: failed to connect to host` });
+    expect(get('github FLAKY webhook last delivery')).toMatchObject({ status: 'warn', detail: `the newest delivery of webhook ${hooks['flaky/app']} failed: failed to connect to host; 1 of the last 1 failed` });
+    expect(get('github FLAKYORG webhook')).toMatchObject({ status: 'pass' });
+    expect(get('github FLAKYORG webhook last delivery')).toMatchObject({ status: 'warn', detail: `the newest delivery of webhook ${hooks.flakyorg} failed: failed to connect to host; 2 of the last 2 failed` });
+    expect(get('github FLAKYORG webhook last delivery').fix).toContain('organization flakyorg → Settings → Webhooks');
     expect(get('github WRONGID webhook')).toMatchObject({ status: 'pass' });
     expect(get('github WRONGID hook_id')).toMatchObject({ status: 'fail', fix: `set hook_id: ${hooks.acme}` });
     expect(get('github WRONGID redelivery')).toMatchObject({ status: 'pass' });
@@ -275,6 +302,27 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--receiver-url: "anklet.example.com" is not a URL');
   }, 45_000);
+
+  it('says "cannot reach GitHub" when nothing answers, never to make a new token', async () => {
+    const home = makeTmp();
+    // A loopback port nothing listens on: the request is refused, as without a network.
+    const closed = `http://127.0.0.1:${await findFreePort()}`;
+    const config = githubConfig(home, [
+      ['RECEIVER', 'github_receiver', `owner: acme, token: ${TOKEN}, hook_id: ${hooks.acme}`],
+      ['RUNNER1', 'github', `owner: acme, token: ${TOKEN}`],
+      ['APP', 'github', `owner: acme, app_id: 4242, private_key: ${path.join(home, 'app.pem')}`],
+    ]);
+    writeFile(config, readFileSync(config, 'utf8').replace(/github_base_url: "[^"]*"/g, `github_base_url: "${closed}"`));
+    const { run, checks, get } = await doctor(config, home);
+    expect(run.code).toBe(1);
+    for (const name of ['github RECEIVER', 'github RUNNER1', 'github APP']) {
+      expect(get(name)).toMatchObject({ status: 'fail', detail: expect.stringMatching(new RegExp(`^cannot reach GitHub at ${closed}: .*ECONNREFUSED`)) });
+      expect(get(name).fix).toContain(`check that this host can reach ${closed}`);
+    }
+    expect(JSON.stringify(checks)).not.toMatch(/new token|refused \(HTTP/);
+    // Nothing further is tried for a plugin GitHub did not answer for.
+    expect(checks.filter((c) => c.check.startsWith('github '))).toHaveLength(3);
+  }, 30_000);
 
   it('fails a bad token, a missing runner group, a missing hook_id and an App without runner permissions', async () => {
     const home = makeTmp();

@@ -28,6 +28,20 @@ export interface DoctorOptions {
 const pass = (check: string, detail: string): DoctorCheck => ({ check, status: 'pass', detail });
 const fail = (check: string, detail: string, fix: string): DoctorCheck => ({ check, status: 'fail', detail, fix });
 
+/**
+ * The config problems as rows: one per problem, named after the plugin entry it is in (`config
+ * plugins[1] "RUNNER2"`) with the rest of the line as detail, and a `; fix: ...` tail as the fix.
+ * The lines are `anklet config validate`'s, so both commands say the same.
+ */
+export function configProblemRows(lines: ReadonlyArray<string>, status: 'fail' | 'warn'): DoctorCheck[] {
+  return lines.map((line) => {
+    const entry = /^(plugins\[\d+\](?: "[^"]*")?): ([\s\S]*)$/.exec(line);
+    const [check, rest] = entry ? [`config ${entry[1]}`, entry[2]!] : ['config', line];
+    const at = rest.lastIndexOf('; fix: ');
+    return at < 0 ? { check, status, detail: rest } : { check, status, detail: rest.slice(0, at), fix: rest.slice(at + '; fix: '.length) };
+  });
+}
+
 /** The config, then every plugin it names loaded and its block checked, as `anklet start` would. */
 async function checkConfig(options: DoctorOptions): Promise<{ checks: DoctorCheck[]; config?: LoadedConfig; plugins: PreparedPlugin[] }> {
   let config: LoadedConfig;
@@ -35,17 +49,16 @@ async function checkConfig(options: DoctorOptions): Promise<{ checks: DoctorChec
     config = loadConfig({ configPath: options.configPath, env: options.env });
   } catch (error) {
     if (!isAnkletError(error) || !error.operator) throw error;
-    return { checks: [fail('config', error.message, error.hint ?? 'write the config file, or pass it with -c <file>')], plugins: [] };
+    return { checks: [{ check: 'config', status: 'fail', detail: error.message, fix: error.hint }], plugins: [] };
   }
   const plugins = await preparePlugins(config);
+  const warnings = configProblemRows(describeIssues(config, config.warnings), 'warn');
   if (config.issues.length > 0) {
     const lines = describeIssues(config, config.issues);
-    return {
-      checks: [fail('config', `${config.file}: ${lines.length} problem${lines.length === 1 ? '' : 's'}: ${lines.join('; ')}`, 'fix each problem; anklet config validate lists them')],
-      plugins: [],
-    };
+    const summary: DoctorCheck = { check: 'config', status: 'fail', detail: `${config.file}: ${lines.length} problem${lines.length === 1 ? '' : 's'}, each below` };
+    return { checks: [summary, ...configProblemRows(lines, 'fail'), ...warnings], plugins: [] };
   }
-  const checks = [pass('config', `${config.file}: ${plugins.length} plugin${plugins.length === 1 ? '' : 's'}`)];
+  const checks = [pass('config', `${config.file}: ${plugins.length} plugin${plugins.length === 1 ? '' : 's'}`), ...warnings];
   for (const p of plugins) checks.push(pass(`plugin ${p.entry.name}`, `${p.manifest.name}@${p.manifest.version} (${p.kind}) loads`));
   return { checks, config, plugins };
 }
@@ -90,8 +103,9 @@ async function checkAnka(config: LoadedConfig, plugins: ReadonlyArray<PreparedPl
   try {
     host = await createAnkaHost({ coordination, env });
   } catch (error) {
-    if (!isAnkletError(error) || !error.operator) throw error;
-    return [fail('anka', error.message, error.hint ?? 'install Anka Develop/Build and activate its licence (anka license activate <key>)')];
+    // Any failure is this check's result: the doctor reports, it does not stop at a stack trace.
+    const hint = isAnkletError(error) ? error.hint : undefined;
+    return [fail('anka', (error as Error).message, hint ?? 'install the Anka CLI and activate an Anka Build licence (anka license activate <key>)')];
   }
   const checks = [pass('anka', `anka ${host.version}, licence ${host.license.licenseType || 'valid'} (${host.license.status})`)];
   const running = (await host.forPlugin().listRunning()).length;
