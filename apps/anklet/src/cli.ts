@@ -188,7 +188,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const nameOption = ['--name <name>', 'service name, one per config on a host running several', 'anklet'] as const;
   service
     .command('install')
-    .description('write the service file for the config given with -c, then load and start it')
+    .description('check the config given with -c (as config validate does), write the service file, then load and start it; a config with problems is refused and nothing is written')
     .option(...platformOption)
     .option(...nameOption)
     .option('--log-dir <dir>', 'write stdout/stderr to <dir>/<name>.log and <name>.err.log (default: ~/Library/Logs/anklet on macOS, the journal on Linux)')
@@ -197,9 +197,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts: { platform?: string; name: string; logDir?: string; print?: boolean; start: boolean }) => {
       const base = { platform: opts.platform, name: opts.name, logDir: opts.logDir, configPath: program.opts<{ config?: string }>().config, home: home() };
       try {
-        const [{ renderServiceFile }, { installService, serviceSpecOf }] = await Promise.all([import('./service/service-files.js'), import('./service/service.js')]);
+        const [{ renderServiceFile }, { installService, serviceSpecOf, validateServiceConfig }] = await Promise.all([import('./service/service-files.js'), import('./service/service.js')]);
         if (opts.print) {
-          process.stdout.write(renderServiceFile(serviceSpecOf(base)));
+          const spec = serviceSpecOf(base);
+          await validateServiceConfig(base);
+          process.stdout.write(renderServiceFile(spec));
           return;
         }
         const result = await installService({ ...base, start: opts.start });

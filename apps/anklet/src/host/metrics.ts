@@ -18,7 +18,8 @@ export function metricsListenOptions(config: LoadedConfig): ListenOptions {
 function portProblem(root: Logger, err: unknown, port: number | undefined): { exit: number } {
   if (!isAnkletError(err) || err.code !== ErrorCodes.HOST_RESOURCE) throw err;
   root.error('metrics port already in use', { port: port ?? err.details?.port, error: err.message, ...(err.hint ? { hint: err.hint } : {}) });
-  return { exit: ExitCode.Config };
+  // A port held by a host that is still stopping frees itself: the service manager may try again.
+  return { exit: ExitCode.Unavailable };
 }
 
 /** Starts the host's metrics (server, sampler, export), or returns the exit code after logging why not. */
@@ -58,7 +59,7 @@ export async function runAggregator(config: LoadedConfig, root: Logger): Promise
   } catch (err) {
     if (!isAnkletError(err) || !err.operator) throw err;
     root.error('unable to access database', { error: err.message, hint: err.hint });
-    return ExitCode.Config;
+    return ExitCode.Unavailable;
   }
   const listen = metricsListenOptions(config);
   let server;

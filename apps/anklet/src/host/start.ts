@@ -189,7 +189,8 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
       root.error('unable to access database', { error: err.message, hint: err.hint });
       await stores.close();
       removePid();
-      return ExitCode.Config;
+      // Redis may come up later (a host that boots first): not a config error, so services retry.
+      return ExitCode.Unavailable;
     }
 
     const supervised: SupervisedPlugin[] = plugins.map((prepared) => {
