@@ -288,17 +288,21 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'machine-readable output')
     .action(async (opts: { pluginsPath?: string; json?: boolean }) => {
       const where = await pluginsPathFor({ ...opts, ...program.opts() });
-      const { listPlugins } = await import('./plugins/installer.js');
-      const rows = await listPlugins(where.pluginsPath);
+      const { listInstalled } = await import('./plugins/installer.js');
+      const { plugins: rows, libraries } = await listInstalled(where.pluginsPath);
       if (opts.json) {
-        out(JSON.stringify({ pluginsPath: where.pluginsPath, plugins: rows }, null, 2));
+        out(JSON.stringify({ pluginsPath: where.pluginsPath, plugins: rows, libraries }, null, 2));
+        if (rows.some((r) => r.status !== 'ok')) setExit(ExitCode.Config);
         return;
       }
       out(`plugins path: ${where.pluginsPath}`);
-      if (rows.length === 0) out('  (none; install one with: anklet plugins install <package>)');
+      if (rows.length === 0) out('  no plugins installed (install one with: anklet plugins install <package>)');
       for (const row of rows) {
         out(`  ${row.name}@${row.version}  ${row.kind}${row.shortId ? `  (plugin: ${row.shortId})` : ''}  ${row.status === 'ok' ? 'ok' : `NOT LOADABLE: ${row.status}`}`);
       }
+      // Libraries (the host's core, what plugins depend on) are not plugins, and not an error.
+      const shown = libraries.filter((l) => l.name !== '@anklet/core');
+      if (shown.length > 0) out(`  libraries, not plugins: ${shown.map((l) => `${l.name}@${l.version}`).join(', ')}`);
       if (rows.some((r) => r.status !== 'ok')) setExit(ExitCode.Config);
     });
   plugins
