@@ -125,7 +125,13 @@ describe('HTTP intake', () => {
     expect(job.events.completed).toMatchObject({ action: 'completed', conclusion: 'success' });
     // Example 6 says `status: waiting` but its action is queued: it is a queued job.
     expect(await store.get('acme', '12877621891')).not.toBeNull();
-    expect(logger.lines.filter((l) => l.msg === 'job pushed to queued queue')).toHaveLength(2);
+    const pushed = logger.lines.filter((l) => l.msg === 'job pushed to queued queue');
+    expect(pushed).toHaveLength(2);
+    // The Go handler's field name for the job's page (not "jobURL").
+    for (const line of pushed) {
+      expect(line).toMatchObject({ workflowJobURL: expect.stringMatching(/^https:\/\//) });
+      expect(line).not.toHaveProperty('jobURL');
+    }
   });
 
   it('de-duplicates by delivery id and by job id', async () => {
