@@ -34,7 +34,7 @@ const COMMAND_WORDS = new Set(['start', 'version', 'config', 'validate', 'schema
 /** Lines of fenced `sh` blocks that run anklet, with `KEY=value` prefixes dropped. */
 function ankletCommands(markdown: string): string[][] {
   const commands: string[][] = [];
-  for (const [, body] of markdown.matchAll(/```sh\n([\s\S]*?)```/g)) {
+  for (const [, body] of markdown.matchAll(/```sh[^\n]*\n([\s\S]*?)```/g)) {
     for (const raw of body!.split('\n')) {
       const words = raw.replace(/#.*$/, '').trim().split(/\s+/).filter(Boolean);
       while (words[0]?.includes('=')) words.shift();
