@@ -10,7 +10,7 @@ import { CLI, makeTmp, REPO_ROOT } from './helpers.js';
  * relative link resolves, every `anklet` command shown exists with the options shown, and the
  * `anklet status` example is what the renderer prints.
  */
-const DOCS = ['docs/configuration.md', 'docs/migrating-from-go.md', 'docs/writing-a-plugin.md', 'examples/docker/README.md', 'apps/anklet/README.md', 'README.md'];
+const DOCS = ['docs/configuration.md', 'docs/migrating-from-go.md', 'docs/writing-a-plugin.md', 'docs/architecture.md', 'CONTRIBUTING.md', 'examples/demo/README.md', 'examples/docker/README.md', 'apps/anklet/README.md', 'README.md'];
 const read = (file: string) => readFileSync(path.join(REPO_ROOT, file), 'utf8');
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
