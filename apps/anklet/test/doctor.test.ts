@@ -1,5 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createAnkaSimHome } from '@anklet/anka-sim';
 import { startGitHubSim, type GitHubSim } from '@anklet/github-sim';
@@ -322,6 +325,21 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     expect(JSON.stringify(checks)).not.toMatch(/new token|refused \(HTTP/);
     // Nothing further is tried for a plugin GitHub did not answer for.
     expect(checks.filter((c) => c.check.startsWith('github '))).toHaveLength(3);
+
+    // A server whose certificate is not trusted (a GHES with its own CA): the fix is the CA, not the token.
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', path.join(home, 'key.pem'), '-out', path.join(home, 'cert.pem')], { stdio: 'pipe' });
+    const tls = createServer({ key: readFileSync(path.join(home, 'key.pem')), cert: readFileSync(path.join(home, 'cert.pem')) }, (_req, res) => res.end('{}'));
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const untrusted = `https://127.0.0.1:${(tls.address() as AddressInfo).port}`;
+      const ghes = githubConfig(makeTmp(), [['RUNNER1', 'github', `owner: acme, token: ${TOKEN}`]]);
+      writeFile(ghes, readFileSync(ghes, 'utf8').replace(/github_base_url: "[^"]*"/g, `github_base_url: "${untrusted}"`));
+      const result = await doctor(ghes, home);
+      expect(result.get('github RUNNER1')).toMatchObject({ status: 'fail', detail: expect.stringMatching(new RegExp(`^cannot reach GitHub at ${untrusted}: .*certificate`)) });
+      expect(result.get('github RUNNER1').fix).toContain('NODE_EXTRA_CA_CERTS');
+    } finally {
+      await new Promise((resolve) => tls.close(resolve));
+    }
   }, 30_000);
 
   it('fails a bad token, a missing runner group, a missing hook_id and an App without runner permissions', async () => {
