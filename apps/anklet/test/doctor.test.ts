@@ -98,7 +98,7 @@ describe('anklet doctor', () => {
 
   it('stops at a broken config, showing each problem as config validate does, and skips Anka on a host without handlers', async () => {
     const home = makeTmp();
-    const broken = writeFile(path.join(home, 'broken.yml'), 'plugins:\n  - { name: A, plugin: x }\n  - { name: A, plugin: x }\n');
+    const broken = writeFile(path.join(home, 'broken.yml'), 'bogus_top: 1\nplugins:\n  - { name: A, plugin: x }\n  - { name: A, plugin: x }\n');
     const run = await runCli(['-c', broken, 'doctor'], { home });
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^FAIL\s+config\s+\S+broken\.yml: 3 problems, each below$/m);
@@ -107,11 +107,13 @@ describe('anklet doctor', () => {
     // The fix each problem carries, on its own line; no "fix: fix each problem".
     expect(run.stdout).toMatch(/^config plugins\[0\] "A": fix: anklet plugins install x$/m);
     expect(run.stdout).not.toMatch(/fix: fix/);
+    // Warnings too, as WARN rows.
+    expect(run.stdout).toMatch(/^WARN\s+config\s+bogus_top: unknown key \(ignored\)$/m);
     expect(run.stdout).not.toContain('redis');
     const validate = await runCli(['-c', broken, 'config', 'validate'], { home });
     const json = JSON.parse((await runCli(['-c', broken, 'doctor', '--json'], { home })).stdout) as { checks: DoctorCheck[] };
     // The same problems as config validate, one check each.
-    expect(json.checks.filter((c) => c.check.startsWith('config ')).map((c) => `${c.check.slice('config '.length)}: ${c.detail}${c.fix ? `; fix: ${c.fix}` : ''}`)).toEqual(
+    expect(json.checks.filter((c) => c.status === 'fail' && c.check.startsWith('config ')).map((c) => `${c.check.slice('config '.length)}: ${c.detail}${c.fix ? `; fix: ${c.fix}` : ''}`)).toEqual(
       validate.stderr.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim()),
     );
 
