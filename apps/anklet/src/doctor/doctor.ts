@@ -143,7 +143,9 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorChec
 /** The table for people, then one `fix:` line per failure or warning. */
 export function renderDoctor(checks: ReadonlyArray<DoctorCheck>): string[] {
   const mark = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' } as const;
-  const lines = renderTable(['', 'CHECK', 'DETAIL'], checks.map((c) => [mark[c.status], c.check, c.detail]));
+  // A detail of several lines (a YAML error with the line it is about) continues on rows of its own.
+  const rows = checks.flatMap((c) => c.detail.split('\n').map((text, i) => (i === 0 ? [mark[c.status], c.check, text] : ['', '', text])));
+  const lines = renderTable(['', 'CHECK', 'DETAIL'], rows);
   const fixes = checks.filter((c) => c.fix && (c.status === 'fail' || c.status === 'warn'));
   if (fixes.length > 0) lines.push('', ...fixes.map((c) => `${c.check}: fix: ${c.fix}`));
   const failed = checks.filter((c) => c.status === 'fail').length;
