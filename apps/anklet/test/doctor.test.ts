@@ -102,20 +102,25 @@ describe('anklet doctor', () => {
     const run = await runCli(['-c', broken, 'doctor'], { home });
     expect(run.code).toBe(1);
     expect(run.stdout).toMatch(/^FAIL\s+config\s+\S+broken\.yml: 3 problems, each below$/m);
-    expect(run.stdout).toMatch(/^FAIL\s+config plugins\[0\] "A"\s+plugin: plugin "x" is not installed in /m);
-    expect(run.stdout).toMatch(/^FAIL\s+config plugins\[1\] "A"\s+name: duplicate plugin name "A" \(also plugins\[0\]\); names must be unique$/m);
+    expect(run.stdout).toMatch(/^FAIL\s+config plugins\[0\] "A"\s+(line \d+:\d+: )?plugin: plugin "x" is not installed in /m);
+    expect(run.stdout).toMatch(/^FAIL\s+config plugins\[1\] "A"\s+(line \d+:\d+: )?name: duplicate plugin name "A" \(also plugins\[0\]\); names must be unique/m);
     // The fix each problem carries, on its own line; no "fix: fix each problem".
     expect(run.stdout).toMatch(/^config plugins\[0\] "A": fix: anklet plugins install x$/m);
     expect(run.stdout).not.toMatch(/fix: fix/);
     // Warnings too, as WARN rows.
-    expect(run.stdout).toMatch(/^WARN\s+config\s+bogus_top: unknown key \(ignored\)$/m);
+    expect(run.stdout).toMatch(/^WARN\s+config\s+(line \d+:\d+: )?bogus_top: unknown key \(ignored\)$/m);
     expect(run.stdout).not.toContain('redis');
     const validate = await runCli(['-c', broken, 'config', 'validate'], { home });
     const json = JSON.parse((await runCli(['-c', broken, 'doctor', '--json'], { home })).stdout) as { checks: DoctorCheck[] };
-    // The same problems as config validate, one check each.
-    expect(json.checks.filter((c) => c.status === 'fail' && c.check.startsWith('config ')).map((c) => `${c.check.slice('config '.length)}: ${c.detail}${c.fix ? `; fix: ${c.fix}` : ''}`)).toEqual(
-      validate.stderr.split('\n').filter((l) => l.startsWith('  ')).map((l) => l.trim()),
-    );
+    // The same problems as config validate, one check each, with the same words.
+    const problems = validate.stderr.split('\n').filter((l) => l.startsWith('  '));
+    const rows = json.checks.filter((c) => c.status === 'fail' && c.check.startsWith('config '));
+    expect(rows).toHaveLength(problems.length);
+    rows.forEach((row, i) => {
+      const entry = row.check.slice('config '.length);
+      expect(problems[i]).toContain(`${entry}: ${row.detail.replace(/^line \d+:\d+: /, '').replace(/ \(got .*\)$/, '')}`);
+      if (row.fix) expect(problems[i]).toContain(`; fix: ${row.fix}`);
+    });
 
     // Not YAML: the parser's words, and no advice to "write the config file".
     const notYaml = writeFile(path.join(home, 'not-yaml.yml'), 'plugins: [\n');

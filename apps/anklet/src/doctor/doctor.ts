@@ -29,16 +29,25 @@ const pass = (check: string, detail: string): DoctorCheck => ({ check, status: '
 const fail = (check: string, detail: string, fix: string): DoctorCheck => ({ check, status: 'fail', detail, fix });
 
 /**
- * The config problems as rows: one per problem, named after the plugin entry it is in (`config
- * plugins[1] "RUNNER2"`) with the rest of the line as detail, and a `; fix: ...` tail as the fix.
- * The lines are `anklet config validate`'s, so both commands say the same.
+ * The config problems as rows, from the lines `anklet config validate` prints (so both commands say
+ * the same): one row per problem, named after the plugin entry it is in (`config plugins[1]
+ * "RUNNER2"`), its place in the file (`line 4:13`, when the line says it) leading the detail, and a
+ * `; fix: ...` part as the row's fix.
  */
 export function configProblemRows(lines: ReadonlyArray<string>, status: 'fail' | 'warn'): DoctorCheck[] {
   return lines.map((line) => {
-    const entry = /^(plugins\[\d+\](?: "[^"]*")?): ([\s\S]*)$/.exec(line);
-    const [check, rest] = entry ? [`config ${entry[1]}`, entry[2]!] : ['config', line];
+    const located = /^(line \d+:\d+)\s+([\s\S]*)$/.exec(line);
+    const where = located ? `${located[1]}: ` : '';
+    const text = located ? located[2]! : line;
+    const entry = /^(plugins\[\d+\](?: "[^"]*")?): ([\s\S]*)$/.exec(text);
+    const [check, rest] = entry ? [`config ${entry[1]}`, entry[2]!] : ['config', text];
     const at = rest.lastIndexOf('; fix: ');
-    return at < 0 ? { check, status, detail: rest } : { check, status, detail: rest.slice(0, at), fix: rest.slice(at + '; fix: '.length) };
+    if (at < 0) return { check, status, detail: `${where}${rest}` };
+    // The value the problem is about, when the line ends with it, belongs to the problem, not the fix.
+    let fix = rest.slice(at + '; fix: '.length);
+    const got = / \(got [\s\S]*\)$/.exec(fix);
+    if (got) fix = fix.slice(0, got.index);
+    return { check, status, detail: `${where}${rest.slice(0, at)}${got ? got[0] : ''}`, fix };
   });
 }
 
