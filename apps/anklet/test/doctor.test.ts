@@ -136,7 +136,7 @@ describe('anklet doctor', () => {
     expect(ok.code, ok.stdout).toBe(0);
     expect(ok.stdout).toMatch(/^PASS\s+store\s+embedded/m);
     expect(ok.stdout).toMatch(/^SKIP\s+anka\s+no handler plugins/m);
-  }, 30_000);
+  }, 60_000);
 });
 
 describe('anklet doctor: GitHub (against github-sim)', () => {
@@ -259,7 +259,7 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     const exact = await doctor(config, home, ['--receiver-url', 'https://ANKLET.example.com']);
     expect(exact.ok).toBe(true);
     expect(exact.get('github RECEIVER webhook').status).toBe('pass');
-  }, 45_000);
+  }, 90_000);
 
   it('fails each webhook problem with a fix: none, inactive, no workflow_job, no secret, a trailing slash, another URL, the wrong hook_id, no permission', async () => {
     const home = makeTmp();
