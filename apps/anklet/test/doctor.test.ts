@@ -61,7 +61,7 @@ describe('anklet doctor', () => {
     const report = JSON.parse(json.stdout) as { ok: boolean; checks: DoctorCheck[] };
     expect(report.ok).toBe(true);
     expect(Object.keys(byCheck(report.checks))).toEqual(['config', 'plugin PROBE', `redis ${new URL(redis.url).host}`, 'anka', 'vm slots', 'disk', 'github']);
-  }, 30_000);
+  }, 120_000);
 
   it('fails, with a fix, when Redis does not answer, anka is missing, the licence is invalid or the disk is under the buffer', async () => {
     const home = makeTmp();
@@ -94,7 +94,7 @@ describe('anklet doctor', () => {
     expect(full.code).toBe(1);
     expect(full.stdout).toMatch(/^FAIL\s+disk\s+.*at or under template_disk_buffer 100%/m);
     expect(full.stdout).toMatch(/^disk: fix: free disk space/m);
-  }, 45_000);
+  }, 120_000);
 
   it('stops at a broken config, showing each problem as config validate does, and skips Anka on a host without handlers', async () => {
     const home = makeTmp();
@@ -136,7 +136,7 @@ describe('anklet doctor', () => {
     expect(ok.code, ok.stdout).toBe(0);
     expect(ok.stdout).toMatch(/^PASS\s+store\s+embedded/m);
     expect(ok.stdout).toMatch(/^SKIP\s+anka\s+no handler plugins/m);
-  }, 60_000);
+  }, 120_000);
 });
 
 describe('anklet doctor: GitHub (against github-sim)', () => {
@@ -178,7 +178,7 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     sim.control.dispatchJob({ repository: 'flakyorg/app', labels: ['self-hosted'] });
     sim.control.dispatchJob({ repository: 'flakyorg/lib', labels: ['self-hosted'] });
     await sim.control.deliveriesSettled();
-  }, 30_000);
+  }, 120_000);
   afterAll(async () => {
     await sim?.close();
   });
@@ -311,7 +311,7 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     const bad = await runCli(['-c', good, 'doctor', '--receiver-url', 'anklet.example.com'], { home });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--receiver-url: "anklet.example.com" is not a URL');
-  }, 45_000);
+  }, 120_000);
 
   it('says "cannot reach GitHub" when nothing answers, never to make a new token', async () => {
     const home = makeTmp();
@@ -347,7 +347,7 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     } finally {
       await new Promise((resolve) => tls.close(resolve));
     }
-  }, 30_000);
+  }, 120_000);
 
   it('fails a bad token, a missing runner group, a missing hook_id and an App without runner permissions', async () => {
     const home = makeTmp();
@@ -370,5 +370,5 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     expect(get('github LIMITED runners')).toMatchObject({ status: 'fail' });
     expect(get('github LIMITED runners').fix).toContain('Self-hosted runners');
     expect(get('github LIMITED runner group')).toMatchObject({ status: 'fail', detail: 'cannot list the runner groups of limited (HTTP 403)' });
-  }, 30_000);
+  }, 120_000);
 });

@@ -113,7 +113,7 @@ describe('anklet service install --print', () => {
     // Nothing on disk: no unit, no LaunchAgent, no log folder.
     expect(existsSync(path.join(home, '.config', 'systemd'))).toBe(false);
     expect(existsSync(path.join(home, 'Library'))).toBe(false);
-  }, 60_000);
+  }, 120_000);
 
   it('refuses a missing config, a bad name and an unknown platform, saying what to do', async () => {
     const { home, config, env } = setUp();
@@ -171,7 +171,7 @@ describe('anklet service install / status / uninstall', () => {
     expect(twice.code).toBe(0);
     expect(twice.stdout).toContain('not installed');
     await runCli(['service', 'uninstall', ...args, '--no-stop', '--name', 'anklet-org2'], { home, env });
-  }, 60_000);
+  }, 120_000);
 
   it('round-trips a darwin LaunchAgent in a temp HOME (in process)', async () => {
     const { home, config, env } = setUp();
