@@ -21,6 +21,7 @@ export const handlerConfigSchema = z
       .enum(['jit', 'token'], { error: 'expected jit or token' })
       .default('jit')
       .describe('jit (anklet only): one single-use runner config from the JIT API; token: the Go registration token and config.sh'),
+    registration: text().describe('Accepted for Go configs (repo, org) and unused: the scope comes from owner, repo and enterprise'),
     registry_url: text().describe('Anka registry to pull templates from; unset: Anka\'s default registry'),
     skip_pull: bool().default(false).describe('Never pull; use the templates already on the host'),
     registration_timeout_seconds: int(0)

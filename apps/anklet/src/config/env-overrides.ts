@@ -148,10 +148,18 @@ export function applyPluginEnvOverrides(entry: Mutable, target: PluginEnvTarget,
   }
 }
 
-/** Go's step 11: an empty plugin `private_key` / `token` takes the (possibly overridden) global one. */
+/**
+ * Go's step 11: a plugin without credentials takes the (possibly overridden) global ones. A plugin
+ * that brings one kind of credential keeps it alone (the Go README's PAT handler beside a
+ * `global_private_key` does not become an App without an `app_id`), except in enterprise scope,
+ * which needs both a token and an App.
+ */
 export function applyCredentialFallbacks(entry: Mutable, top: Readonly<Mutable>): void {
-  if (isBlank(entry.private_key) && !isBlank(top.global_private_key)) entry.private_key = top.global_private_key;
-  if (isBlank(entry.token) && !isBlank(top.global_token)) entry.token = top.global_token;
+  const enterprise = !isBlank(entry.enterprise);
+  const ownKey = !isBlank(entry.private_key);
+  const ownToken = !isBlank(entry.token);
+  if (!ownKey && (!ownToken || enterprise) && !isBlank(top.global_private_key)) entry.private_key = top.global_private_key;
+  if (!ownToken && (!ownKey || enterprise) && !isBlank(top.global_token)) entry.token = top.global_token;
 }
 
 function isBlank(value: unknown): boolean {
