@@ -333,9 +333,10 @@ export function describeIssues(
     .map((issue) => {
       const text = `${formatIssuePath(config.document, issue.path)}: ${issue.message}`;
       if (!options.locate) return text;
-      const value = issue.message.startsWith('unknown key') ? undefined : shownValue(config.document, issue.path);
+      const unknownKey = issue.message.startsWith('unknown key');
+      const value = unknownKey ? undefined : shownValue(config.document, issue.path);
       const keys = issue.path.map((s) => (typeof s === 'object' && s !== null ? s.key : s));
-      const at = config.yaml ? positionOf(config.yaml.doc, keys, config.yaml.positionAt) : undefined;
+      const at = config.yaml ? positionOf(config.yaml.doc, keys, config.yaml.positionAt, unknownKey ? 'key' : 'value') : undefined;
       return `${at ? `line ${at.line}:${at.col}  ` : ''}${text}${value !== undefined ? ` (got ${value})` : ''}`;
     });
 }

@@ -159,16 +159,21 @@ export function readNode(node: unknown, schema: JsonSchemaNode | undefined, doc:
 }
 
 /** The line and column (1-based) of the node at `path` in the document, when it can be found. */
-export function positionOf(doc: Document, path: ReadonlyArray<PropertyKey>, lineStarts: (offset: number) => { line: number; col: number }): { line: number; col: number } | undefined {
+export function positionOf(
+  doc: Document,
+  path: ReadonlyArray<PropertyKey>,
+  lineStarts: (offset: number) => { line: number; col: number },
+  of: 'value' | 'key' = 'value',
+): { line: number; col: number } | undefined {
   let node: unknown = doc.contents;
   let last: unknown = node;
-  for (const segment of path) {
+  for (const [i, segment] of path.entries()) {
     if (isAlias(node)) node = node.resolve(doc);
     if (isMap(node)) {
       const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === String(segment));
       if (!pair) break;
       last = pair.key;
-      node = pair.value ?? pair.key;
+      node = of === 'key' && i === path.length - 1 ? pair.key : (pair.value ?? pair.key);
     } else if (isSeq(node) && typeof segment === 'number') {
       const item = node.items[segment];
       if (item === undefined) break;
