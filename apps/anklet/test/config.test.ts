@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dumpConfig } from '../src/config/dump-config.js';
@@ -267,5 +267,41 @@ describe('config dump and JSON Schema', () => {
     const committed = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../config.schema.json'), 'utf8'));
     expect(committed).toEqual(schema);
     expect(readFileSync(path.resolve(import.meta.dirname, '../../../docs/configuration.md'), 'utf8')).toBe(markdown);
+  });
+
+  it('documents every config key the code reads', () => {
+    // A key "read" is a snake_case property read off a config object (`config.lease_seconds`,
+    // `raw.global_token`, `block.registry_url`, `raw.metrics?.port`...), or any property read off a
+    // plugin's `ctx.config`, in the host and the first-party plugins.
+    const { schema } = configReferenceOf([handlerPlugin, receiverPlugin]);
+    const documented = new Set<string>();
+    const collect = (node: unknown): void => {
+      if (node === null || typeof node !== 'object') return;
+      const properties = (node as { properties?: Record<string, unknown> }).properties;
+      if (properties) for (const key of Object.keys(properties)) documented.add(key);
+      for (const child of Object.values(node as Record<string, unknown>)) collect(child);
+    };
+    collect(schema);
+    const docs = readFileSync(path.resolve(import.meta.dirname, '../../../docs/configuration.md'), 'utf8');
+    const root = path.resolve(import.meta.dirname, '../../..');
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const at = path.join(dir, name);
+        if (statSync(at).isDirectory()) walk(at);
+        else if (at.endsWith('.ts')) files.push(at);
+      }
+    };
+    for (const dir of ['apps/anklet/src', 'packages/plugin-github-handler/src', 'packages/plugin-github-receiver/src', 'packages/github/src']) walk(path.join(root, dir));
+    const snake = /(?<![.\w])(?:config|raw|block|top|entry\.block)(?:\??\.(?:metrics|log|database))?\??\.([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b/g;
+    const pluginConfig = /\bctx\.config\??\.([a-z][a-z0-9_]*)\b/g;
+    const read = new Map<string, string>();
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8');
+      for (const match of [...text.matchAll(snake), ...text.matchAll(pluginConfig)]) if (!read.has(match[1]!)) read.set(match[1]!, path.relative(root, file));
+    }
+    expect(read.size).toBeGreaterThan(30);
+    const missing = [...read].filter(([key]) => !documented.has(key) || !docs.includes(`\`${key}\``));
+    expect(missing, 'keys read in the code but missing from config.schema.json or docs/configuration.md').toEqual([]);
   });
 });
