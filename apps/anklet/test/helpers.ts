@@ -48,6 +48,9 @@ export function seedFirstPartyPlugins(pluginsPath: string): void {
     writeFileSync(path.join(target, 'package.json'), JSON.stringify(manifest));
     symlinkSync(path.join(source, 'node_modules'), path.join(target, 'node_modules'), 'dir');
   }
+  // The prefix's own package.json, as `anklet plugins install` leaves it (what `plugins list` reads).
+  const dependencies = { '@anklet/plugin-github-handler': '*', '@anklet/plugin-github-receiver': '*' };
+  writeFileSync(path.join(pluginsPath, 'package.json'), JSON.stringify({ name: 'anklet-plugins', private: true, dependencies }));
 }
 
 /** Makes `pluginsPath` hold the host's core (as `anklet plugins install` does) and the named fixture packages. */
