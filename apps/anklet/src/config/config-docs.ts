@@ -134,7 +134,7 @@ export function renderConfigReference(schema: JsonSchema): string {
     sections.push(
       sectionOf(
         `\`plugin: ${ids[0]}\`${ids.length > 1 ? ` (${ids.slice(1).map((id) => `\`${id}\``).join(', ')})` : ''}`,
-        `${def.description ?? ''} The keys of an entry whose \`plugin:\` is ${ids.map((id) => `\`${id}\``).join(' or ')}, besides the host\'s.`,
+        `${def.description ?? ''} The keys of an entry whose \`plugin:\` is ${ids.map((id) => `\`${id}\``).join(' or ')}, besides the host's.`,
         def,
         (key) => `\`<NAME>_${upper(key)}\``,
       ),

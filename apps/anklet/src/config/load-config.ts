@@ -8,7 +8,7 @@ import { applyCredentialFallbacks, applyHostEnvOverrides, applyPluginEnvOverride
 import { formatIssuePath, type ConfigIssue } from './issues.js';
 import { hostJsonSchema } from './json-schema.js';
 import { suggestKey } from './suggest-key.js';
-import { failurePolicies, HOST_ENTRY_KEYS, hostConfigSchema, type FailurePolicy, type RawDatabase, type RawHostConfig } from './schema.js';
+import { failurePolicies, hostConfigSchema, type FailurePolicy, type RawDatabase, type RawHostConfig } from './schema.js';
 import { objectSchemaOf, positionOf, readNode, type JsonSchemaNode, type ReadNote } from './yaml-values.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
