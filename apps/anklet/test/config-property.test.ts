@@ -83,6 +83,21 @@ const mutations: Array<(c: Config) => void> = [
 ];
 
 describe('the JSON Schema and config validate agree', () => {
+  it('the JSON Schema refuses what the runtime refuses: negative sleep_interval, a name with spaces, no name, port 99999, a numeric token', () => {
+    const entry = { name: 'R1', plugin: 'github', owner: 'acme', token: 't' };
+    expect(validateSchema({ plugins: [entry] })).toBe(true);
+    for (const bad of [
+      { ...entry, sleep_interval: -1 },
+      { ...entry, name: 'RUNNER 1' },
+      { plugin: 'github', owner: 'acme', token: 't' },
+      { name: 'R', plugin: 'github_receiver', owner: 'acme', secret: 's', port: 99999 },
+      { ...entry, token: 12345 },
+    ]) {
+      expect(validateSchema({ plugins: [bad] }), JSON.stringify(bad)).toBe(false);
+    }
+    expect(validateSchema({ metrics: { port: 'abc' } })).toBe(false);
+  });
+
   it('on generated configs, valid and with one key broken', async () => {
     const home = makeTmp();
     const pluginsPath = path.join(home, 'plugins');
