@@ -125,7 +125,7 @@ describe('Go anklet configs, unchanged', () => {
     expect(run.stdout).not.toContain('00000000"');
   }, 120_000);
 
-  it('numeric-strings.yml starts: user 0123 / password 0001e5 log in to Redis, secret 12345678 verifies, token 00000000 authenticates', async () => {
+  it('numeric-strings.yml starts: user 0123 / password 0001e5 log in to Redis (an ACL user made for them), secret 12345678 verifies a webhook, owner/repo stay text', async () => {
     const { dir, config } = folderFor('numeric-strings.yml');
     const port = await findFreePort();
     const env = await hostEnv(dir, { GITHUB_WEBHOOK_RECEIVER_PORT: String(port), RUNNER1_GITHUB_BASE_URL: sim.url });
