@@ -81,17 +81,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const config = program.command('config').description('check the config file');
   config
     .command('validate')
-    .description('load the config and every plugin it names, and report every problem at once')
+    .description('load the config and every plugin it names, check everything start would, and report every problem at once')
     .action(async () => {
       const file = program.opts<{ config?: string }>().config;
       try {
         const [{ describeIssues, loadConfig }, { preparePlugins }] = await Promise.all([loadConfigModule(), import('./config/prepare-plugins.js')]);
         const loaded = loadConfig({ configPath: file });
         const plugins = await preparePlugins(loaded);
-        for (const line of describeIssues(loaded, loaded.warnings)) err(`warning: ${line}`);
+        for (const line of describeIssues(loaded, loaded.warnings, { locate: true })) err(`warning: ${line}`);
         if (loaded.issues.length > 0) {
           err(`${loaded.file}: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'}`);
-          for (const line of describeIssues(loaded, loaded.issues)) err(`  ${line}`);
+          for (const line of describeIssues(loaded, loaded.issues, { locate: true })) err(`  ${line}`);
+          err(`fix each, then run again: anklet -c ${loaded.file} config validate`);
           setExit(ExitCode.Config);
           return;
         }
@@ -105,12 +106,21 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
   config
     .command('schema')
-    .description('print the JSON Schema of config.yml (for editor completion)')
-    .option('--markdown', 'print it as the Markdown reference instead (docs/configuration.md)')
-    .action(async (opts: { markdown?: boolean }) => {
-      const [{ renderConfigReference }, { configJsonSchema }] = await Promise.all([import('./config/config-docs.js'), import('./config/json-schema.js')]);
-      if (opts.markdown) process.stdout.write(renderConfigReference(configJsonSchema() as never));
-      else out(JSON.stringify(configJsonSchema(), null, 2));
+    .description('print the JSON Schema of config.yml for the host and the plugins installed in plugins_path (for editor completion)')
+    .option('--markdown', 'print it as the Markdown reference instead (as docs/configuration.md)')
+    .option(...(['-p, --plugins-path <dir>', 'plugins folder (default: plugins_path of the config, else ~/.config/anklet/plugins)'] as const))
+    .action(async (opts: { markdown?: boolean; pluginsPath?: string }) => {
+      const where = await pluginsPathFor({ ...opts, ...program.opts() });
+      const [{ configReferenceOf }, { listPlugins }, { loadPlugin }] = await Promise.all([
+        import('./config/reference.js'),
+        import('./plugins/installer.js'),
+        import('./plugins/load-plugin.js'),
+      ]);
+      const installed = existsSync(where.pluginsPath) ? (await listPlugins(where.pluginsPath)).filter((row) => row.status === 'ok') : [];
+      const plugins = await Promise.all(installed.map(async (row) => (await loadPlugin({ plugin: row.name, pluginsPath: where.pluginsPath })).plugin));
+      const { schema, markdown } = configReferenceOf(plugins);
+      if (opts.markdown) process.stdout.write(markdown);
+      else out(JSON.stringify(schema, null, 2));
     });
 
   program

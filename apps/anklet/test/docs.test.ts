@@ -3,7 +3,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderFleetStatus, type FleetStatus } from '../src/status/fleet-status.js';
-import { CLI, makeTmp, REPO_ROOT } from './helpers.js';
+import { CLI, makeTmp, REPO_ROOT, seedFirstPartyPlugins } from './helpers.js';
 
 /**
  * The docs this package owns: the configuration reference is the schema's current rendering, every
@@ -45,15 +45,20 @@ function ankletCommands(markdown: string): string[][] {
 }
 
 describe('docs', () => {
-  it('docs/configuration.md is the current rendering of the config schema', () => {
-    const fresh = cli(['config', 'schema', '--markdown']);
-    expect(fresh.status).toBe(0);
-    expect(read('docs/configuration.md'), 'stale: run pnpm --filter anklet build && node apps/anklet/dist/cli.js config schema --markdown > docs/configuration.md').toBe(fresh.stdout);
+  it('docs/configuration.md is what `anklet config schema --markdown` prints with the first-party plugins installed', () => {
+    const pluginsPath = path.join(makeTmp(), 'plugins');
+    seedFirstPartyPlugins(pluginsPath);
+    const fresh = cli(['config', 'schema', '--markdown', '-p', pluginsPath]);
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(read('docs/configuration.md'), 'stale: run pnpm build && pnpm --filter anklet gen:config').toBe(fresh.stdout);
+    // With no plugin installed, the host's keys only.
+    const hostOnly = cli(['config', 'schema', '--markdown', '-p', path.join(makeTmp(), 'none')]);
+    expect(hostOnly.stdout).not.toContain('`hook_id`');
     // Every key of the schema has a row.
     const schema = JSON.parse(read('apps/anklet/config.schema.json')) as { properties: Record<string, unknown> };
     for (const key of Object.keys(schema.properties).filter((k) => !['plugins', 'log', 'metrics'].includes(k))) expect(fresh.stdout).toContain(`| \`${key}\` |`);
     expect(fresh.stdout).toContain('| `global_token` | text | `ANKLET_GLOBAL_TOKEN` |');
-    expect(fresh.stdout).toContain('| `hook_id` | integer | `<NAME>_HOOK_ID` |');
+    expect(fresh.stdout).toContain('| `hook_id` | integer (0 or more) | `<NAME>_HOOK_ID` |');
     expect(fresh.stdout).toContain('| `url` | text | `<NAME>_DATABASE_URL` |');
   });
 

@@ -74,7 +74,8 @@ export async function loadAndValidate(
       root.error('log directory does not exist', { directory: `${config.logFileDir}/` });
     }
     root.error('invalid config', { file: config.file, errors });
-    errorStream.write(`anklet: ${config.file} has ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n${errors.map((e) => `  ${e}`).join('\n')}\n`);
+    const located = describeIssues(config, config.issues, { locate: true });
+    errorStream.write(`anklet: ${config.file} has ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n${located.map((e) => `  ${e}`).join('\n')}\n  fix each (anklet -c ${config.file} config validate shows them all)\n`);
     return { exit: ExitCode.Config };
   }
   return { config, plugins };
