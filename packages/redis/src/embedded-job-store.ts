@@ -7,6 +7,7 @@ import {
   type ClaimRequest,
   type EnqueueResult,
   type HostSnapshot,
+  type HostSnapshotListOptions,
   type JobEvent,
   type JobLease,
   type JobPhase,
@@ -121,7 +122,7 @@ export class EmbeddedJobStore implements JobStore {
    * Metrics snapshots, by key. Kept in memory only: one is rewritten every 10 seconds while its host
    * runs, and nothing outside this process could read the embedded store anyway.
    */
-  private readonly snapshots = new Map<string, { json: string; until: number }>();
+  private readonly snapshots = new Map<string, { json: string; until: number; at: number }>();
   private readonly file: string;
   private readonly logger: Logger | undefined;
   private readonly waker: Waker;
@@ -589,16 +590,19 @@ export class EmbeddedJobStore implements JobStore {
 
   async putHostSnapshot(key: string, json: string, ttlMs: number): Promise<void> {
     this.assertOpen();
-    this.snapshots.set(metricsKeyEnding(key), { json, until: Date.now() + Math.max(1, ttlMs) });
+    const now = Date.now();
+    this.snapshots.set(metricsKeyEnding(key), { json, until: now + Math.max(1, ttlMs), at: now });
   }
 
-  async listHostSnapshots(): Promise<ReadonlyArray<HostSnapshot>> {
+  async listHostSnapshots(options: HostSnapshotListOptions = {}): Promise<ReadonlyArray<HostSnapshot>> {
     this.assertOpen();
     const now = Date.now();
+    // Every snapshot here is indexed (this one process wrote it): `includeUnindexed` adds nothing.
+    const oldest = options.maxAgeMs !== undefined && options.maxAgeMs > 0 ? now - options.maxAgeMs : -Infinity;
     const out: HostSnapshot[] = [];
     for (const [key, entry] of [...this.snapshots].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-      if (entry.until <= now) this.snapshots.delete(key);
-      else out.push({ key, json: entry.json });
+      if (entry.until <= now || entry.at < oldest) this.snapshots.delete(key);
+      else out.push({ key, json: entry.json, updatedAt: entry.at });
     }
     return out;
   }

@@ -316,17 +316,36 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
       // Writing again replaces the value and the expiry.
       await store.putHostSnapshot('acme/RUNNER1', '{"plugins":[1]}', 60_000);
       const list = await store.listHostSnapshots();
-      expect([...list].sort((a, b) => a.key.localeCompare(b.key))).toEqual([
-        { key: 'acme/RUNNER1', json: '{"plugins":[1]}' },
-        { key: 'acme/SHORT', json: '{}' },
+      // Sorted by key, each with the time the store received it.
+      expect(list.map(({ key, json }) => ({ key, json }))).toEqual([
         // A leading slash (no owner) is dropped, as the Go anklet does.
         { key: 'RECEIVER', json: '{"n":1}' },
+        { key: 'acme/RUNNER1', json: '{"plugins":[1]}' },
+        { key: 'acme/SHORT', json: '{}' },
       ]);
+      for (const s of list) expect(Math.abs(s.updatedAt! - Date.now())).toBeLessThan(5_000);
       await sleep(250);
       expect((await store.listHostSnapshots()).map((s) => s.key).sort()).toEqual(['RECEIVER', 'acme/RUNNER1']);
       await store.deleteHostSnapshot('acme/RUNNER1');
       await store.deleteHostSnapshot('acme/never-there');
       expect((await store.listHostSnapshots()).map((s) => s.key)).toEqual(['RECEIVER']);
+    });
+
+    it('leaves out and forgets hosts silent for longer than maxAgeMs, until they write again', async () => {
+      await store.putHostSnapshot('acme/OLD', '{"n":1}', 60_000);
+      const old = (await store.listHostSnapshots())[0]!;
+      await sleep(200);
+      await store.putHostSnapshot('acme/NEW', '{"n":2}', 60_000);
+      const listed = await store.listHostSnapshots({ maxAgeMs: 150 });
+      expect(listed.map((s) => s.key)).toEqual(['acme/NEW']);
+      expect(listed[0]!.updatedAt!).toBeGreaterThan(old.updatedAt!);
+      // Forgotten: a later list without a limit does not bring it back...
+      expect((await store.listHostSnapshots()).map((s) => s.key)).toEqual(['acme/NEW']);
+      // ...but its next write does.
+      await store.putHostSnapshot('acme/OLD', '{"n":3}', 60_000);
+      expect((await store.listHostSnapshots({ maxAgeMs: 150 })).map((s) => s.key)).toEqual(['acme/NEW', 'acme/OLD']);
+      await store.deleteHostSnapshot('acme/OLD');
+      await store.deleteHostSnapshot('acme/NEW');
     });
 
     it('keeps everything across a restart of the store', async () => {
