@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '@anklet/core';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { mergeFamilies, PROMETHEUS_CONTENT_TYPE, renderExposition } from './exposition.js';
-import { familiesFromSnapshot } from './families.js';
+import { familiesFromSnapshot, staleHostFamilies } from './families.js';
 import { aggregatorRecords, aggregatorRecordsByName, statusView, type FleetEntry } from './fleet.js';
 import type { GoHostSnapshot } from './go-model.js';
 
@@ -77,9 +77,18 @@ function routeOf(req: IncomingMessage): { path: string; query: URLSearchParams }
 export function createMetricsApp(options: MetricsAppOptions): MetricsApp {
   const prometheus = async (): Promise<string> => {
     const fleet = await options.fleet();
-    // One host serves its own series unlabelled; the aggregator tells hosts apart with `host`.
-    const label = options.mode === 'aggregator';
-    return renderExposition(mergeFamilies(fleet.map((e) => familiesFromSnapshot(e.snapshot, label ? { host: e.key } : {}))));
+    // One host serves its own series unlabelled; the aggregator tells hosts apart with `host`, and
+    // of a stale host it serves only the stale mark and the last update time.
+    if (options.mode !== 'aggregator') return renderExposition(mergeFamilies(fleet.map((e) => familiesFromSnapshot(e.snapshot))));
+    return renderExposition(
+      mergeFamilies(
+        fleet.map((e) => {
+          const host = { host: e.key };
+          const stale = staleHostFamilies(e.snapshot, e.stale === true, host);
+          return e.stale ? stale : [...familiesFromSnapshot(e.snapshot, host), ...stale];
+        }),
+      ),
+    );
   };
 
   const json = async (version: 'none' | 'v1' | 'v2'): Promise<unknown> => {
