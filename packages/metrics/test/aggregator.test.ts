@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobStore } from '@anklet/core';
 import { createRedisConnection, createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
-import { HostMetrics, MetricsExporter, startAggregator, type MetricsServer } from '../src/index.js';
+import { HostMetrics, MetricsExporter, startAggregator, type AggregatorOptions, type MetricsServer, type StatusView } from '../src/index.js';
 import { createMemoryLogger, goHostRecord, promtoolCheck } from './helpers.js';
 
 let redis: RedisServer;
@@ -56,9 +56,9 @@ async function seedFleet(): Promise<() => Promise<void>> {
   return () => ts.exporter.stop({ remove: false });
 }
 
-async function aggregator() {
+async function aggregator(fleet?: AggregatorOptions['fleet']) {
   const logger = createMemoryLogger();
-  const server = await startAggregator({ store, logger, address: '127.0.0.1', startPort: await findFreePort() });
+  const server = await startAggregator({ store, logger, address: '127.0.0.1', startPort: await findFreePort(), fleet });
   servers.push(server);
   return { logger, base: `http://127.0.0.1:${server.port}` };
 }
@@ -137,6 +137,51 @@ describe('aggregator', () => {
     const { base } = await aggregator();
     expect(await (await fetch(`${base}/metrics/v1?format=json`)).text()).toBe('{}\n');
     expect(await (await fetch(`${base}/metrics/v2?format=json`)).text()).toBe('[]\n');
+  });
+});
+
+describe('fleet view from the host index', () => {
+  it('marks silent hosts stale, lists them apart and out of the sums, drops them later, and finds Go hosts only when asked', async () => {
+    const raw = createRedisConnection({ url: redis.url }).client;
+    const now = Date.now();
+    const age = async (key: string, seconds: number) => raw.zadd('anklet:metrics:hosts', now - seconds * 1000, key);
+    try {
+      await seedRaw('acme/FRESH', goHostRecord('FRESH', new Date().toISOString()));
+      await seedRaw('acme/STALE', goHostRecord('STALE', new Date(now - 90_000).toISOString(), 'running'));
+      await seedRaw('acme/GONE', goHostRecord('GONE', new Date(now - 660_000).toISOString()));
+      // The index says when each last wrote: STALE 90 s ago, GONE 11 min ago.
+      await age('acme/STALE', 90);
+      await age('acme/GONE', 660);
+      // Go hosts write the snapshot key only (7-day expiry), never the index.
+      await raw.set('anklet/metrics/veertuinc/GO-LIVE', goHostRecord('GO-LIVE', new Date(now - 5_000).toISOString()), 'EX', 604800);
+      await raw.set('anklet/metrics/veertuinc/GO-DEAD', goHostRecord('GO-DEAD', new Date(now - 20 * 60_000).toISOString()), 'EX', 604800);
+
+      const { base } = await aggregator({ includeUnindexed: true });
+      const view = (await (await fetch(`${base}/status.json`)).json()) as StatusView;
+      expect(view.hosts.map((h) => h.key)).toEqual(['acme/FRESH', 'veertuinc/GO-LIVE']);
+      expect(view.stale_hosts.map((h) => [h.key, h.stale, h.age_seconds! >= 90])).toEqual([['acme/STALE', true, true]]);
+
+      const text = await (await fetch(`${base}/metrics`)).text();
+      expect(promtoolCheck(text).output).toBe('');
+      expect(text).toContain('anklet_host_stale{host="acme/STALE"} 1');
+      expect(text).toContain('anklet_host_stale{host="acme/FRESH"} 0');
+      expect(text).toMatch(/^anklet_last_update_timestamp_seconds\{host="acme\/STALE"\} \d+/m);
+      // A stale host's figures are old: none of them is served, so fleet sums leave it out.
+      expect(text).not.toMatch(/anklet_plugin_status\{[^}]*host="acme\/STALE"/);
+      expect(text).not.toMatch(/anklet_host_cpu_cores\{host="acme\/STALE"\}/);
+      expect(text).not.toContain('GONE');
+      expect(text).not.toContain('GO-DEAD');
+      // Dropped hosts leave the index (they come back with their next write).
+      expect(await raw.zscore('anklet:metrics:hosts', 'acme/GONE')).toBeNull();
+
+      // Without the fallback, a Go host is not seen (the default: no SCAN of the keyspace).
+      const plain = await aggregator();
+      const plainView = (await (await fetch(`${plain.base}/status.json`)).json()) as StatusView;
+      expect([...plainView.hosts, ...plainView.stale_hosts].map((h) => h.key)).toEqual(['acme/FRESH', 'acme/STALE']);
+    } finally {
+      await raw.del('anklet/metrics/veertuinc/GO-LIVE', 'anklet/metrics/veertuinc/GO-DEAD', 'anklet/metrics/acme/GONE');
+      raw.disconnect();
+    }
   });
 });
 
