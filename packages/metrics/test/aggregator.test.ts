@@ -191,6 +191,11 @@ const OUTPUT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '.
 describe('status page', () => {
   it('shows the seeded fleet in headless Chromium and refreshes itself', async () => {
     const stop = await seedFleet();
+    // A host silent for two minutes: shown apart, counted in no total.
+    await seedRaw('acme/OLD-MAC', goHostRecord('OLD-RUNNER', new Date(Date.now() - 120_000).toISOString()));
+    const raw = createRedisConnection({ url: redis.url }).client;
+    await raw.zadd('anklet:metrics:hosts', Date.now() - 120_000, 'acme/OLD-MAC');
+    raw.disconnect();
     const { base } = await aggregator();
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -218,7 +223,9 @@ describe('status page', () => {
       expect(await tsHost.locator('.queues').textContent()).toBe('Queues: acme 5 queued, oldest 2m 5s');
       // The last success links to the job; the broken record is not shown at all.
       expect(await page.locator('tr[data-plugin="GO-RUNNER"] a').getAttribute('href')).toBe('https://github.com/veertuinc/anklet/actions/runs/1/job/2');
-      expect(await page.locator('section.host').count()).toBe(2);
+      expect(await page.locator('section.host:not(.stale)').count()).toBe(2);
+      expect(await page.locator('#stale-heading').textContent()).toContain('Stale hosts (1)');
+      expect(await page.locator('section.host.stale[data-host="acme/OLD-MAC"]').textContent()).toContain('STALE: last report 2m');
 
       // It refreshes on its own: a status change shows up without a reload.
       await store.putHostSnapshot('veertuinc/GO-RUNNER', goHostRecord('GO-RUNNER', new Date().toISOString(), 'limit_paused'), 60_000);

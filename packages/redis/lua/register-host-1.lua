@@ -1,11 +1,12 @@
 --[[
   Records that a host has just written its metrics snapshot, on the Redis server's clock (host
-  clocks may disagree), and forgets hosts that have not written for longer than the snapshot TTL.
+  clocks may disagree), and forgets hosts that have not written for longer than the horizon (the
+  index stays bounded even when no aggregator ever reads it).
 
   KEYS[1] host index   zset: snapshot key ending (`<owner>/<name>`) -> last write (ms, server clock)
 
   ARGV[1] the host's key ending
-  ARGV[2] snapshot TTL, ms: an entry older than this has no snapshot left to read
+  ARGV[2] horizon, ms: the longest snapshot TTL in use (an older entry has no snapshot left)
 
   Returns the score written (server ms).
 ]]

@@ -19,6 +19,9 @@ export function hostIndexKey(prefix: string): string {
 /** How often the fallback for unindexed (Go) hosts scans the keyspace, at most (default 60 s). */
 export const UNINDEXED_RESCAN_MS = 60_000;
 
+/** Index entries older than this are pruned on write: the 7-day snapshot TTL hosts use (as Go). */
+const INDEX_HORIZON_MS = 7 * 24 * 60 * 60 * 1000;
+
 /** Most keys in one MGET: bounds one reply (500 hosts of ~4 KB is ~2 MB). */
 const MGET_CHUNK = 500;
 
@@ -49,8 +52,10 @@ export class HostIndex {
   async put(key: string, json: string, ttlMs: number): Promise<void> {
     const ending = metricsKeyEnding(key);
     const ttl = Math.max(1, Math.round(ttlMs));
+    // Another host may write with a longer TTL: prune the index only past the longest one in use.
+    const horizon = Math.max(ttl, INDEX_HORIZON_MS);
     await this.#o.op('export metrics', () =>
-      Promise.all([this.#o.client.set(metricsKey(this.#o.prefix, ending), json, 'PX', ttl), this.#o.run('register-host', [this.#index], [ending, ttl])]),
+      Promise.all([this.#o.client.set(metricsKey(this.#o.prefix, ending), json, 'PX', ttl), this.#o.run('register-host', [this.#index], [ending, horizon])]),
     );
   }
 
