@@ -65,7 +65,7 @@ export async function runAggregator(config: LoadedConfig, root: Logger): Promise
   const stores = new HostStores(config.workDir ?? config.configDir, root);
   let store;
   try {
-    store = await stores.open(database, 'aggregator');
+    store = await stores.open(database, 'aggregator', { checkPersistence: false });
   } catch (err) {
     if (!isAnkletError(err) || !err.operator) throw err;
     root.error('unable to access database', { error: err.message, hint: err.hint });
