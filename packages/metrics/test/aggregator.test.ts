@@ -113,7 +113,12 @@ describe('aggregator', () => {
   it('serves the fleet as valid Prometheus text, each host labelled, plus /healthcheck and 400 on a bad format', async () => {
     const stop = await seedFleet();
     const { base } = await aggregator();
-    for (const path of ['/metrics', '/metrics/v1?format=prometheus', '/metrics/v2?format=prometheus']) {
+    // Without `histograms=1` the hosts' histograms are left out: they are most of the text.
+    const lean = await (await fetch(`${base}/metrics`)).text();
+    expect(promtoolCheck(lean).output).toBe('');
+    expect(lean).toContain('anklet_draining{host="acme/mac-01-RECEIVER"} 1');
+    expect(lean).not.toContain('anklet_job_queue_wait_seconds');
+    for (const path of ['/metrics?histograms=1', '/metrics/v1?format=prometheus&histograms=true', '/metrics/v2?format=prometheus&histograms=1']) {
       const text = await (await fetch(`${base}${path}`)).text();
       const verdict = promtoolCheck(text);
       expect(verdict.output, path).toBe('');
