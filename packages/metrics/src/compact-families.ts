@@ -99,18 +99,16 @@ export function compactFamilies(json: ReadonlyArray<PromFamilyJson>): CompactFam
   return { v: strings, f: out };
 }
 
-/** Labels in name order, as prom-client writes them, so the aggregator's lines match the host's. */
-function sortedLabels(labels: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(labels).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
-}
-
 const isNumber = (v: unknown): v is number => typeof v === 'number' && Number.isFinite(v);
+
+/** Which families to decode (the rest are skipped unread): the status view needs two gauges. */
+export type FamilyFilter = (name: string, type: Family['type']) => boolean;
 
 /**
  * Prometheus families from a snapshot's compact families, with `extra` labels (the aggregator's
  * `host`). Anything malformed (it came from another host's store record) is skipped, not thrown.
  */
-export function familiesFromCompact(compact: unknown, extra: Labels = {}): Family[] {
+export function familiesFromCompact(compact: unknown, extra: Labels = {}, only?: FamilyFilter): Family[] {
   const c = compact as Partial<CompactFamilies> | null;
   if (!c || !Array.isArray(c.v) || !Array.isArray(c.f)) return [];
   const strings = c.v;
@@ -119,19 +117,28 @@ export function familiesFromCompact(compact: unknown, extra: Labels = {}): Famil
     const f = raw as Partial<CompactFamily> | null;
     if (!f || typeof f.n !== 'string' || !Array.isArray(f.l) || !Array.isArray(f.s)) continue;
     const type = f.t === 'c' ? 'counter' : f.t === 'g' ? 'gauge' : f.t === 'h' ? 'histogram' : undefined;
-    if (!type) continue;
+    if (!type || (only && !only(f.n, type))) continue;
     const help = typeof f.h === 'string' ? f.h : (CATALOGUE_HELP.get(f.n) ?? `${f.n} (reported by a plugin).`);
     const samples: Sample[] = [];
     const bounds = Array.isArray(f.b) ? f.b.filter(isNumber) : [];
     const width = f.l.length;
+    // Labels go out in name order, as prom-client writes them (so the aggregator's lines match the
+    // host's), `le` among them; the order is worked out once per family, not per sample.
+    const order = f.l.map((name, i) => [String(name), i] as const).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0));
+    const leAt = order.findIndex(([name]) => name > 'le');
+    const labelsOf = (row: number[], le?: string): Record<string, string> => {
+      const labels: Record<string, string> = {};
+      order.forEach(([name, i], at) => {
+        if (le !== undefined && at === leAt) labels.le = le;
+        const value = strings[row[i]!];
+        if (typeof value === 'string' && value !== '') labels[name] = value;
+      });
+      if (le !== undefined && leAt < 0) labels.le = le;
+      return Object.assign(labels, extra);
+    };
     for (const row of f.s as unknown[]) {
       if (!Array.isArray(row) || !row.every(isNumber)) continue;
-      const own: Record<string, string> = {};
-      f.l.forEach((name, i) => {
-        const value = strings[row[i] as number];
-        if (typeof name === 'string' && typeof value === 'string' && value !== '') own[name] = value;
-      });
-      const labels = { ...sortedLabels(own), ...extra };
+      const labels = labelsOf(row);
       if (type !== 'histogram') {
         if (row.length > width) samples.push({ labels, value: row[width] as number });
         continue;
@@ -144,9 +151,9 @@ export function familiesFromCompact(compact: unknown, extra: Labels = {}): Famil
       let cumulative = 0;
       bounds.forEach((le, i) => {
         cumulative += inBucket.get(i) ?? 0;
-        samples.push({ name: `${f.n}_bucket`, labels: { ...sortedLabels({ ...own, le: String(le) }), ...extra }, value: cumulative });
+        samples.push({ name: `${f.n}_bucket`, labels: labelsOf(row, String(le)), value: cumulative });
       });
-      samples.push({ name: `${f.n}_bucket`, labels: { ...sortedLabels({ ...own, le: '+Inf' }), ...extra }, value: count });
+      samples.push({ name: `${f.n}_bucket`, labels: labelsOf(row, '+Inf'), value: count });
       samples.push({ name: `${f.n}_sum`, labels, value: sum });
       samples.push({ name: `${f.n}_count`, labels, value: count });
     }

@@ -1,5 +1,5 @@
 import type { PluginStatus } from '@anklet/core';
-import { familiesFromCompact } from './compact-families.js';
+import { familiesFromCompact, type FamilyFilter } from './compact-families.js';
 import { familiesFromPromJson, type Family, type Labels, type Sample } from './exposition.js';
 import { unixSeconds, type GoHostSnapshot } from './go-model.js';
 
@@ -32,7 +32,7 @@ const ratio = (percentage: number) => (Number.isFinite(percentage) ? percentage 
  * for every host in the store (Go hosts included), adding a `host` label; the per-host endpoint calls
  * it with no extra label. Job URLs stay out: they are unbounded and live in the JSON only.
  */
-export function familiesFromSnapshot(snapshot: GoHostSnapshot, extra: Labels = {}): Family[] {
+export function familiesFromSnapshot(snapshot: GoHostSnapshot, extra: Labels = {}, only?: FamilyFilter): Family[] {
   const f = {
     info: family('anklet_plugin_info', 'gauge', 'Plugin instances of this host (always 1), with their type, owner and repository.'),
     status: family('anklet_plugin_status', 'gauge', 'Current status of a plugin instance (1 for the current status, 0 otherwise).'),
@@ -97,7 +97,7 @@ export function familiesFromSnapshot(snapshot: GoHostSnapshot, extra: Labels = {
     if (typeof ext.version === 'string') add(f.build, { version: ext.version }, 1);
   }
   const families = Object.values(f).filter((x) => x.samples.length > 0);
-  return [...families, ...ownFamilies(snapshot, extra)];
+  return [...families, ...ownFamilies(snapshot, extra, only)];
 }
 
 /**
@@ -119,8 +119,8 @@ export function staleHostFamilies(snapshot: GoHostSnapshot, stale: boolean, extr
  * The host's own registry (counters, gauges, histograms from plugins), from the compact form or,
  * for hosts older than it, prom-client's JSON; minus anything that would repeat a Go-field family.
  */
-export function ownFamilies(snapshot: GoHostSnapshot, extra: Labels = {}): Family[] {
+export function ownFamilies(snapshot: GoHostSnapshot, extra: Labels = {}, only?: FamilyFilter): Family[] {
   const ext = snapshot.anklet;
-  const own = ext?.families ? familiesFromCompact(ext.families, extra) : familiesFromPromJson(ext?.metrics, extra);
-  return own.filter((x) => !SNAPSHOT_FAMILY_NAMES.has(x.name));
+  const own = ext?.families ? familiesFromCompact(ext.families, extra, only) : familiesFromPromJson(ext?.metrics, extra);
+  return own.filter((x) => !SNAPSHOT_FAMILY_NAMES.has(x.name) && (!only || only(x.name, x.type)));
 }

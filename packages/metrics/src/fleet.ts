@@ -239,7 +239,7 @@ export interface StatusView {
 
 function queuesOf(snapshot: GoHostSnapshot): Array<{ queue: string; depth: number; oldest_age_seconds: number }> {
   const byQueue = new Map<string, { queue: string; depth: number; oldest_age_seconds: number }>();
-  for (const family of ownFamilies(snapshot)) {
+  for (const family of ownFamilies(snapshot, {}, (name) => name === 'anklet_queue_depth' || name === 'anklet_queue_oldest_job_age_seconds')) {
     const field = family.name === 'anklet_queue_depth' ? 'depth' : family.name === 'anklet_queue_oldest_job_age_seconds' ? 'oldest_age_seconds' : undefined;
     if (!field) continue;
     for (const v of family.samples) {

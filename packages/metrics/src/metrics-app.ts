@@ -88,8 +88,7 @@ export function createMetricsApp(options: MetricsAppOptions): MetricsApp {
           if (e.stale) return stale;
           // Per-host histograms are most of the text (16 lines per series: ~100 KB for a host with
           // jobs on 20 templates), so the fleet's scrape carries them only when asked.
-          const families = familiesFromSnapshot(e.snapshot, host);
-          return [...(histograms ? families : families.filter((f) => f.type !== 'histogram')), ...stale];
+          return [...familiesFromSnapshot(e.snapshot, host, histograms ? undefined : (_name, type) => type !== 'histogram'), ...stale];
         }),
       ),
     );
