@@ -178,7 +178,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         const stores = new HostStores(loaded.workDir ?? loaded.configDir, logger);
         const database = statusDatabaseOf(loaded);
         try {
-          const store = await stores.open(database, 'status');
+          const store = await stores.open(database, 'status', { checkPersistence: false });
           const status = await readFleetStatus(store, loaded, { queues: opts.queue });
           if (opts.json) out(JSON.stringify(status, null, 2));
           else for (const line of renderFleetStatus(status, describeDatabase(database))) out(line);

@@ -117,6 +117,7 @@ describe('docs', () => {
         host('acme/RECEIVER', 'linux-1', 4, 0, 3, 41, 20, [plugin('RECEIVER', 'github_receiver', 'running', 2 * 3600 + 180, 0, 0, 0)]),
         host('acme/RUNNER1', 'mac-01', 2, 1, 38, 63, 62, [plugin('RUNNER1', 'github', 'in_progress', 41, 17, 1, 0), plugin('RUNNER2', 'github', 'idle', 182, 15, 0, 2)]),
       ],
+      stale_hosts: [],
       queues: [{ queue: 'acme', queued: 2, handed_off: 0, delayed: 1, claimed: 1, quarantined: 0, oldest_queued_age_seconds: 12 }],
     };
     const example = /### `anklet status`[\s\S]*?```\n([\s\S]*?)```/.exec(read('apps/anklet/README.md'))![1]!;

@@ -51,6 +51,7 @@ describe('anklet doctor', () => {
     expect(run.stdout).toMatch(/^PASS\s+config\s+.*config\.yml: 1 plugin$/m);
     expect(run.stdout).toMatch(/^PASS\s+plugin PROBE\s+anka-probe@1\.0\.0 \(handler\) loads$/m);
     expect(run.stdout).toMatch(/^PASS\s+redis 127\.0\.0\.1:\d+\s+Redis \d+\.\d+\.\d+, no TLS$/m);
+    expect(run.stdout).toMatch(/^PASS\s+redis 127\.0\.0\.1:\d+ persistence\s+AOF on \(appendfsync everysec\)$/m);
     expect(run.stdout).toMatch(/^PASS\s+anka\s+anka \d+\.\d+\.\d+/m);
     expect(run.stdout).toMatch(/^PASS\s+vm slots\s+2 of 2 free/m);
     expect(run.stdout).toMatch(/^PASS\s+disk\s+.*GB free/m);
@@ -60,7 +61,32 @@ describe('anklet doctor', () => {
     const json = await runCli(['-c', config, 'doctor', '--json'], { home });
     const report = JSON.parse(json.stdout) as { ok: boolean; checks: DoctorCheck[] };
     expect(report.ok).toBe(true);
-    expect(Object.keys(byCheck(report.checks))).toEqual(['config', 'plugin PROBE', `redis ${new URL(redis.url).host}`, 'anka', 'vm slots', 'disk', 'github']);
+    expect(Object.keys(byCheck(report.checks))).toEqual(['config', 'plugin PROBE', `redis ${new URL(redis.url).host}`, `redis ${new URL(redis.url).host} persistence`, 'anka', 'vm slots', 'disk', 'github']);
+  }, 120_000);
+
+  it('warns, with what to run, when Redis would lose the queue on restart, or will not say', async () => {
+    const [volatile, managed] = await Promise.all([
+      startRedisServer({ allowExternal: false, args: ['--appendonly', 'no', '--save', ''] }),
+      startRedisServer({ allowExternal: false, args: ['--appendonly', 'no', '--rename-command', 'CONFIG', ''] }),
+    ]);
+    try {
+      for (const [server, detail] of [
+        [volatile, 'no AOF and no RDB save rule: a restart of Redis loses every queued job'],
+        [managed, 'persistence could not be checked (CONFIG GET refused: ERR unknown command'],
+      ] as const) {
+        const home = makeTmp();
+        const run = await runCli(['-c', handlerConfig(home, { redisPort: server.port }), 'doctor', '--json'], { home });
+        const report = JSON.parse(run.stdout) as { ok: boolean; checks: DoctorCheck[] };
+        // A warning, not a failure: the host can run, the operator decides.
+        expect(report.ok).toBe(true);
+        const check = report.checks.find((c) => c.check === `redis 127.0.0.1:${server.port} persistence`)!;
+        expect(check).toMatchObject({ status: 'warn' });
+        expect(check.detail).toContain(detail);
+        expect(check.fix).toContain('appendfsync everysec');
+      }
+    } finally {
+      await Promise.all([volatile.stop(), managed.stop()]);
+    }
   }, 120_000);
 
   it('fails, with a fix, when Redis does not answer, anka is missing, the licence is invalid or the disk is under the buffer', async () => {

@@ -2,7 +2,7 @@ import { statfsSync } from 'node:fs';
 import os from 'node:os';
 import { isAnkletError } from '@anklet/core';
 import { createAnkaHost } from '@anklet/anka';
-import { createRedisConnection, type DatabaseConfig } from '@anklet/redis';
+import { checkRedisPersistence, createRedisConnection, type DatabaseConfig } from '@anklet/redis';
 import { describeIssues, effectiveDatabase, loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { preparePlugins, type PreparedPlugin } from '../config/prepare-plugins.js';
 import { createCoordination } from '../host/coordination.js';
@@ -89,6 +89,15 @@ async function checkRedis(config: LoadedConfig): Promise<DoctorCheck[]> {
       const version = /^redis_version:(.+)$/m.exec(info)?.[1]?.trim() ?? 'unknown';
       const tls = database.tls_enabled ? `TLS${database.tls_insecure ? ' without certificate checks' : ''}` : 'no TLS';
       checks.push(pass(name, `Redis ${version}, ${tls}${database.cluster_mode ? ', cluster' : ''}`));
+      // Jobs live in Redis: one that forgets them on restart loses every queued job.
+      const persistence = await checkRedisPersistence(connection.client);
+      checks.push(
+        persistence.mode === 'aof' && !persistence.fix
+          ? pass(`${name} persistence`, persistence.detail)
+          : persistence.mode === 'rdb'
+            ? { check: `${name} persistence`, status: 'pass', detail: persistence.detail, fix: persistence.fix }
+            : { check: `${name} persistence`, status: 'warn', detail: persistence.detail, fix: persistence.fix },
+      );
       if (database.tls_insecure) {
         checks.push({ check: `${name} TLS`, status: 'warn', detail: 'certificate checks are off', fix: 'set tls_insecure: false once the server certificate is trusted' });
       }
