@@ -11,13 +11,14 @@
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
-import { mkdirSync, mkdtempSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { fileURLToPath } from 'node:url';
 import { installFleetPlugins } from '@anklet/fleet';
 import { startRedisServer } from '@anklet/testing';
+import { Redis } from 'ioredis';
 import { startReceiverHost } from './receiver-host.js';
 
 const SECRET = 'bench-secret';
@@ -41,6 +42,9 @@ interface Round {
   seconds: number;
   p50: number;
   p99: number;
+  /** CPU the server process and redis-server used during the round, ms. */
+  serverCpuMs: number;
+  redisCpuMs: number;
 }
 
 interface Summary {
@@ -49,6 +53,9 @@ interface Summary {
   p99: number;
   errors: number;
   count: number;
+  /** CPU per request, µs: the server process, and redis-server. */
+  serverCpuUs: number;
+  redisCpuUs: number;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
@@ -57,7 +64,16 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 function summarise(rounds: Round[]): Summary {
   const count = rounds.reduce((sum, r) => sum + r.requests, 0);
   const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
-  return { rps: count / seconds, p50: median(rounds.map((r) => r.p50)), p99: median(rounds.map((r) => r.p99)), errors: rounds.reduce((sum, r) => sum + r.errors, 0), count };
+  const cpu = (pick: (r: Round) => number) => (rounds.reduce((sum, r) => sum + pick(r), 0) * 1000) / Math.max(1, count);
+  return {
+    rps: count / seconds,
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+    count,
+    serverCpuUs: cpu((r) => r.serverCpuMs),
+    redisCpuUs: cpu((r) => r.redisCpuMs),
+  };
 }
 
 const WRK_THREADS = 2;
@@ -99,11 +115,26 @@ function loadOnce(url: string, firstId: number, durationMs: number): Round | und
     poolSize *= 2;
     return undefined;
   }
-  return { requests, errors: errors + non2xx, seconds: durationUs / 1e6, p50: p50 / 1000, p99: p99 / 1000 };
+  return { requests, errors: errors + non2xx, seconds: durationUs / 1e6, p50: p50 / 1000, p99: p99 / 1000, serverCpuMs: 0, redisCpuMs: 0 };
 }
 
 /** BENCH_PROFILE=<dir>: every server process writes a V8 CPU profile there when it stops. */
 const profileArgs = () => (process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []);
+
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+/** CPU time (user + system) a process has used, ms, from /proc/<pid>/stat. */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+/** CPU time redis-server has used, ms (`INFO cpu`). */
+async function redisCpuMs(client: Redis): Promise<number> {
+  const info = await client.info('cpu');
+  const read = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+  return (read('used_cpu_sys') + read('used_cpu_user')) * 1000;
+}
 
 /** Starts the baseline process and resolves with its port (the secret goes over stdin). */
 async function startBaseline(redisUrl: string): Promise<{ port: number; child: ChildProcess }> {
@@ -152,10 +183,14 @@ try {
   say('installing the receiver plugin (anklet plugins install, cached by build)');
   await installFleetPlugins(pluginsPath);
   const ports = new Map<Target, number>();
+  const pids = new Map<Target, number>();
+  const redisClient = new Redis(redis.url);
+  stops.push(() => void redisClient.disconnect());
   const logs = new Map<Target, string>();
   const baseline = await startBaseline(redis.url);
   stops.push(() => void baseline.child.kill('SIGTERM'));
   ports.set('baseline', baseline.port);
+  pids.set('baseline', baseline.child.pid!);
   for (const target of chosen.filter((t) => t !== 'baseline')) {
     const host = await startReceiverHost({
       dir: path.join(work, target),
@@ -166,6 +201,7 @@ try {
     });
     stops.push(() => host.stop());
     ports.set(target, host.port);
+    pids.set(target, host.child.pid!);
     logs.set(target, host.logFile);
   }
   const url = (target: Target) => `http://127.0.0.1:${ports.get(target)!}/jobs/v1/receiver`;
@@ -175,7 +211,12 @@ try {
   const rounds = new Map<Target, Round[]>(chosen.map((t) => [t, []]));
   for (let round = 0; round < ROUNDS; round += 1) {
     for (const target of chosen) {
-      rounds.get(target)!.push(load(url(target), (id += 1e7), DURATION_MS / ROUNDS));
+      const cpu0 = processCpuMs(pids.get(target)!);
+      const redis0 = await redisCpuMs(redisClient);
+      const result = load(url(target), (id += 1e7), DURATION_MS / ROUNDS);
+      result.serverCpuMs = processCpuMs(pids.get(target)!) - cpu0;
+      result.redisCpuMs = (await redisCpuMs(redisClient)) - redis0;
+      rounds.get(target)!.push(result);
       say(`round ${round + 1}/${ROUNDS} ${target}: ${rounds.get(target)!.at(-1)!.requests} requests`);
     }
   }
@@ -185,7 +226,7 @@ try {
   const share = (t: Target) => summaries.get(t)!.rps / base.rps;
   const row = (t: Target) => {
     const r = summaries.get(t)!;
-    return `| ${LABELS[t]} | ${r.count} | ${r.rps.toFixed(0)} | ${(share(t) * 100).toFixed(0)}% | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`;
+    return `| ${LABELS[t]} | ${r.count} | ${r.rps.toFixed(0)} | ${(share(t) * 100).toFixed(0)}% | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.serverCpuUs.toFixed(0)} | ${r.redisCpuUs.toFixed(0)} |`;
   };
   // What the hosts wrote: one INFO line per stored webhook shows that the logger did real work.
   const logNote = [...logs].map(([t, file]) => `${t} ${(statSync(file).size / 1024 / 1024).toFixed(1)} MB (${(statSync(file).size / Math.max(1, summaries.get(t)!.count)).toFixed(0)} bytes per request)`).join(', ');
@@ -199,8 +240,8 @@ try {
     `Node ${process.version}, ${cpus().length} vCPUs (shared), wrk ${WRK_THREADS} threads × ${CONCURRENCY} connections, ${ROUNDS} rounds of ${DURATION_MS / ROUNDS / 1000} s per server, alternating; ${new Date().toISOString()}.`,
     `Load average (1/5/15 min) before: ${loadBefore}; after: ${loadAfter}.`,
     '',
-    '| server | requests | req/s | of baseline | p50 ms | p99 ms | errors + non-2xx |',
-    '|---|---:|---:|---:|---:|---:|---:|',
+    '| server | requests | req/s | of baseline | p50 ms | p99 ms | errors + non-2xx | server CPU µs/req | Redis CPU µs/req |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
     ...chosen.map(row),
     '',
     ...goals.map((g) => `- ${g}`),
