@@ -1,0 +1,67 @@
+import type Database from 'better-sqlite3';
+
+interface Pending {
+  readonly fn: () => unknown;
+  readonly resolve: (value: unknown) => void;
+  readonly reject: (error: Error) => void;
+}
+
+/**
+ * Group commit for the embedded store's webhook writes (enqueue, record event). Calls made while
+ * the event loop handles one round of I/O (say 50 webhooks that arrived together) run in one
+ * SQLite transaction, so they share one fsync of the log (`synchronous=FULL`) instead of paying one
+ * each: the fsync, not the SQL, is what a webhook costs. Each call runs in its own savepoint, so a
+ * call that throws is rolled back alone; every promise settles only once the transaction has
+ * committed, so a caller that answers 2xx after it answers after the data is durable.
+ */
+export class GroupCommit {
+  #pending: Pending[] = [];
+  #scheduled = false;
+
+  constructor(
+    private readonly db: Database.Database,
+    private readonly wrapError: (error: unknown) => Error,
+  ) {}
+
+  /** Runs `fn` inside the next group transaction; resolves with its result after the commit. */
+  run<T>(fn: () => T): Promise<T> {
+    return new Promise<T>((resolve, reject) => {
+      this.#pending.push({ fn, resolve: resolve as (value: unknown) => void, reject });
+      if (this.#scheduled) return;
+      this.#scheduled = true;
+      // After the poll phase: every request whose body ended in this round is in the batch.
+      setImmediate(() => this.flush());
+    });
+  }
+
+  /** Commits what is pending now (also called by the store's close, before the database closes). */
+  flush(): void {
+    this.#scheduled = false;
+    const batch = this.#pending;
+    this.#pending = [];
+    if (batch.length === 0) return;
+    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    try {
+      this.db
+        .transaction(() => {
+          for (const item of batch) {
+            try {
+              // A transaction inside a transaction is a savepoint in better-sqlite3.
+              outcomes.push({ ok: true, value: this.db.transaction(item.fn)() });
+            } catch (error) {
+              outcomes.push({ ok: false, error });
+            }
+          }
+        })
+        .immediate();
+    } catch (error) {
+      for (const item of batch) item.reject(this.wrapError(error));
+      return;
+    }
+    batch.forEach((item, i) => {
+      const outcome = outcomes[i]!;
+      if (outcome.ok) item.resolve(outcome.value);
+      else item.reject(this.wrapError(outcome.error));
+    });
+  }
+}
