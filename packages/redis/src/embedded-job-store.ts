@@ -94,7 +94,8 @@ export class EmbeddedJobStore implements JobStore {
       throw unavailable(this.file, error);
     }
     ({ waker: this.waker, release: this.releaseWaker } = wakerFor(this.file));
-    this.group = new GroupCommit(this.db, (error) => unavailable(this.file, error));
+    // Expired delivery ids and tombstones are swept once per group transaction.
+    this.group = new GroupCommit(this.db, (error) => unavailable(this.file, error), () => this.sweepExpired(Date.now()));
   }
 
   /** Opens the database; a file that is not a SQLite database is moved aside (never a crash loop). */
@@ -199,7 +200,6 @@ export class EmbeddedJobStore implements JobStore {
     const payload = JSON.stringify(job.payload ?? null);
     const result = await this.writeGrouped((): EnqueueResult => {
       const now = Date.now();
-      this.sweepExpired(now);
       if (job.deliveryId !== undefined) {
         if (this.sql.deliverySeen.get(job.queue, job.deliveryId, now)) return 'duplicate_delivery';
         this.sql.putDelivery.run(job.queue, job.deliveryId, now + this.deliveryTtlMs);

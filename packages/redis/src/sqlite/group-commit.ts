@@ -6,6 +6,8 @@ interface Pending {
   readonly reject: (error: Error) => void;
 }
 
+type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+
 /**
  * Group commit for the embedded store's webhook writes (enqueue, record event). Calls made while
  * the event loop handles one round of I/O (say 50 webhooks that arrived together) run in one
@@ -17,11 +19,29 @@ interface Pending {
 export class GroupCommit {
   #pending: Pending[] = [];
   #scheduled = false;
+  /** Made once: better-sqlite3 builds a wrapper per `transaction()` call. */
+  readonly #savepoint: (fn: () => unknown) => unknown;
+  readonly #commit: Database.Transaction<(batch: Pending[], outcomes: Outcome[]) => void>;
 
+  /** `prologue` runs once per group transaction, before the calls (housekeeping such as sweeping expired rows). */
   constructor(
-    private readonly db: Database.Database,
+    db: Database.Database,
     private readonly wrapError: (error: unknown) => Error,
-  ) {}
+    prologue: () => void = () => undefined,
+  ) {
+    // A transaction inside a transaction is a savepoint in better-sqlite3.
+    this.#savepoint = db.transaction((fn: () => unknown) => fn());
+    this.#commit = db.transaction((batch: Pending[], outcomes: Outcome[]) => {
+      prologue();
+      for (const item of batch) {
+        try {
+          outcomes.push({ ok: true, value: this.#savepoint(item.fn) });
+        } catch (error) {
+          outcomes.push({ ok: false, error });
+        }
+      }
+    });
+  }
 
   /** Runs `fn` inside the next group transaction; resolves with its result after the commit. */
   run<T>(fn: () => T): Promise<T> {
@@ -40,20 +60,9 @@ export class GroupCommit {
     const batch = this.#pending;
     this.#pending = [];
     if (batch.length === 0) return;
-    const outcomes: Array<{ ok: true; value: unknown } | { ok: false; error: unknown }> = [];
+    const outcomes: Outcome[] = [];
     try {
-      this.db
-        .transaction(() => {
-          for (const item of batch) {
-            try {
-              // A transaction inside a transaction is a savepoint in better-sqlite3.
-              outcomes.push({ ok: true, value: this.db.transaction(item.fn)() });
-            } catch (error) {
-              outcomes.push({ ok: false, error });
-            }
-          }
-        })
-        .immediate();
+      this.#commit.immediate(batch, outcomes);
     } catch (error) {
       for (const item of batch) item.reject(this.wrapError(error));
       return;
