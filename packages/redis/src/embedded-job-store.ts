@@ -1,4 +1,4 @@
-import { mkdirSync, renameSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type Database from 'better-sqlite3';
 import {
@@ -26,9 +26,11 @@ import { metricsKeyEnding } from './keys.js';
 import { GroupCommit } from './sqlite/group-commit.js';
 import { ClaimPicker } from './sqlite/claim-pick.js';
 import { importLegacyJsonStore, LEGACY_FILE } from './sqlite/import-json-store.js';
-import { decodeJobRow, JOB_COLUMNS, JOB_STATES, PoisonRowError, type DecodedJob, type JobRow } from './sqlite/job-row.js';
+import { decodeJobRow, JOB_STATES, PoisonRowError, type DecodedJob, type JobRow } from './sqlite/job-row.js';
 import { wakerFor, type LocalWaker } from './sqlite/local-waker.js';
-import { openStoreDatabase } from './sqlite/schema.js';
+import { openStoreDatabaseOrSetAside } from './sqlite/schema.js';
+import { acquireLeader, renewLeader } from './sqlite/leadership.js';
+import { refusal, unavailable } from './sqlite/store-errors.js';
 import { createStatements, type Statements } from './sqlite/statements.js';
 
 /** Options for {@link createEmbeddedJobStore}. */
@@ -84,7 +86,11 @@ export class EmbeddedJobStore implements JobStore {
     this.logger = options.logger;
     this.finishedTtlMs = options.finishedTtlMs ?? 7 * DAY_MS;
     this.deliveryTtlMs = options.deliveryTtlMs ?? 7 * DAY_MS;
-    this.db = this.openOrSetAside();
+    try {
+      this.db = openStoreDatabaseOrSetAside(this.file, this.logger);
+    } catch (error) {
+      throw unavailable(this.file, error);
+    }
     try {
       importLegacyJsonStore(this.db, join(options.dir, LEGACY_FILE), this.logger);
       this.sql = createStatements(this.db);
@@ -96,20 +102,6 @@ export class EmbeddedJobStore implements JobStore {
     ({ waker: this.waker, release: this.releaseWaker } = wakerFor(this.file));
     // Expired delivery ids and tombstones are swept once per group transaction.
     this.group = new GroupCommit(this.db, (error) => unavailable(this.file, error), () => this.sweepExpired(Date.now()));
-  }
-
-  /** Opens the database; a file that is not a SQLite database is moved aside (never a crash loop). */
-  private openOrSetAside(): Database.Database {
-    try {
-      return openStoreDatabase(this.file);
-    } catch (error) {
-      const code = (error as { code?: unknown }).code;
-      if (code !== 'SQLITE_NOTADB' && code !== 'SQLITE_CORRUPT') throw unavailable(this.file, error);
-      const aside = `${this.file}.corrupt-${Date.now()}`;
-      renameSync(this.file, aside);
-      this.logger?.error('embedded job store file unreadable; moved aside, starting empty', { key: this.file, movedTo: aside, reason: (error as Error).message });
-      return openStoreDatabase(this.file);
-    }
   }
 
   /** Runs `fn` as one write transaction (taken at once: no lock upgrade that could deadlock). */
@@ -424,36 +416,16 @@ export class EmbeddedJobStore implements JobStore {
   }
 
   async acquireLeadership(name: string, owner: string, ttlMs: number): Promise<LeaderLease | null> {
-    return this.write(() => {
-      const now = Date.now();
-      const current = this.sql.leader.get(name) as { owner: string | null; token: number; until: number } | undefined;
-      if (current?.owner && current.until > now) {
-        if (current.owner !== owner) return null;
-        this.sql.putLeader.run(name, owner, current.token, now + ttlMs);
-        return { name, owner, token: current.token };
-      }
-      const token = (current?.token ?? 0) + 1;
-      this.sql.putLeader.run(name, owner, token, now + ttlMs);
-      return { name, owner, token };
-    });
+    return this.write(() => acquireLeader(this.sql, name, owner, ttlMs));
   }
 
   async renewLeadership(lease: LeaderLease, ttlMs: number): Promise<void> {
-    this.write(() => {
-      const now = Date.now();
-      const current = this.sql.leader.get(lease.name) as { owner: string | null; token: number; until: number } | undefined;
-      if (!current || current.owner !== lease.owner || current.token !== lease.token || current.until <= now) {
-        throw new AnkletError(ErrorCodes.LEASE_LOST, `leadership ${lease.name} is no longer held by ${lease.owner}`, { details: { ...lease } });
-      }
-      this.sql.putLeader.run(lease.name, lease.owner, lease.token, now + ttlMs);
-    });
+    this.write(() => renewLeader(this.sql, lease, ttlMs));
   }
 
   async releaseLeadership(lease: LeaderLease): Promise<void> {
-    this.write(() => {
-      // The token stays: the next leader's is greater (fencing across releases).
-      this.sql.releaseLeader.run(lease.name, lease.owner, lease.token);
-    });
+    // The token stays: the next leader's is greater (fencing across releases).
+    this.write(() => this.sql.releaseLeader.run(lease.name, lease.owner, lease.token));
   }
 
   async putHostSnapshot(key: string, json: string, ttlMs: number): Promise<void> {
@@ -461,10 +433,19 @@ export class EmbeddedJobStore implements JobStore {
     this.write(() => this.sql.putSnapshot.run(metricsKeyEnding(key), json, now + Math.max(1, ttlMs), now));
   }
 
-  async listHostSnapshots(): Promise<ReadonlyArray<HostSnapshot>> {
+  /**
+   * Host snapshots sorted by key, each with the time it was written (`updatedAt`). With
+   * `options.maxAgeMs`, older ones are left out and dropped. Every snapshot is in the table, so
+   * `includeUnindexed` (for Go hosts writing to Redis) changes nothing here.
+   */
+  async listHostSnapshots(options: { readonly maxAgeMs?: number | undefined; readonly includeUnindexed?: boolean | undefined } = {}): Promise<ReadonlyArray<HostSnapshot>> {
+    const now = Date.now();
     return this.write(() => {
-      this.sql.dropExpiredSnapshots.run(Date.now());
-      return (this.sql.snapshots.all() as Array<{ key: string; json: string }>).map((r) => ({ key: r.key, json: r.json }));
+      this.sql.dropExpiredSnapshots.run(now, options.maxAgeMs === undefined ? -Infinity : now - options.maxAgeMs);
+      return (this.sql.snapshots.all() as Array<{ key: string; json: string; updated_at: number }>).map((r) => {
+        const snapshot = { key: r.key, json: r.json, updatedAt: r.updated_at };
+        return snapshot as HostSnapshot;
+      });
     });
   }
 
@@ -481,19 +462,6 @@ export class EmbeddedJobStore implements JobStore {
     this.group.flush();
     this.db.close();
   }
-}
-
-function refusal(code: (typeof ErrorCodes)[keyof typeof ErrorCodes], message: string, lease: JobLease): AnkletError {
-  return new AnkletError(code, message, { details: { jobId: lease.job.id, queue: lease.job.queue, owner: lease.owner, token: lease.token } });
-}
-
-/** Wraps a SQLite failure (a lock held past `busy_timeout`, a full disk) as a store error; refusals pass through. */
-function unavailable(file: string, error: unknown): Error {
-  if (error instanceof AnkletError) return error;
-  return new AnkletError(ErrorCodes.STORE_UNAVAILABLE, `embedded job store ${file}: ${(error as Error).message}`, {
-    cause: error,
-    hint: 'check that the work dir exists, is writable and has free space; another anklet process may hold the database lock',
-  });
 }
 
 /**

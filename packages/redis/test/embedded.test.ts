@@ -108,6 +108,27 @@ describe('embedded store files', () => {
     await fresh.close();
   });
 
+  it('wakes one idle handler per new job, across the stores of one process on the same file', async () => {
+    const stores = [createEmbeddedJobStore({ dir }), createEmbeddedJobStore({ dir }), createEmbeddedJobStore({ dir })];
+    const [receiver] = stores;
+    const stop = new AbortController();
+    let woken = 0;
+    const waits = stores.flatMap((store) => [0, 1].map(() => store.waitForWork('q', 60_000, stop.signal).then(() => (woken += 1))));
+    await receiver!.enqueue({ id: '1', queue: 'q', payload: {} });
+    await receiver!.enqueue({ id: '2', queue: 'q', payload: {} });
+    // A wake-up is delivered inside enqueue(); one turn of the event loop lets the woken waits settle.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(woken).toBe(2);
+    // A duplicate wakes nobody.
+    await receiver!.enqueue({ id: '2', queue: 'q', payload: {} });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(woken).toBe(2);
+    stop.abort();
+    await Promise.all(waits);
+    expect(woken).toBe(6);
+    await Promise.all(stores.map((s) => s.close()));
+  });
+
   it('moves a database file that is not SQLite aside and starts empty', async () => {
     await writeFile(join(dir, EMBEDDED_STORE_FILE), 'definitely not a database, but long enough to have a header of one page '.repeat(100));
     const logger = createMemoryLogger();

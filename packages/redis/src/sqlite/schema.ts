@@ -1,4 +1,6 @@
+import { renameSync } from 'node:fs';
 import Database from 'better-sqlite3';
+import type { Logger } from '@anklet/core';
 
 /** The schema version this code writes (`PRAGMA user_version`). */
 export const SCHEMA_VERSION = 1;
@@ -155,4 +157,22 @@ export function openStoreDatabase(file: string): Database.Database {
     throw error;
   }
   return db;
+}
+
+/**
+ * {@link openStoreDatabase}, except that a file that is not a SQLite database (or is corrupt) is
+ * moved aside to `<file>.corrupt-<time>` and logged, and an empty store is opened: a host never
+ * crash-loops on its store file.
+ */
+export function openStoreDatabaseOrSetAside(file: string, logger: Logger | undefined): Database.Database {
+  try {
+    return openStoreDatabase(file);
+  } catch (error) {
+    const code = (error as { code?: unknown }).code;
+    if (code !== 'SQLITE_NOTADB' && code !== 'SQLITE_CORRUPT') throw error;
+    const aside = `${file}.corrupt-${Date.now()}`;
+    renameSync(file, aside);
+    logger?.error('embedded job store file unreadable; moved aside, starting empty', { key: file, movedTo: aside, reason: (error as Error).message });
+    return openStoreDatabase(file);
+  }
 }

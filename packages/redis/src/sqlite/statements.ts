@@ -80,7 +80,7 @@ function buildStatements(db: Database.Database) {
 
     putSnapshot: p('INSERT OR REPLACE INTO host_snapshots (key, json, until, updated_at) VALUES (?, ?, ?, ?)'),
     snapshots: p('SELECT key, json, updated_at FROM host_snapshots ORDER BY key'),
-    dropExpiredSnapshots: p('DELETE FROM host_snapshots WHERE until <= ?'),
+    dropExpiredSnapshots: p('DELETE FROM host_snapshots WHERE until <= ? OR updated_at < ?'),
     deleteSnapshot: p('DELETE FROM host_snapshots WHERE key = ?'),
   };
 }
