@@ -186,15 +186,22 @@ local function owned(id, owner, token)
   return rec
 end
 
--- Something became claimable: bump the change counter and wake one idle waiter (the one whose
--- wait ends first; waits that already ended are dropped). Returns the waiter token woken, or nil.
+-- Idle waiters are scored by the end of their wait; a passive one (it did not just find nothing to
+-- claim, e.g. its host is at capacity) has this added, so every active waiter is woken first.
+local PASSIVE = 10000000000000
+
+-- Something became claimable: bump the change counter and wake one idle waiter (an active one
+-- first, then the one whose wait ends first; waits that already ended are dropped). Returns the
+-- waiter token woken, or nil.
 local function wakeOne(now)
   redis.call('HINCRBY', META, 'seq', 1)
   local idle = BASE .. ':idle'
   while true do
     local popped = redis.call('ZPOPMIN', idle)
     if #popped == 0 then return nil end
-    if tonumber(popped[2]) > now then
+    local ends = tonumber(popped[2])
+    if ends >= PASSIVE then ends = ends - PASSIVE end
+    if ends > now then
       redis.call('PUBLISH', BASE .. ':wake', popped[1])
       return popped[1]
     end

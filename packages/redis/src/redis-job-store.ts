@@ -96,6 +96,8 @@ export class RedisJobStore implements JobStore {
   private readonly migrated = new Map<string, Promise<void>>();
   /** Per queue: the change counter seen by the last claim that found nothing (see `waitForWork`). */
   private readonly seenChanges = new Map<string, string>();
+  /** Per queue: claims that found nothing and were not yet followed by a wait (those waits are active). */
+  private readonly fruitless = new Map<string, number>();
 
   constructor(options: RedisJobStoreOptions) {
     const redis = options.redis;
@@ -192,6 +194,7 @@ export class RedisJobStore implements JobStore {
       const reply = (await this.op('claim job', () => this.script('claim-job', k, args))) as unknown[];
       if (reply[0] === 'none') {
         this.seenChanges.set(request.queue, String(reply[1]));
+        this.fruitless.set(request.queue, (this.fruitless.get(request.queue) ?? 0) + 1);
         return null;
       }
       if (reply[0] === 'again') continue;
@@ -361,14 +364,19 @@ export class RedisJobStore implements JobStore {
   /**
    * Targeted wake-up: the wait registers one idle token; an enqueue (or requeue, hand-off) wakes
    * one token in the fleet. When the queue changed since this process's last fruitless claim on
-   * it, the wait ends at once instead (the job may have come in between).
+   * it, the wait ends at once instead (the job may have come in between). A wait that follows a
+   * fruitless claim is active; any other (a handler waiting for a free VM slot) is passive and is
+   * woken only when no active waiter is idle.
    */
   waitForWork(queue: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
     const k = this.keys(queue);
+    const owed = this.fruitless.get(queue) ?? 0;
+    if (owed > 0) this.fruitless.set(queue, owed - 1);
+    const active = owed > 0 ? '1' : '0';
     const register = async (token: string, ms: number): Promise<boolean> => {
       await this.ready(queue);
-      const seen = this.seenChanges.get(queue) ?? '';
-      return Number(await this.script('wait-idle', k, [token, Math.max(1, Math.round(ms)), seen])) === 1;
+      const seen = active === '1' ? (this.seenChanges.get(queue) ?? '') : '';
+      return Number(await this.script('wait-idle', k, [token, Math.max(1, Math.round(ms)), seen, active])) === 1;
     };
     const unregister = (token: string): void => {
       this.client.zrem(k.idle, token).catch(() => undefined);

@@ -66,6 +66,33 @@ describe('targeted wake-up', () => {
     }
   });
 
+  it('wakes a handler whose claim found nothing before one that waits without claiming (a host at capacity)', async () => {
+    const prefix = uniquePrefix('wake');
+    const k = queueKeys(prefix, 'q');
+    const full = createRedisJobStore({ redis: createRedisConnection({ url: server.url }), prefix });
+    const idle = createRedisJobStore({ redis: createRedisConnection({ url: server.url }), prefix });
+    const receiver = createRedisJobStore({ redis: createRedisConnection({ url: server.url }), prefix });
+    const raw = new Redis(server.url);
+    try {
+      let fullWoken = false;
+      const fullWait = full.waitForWork('q', 60_000).then(() => (fullWoken = true));
+      expect(await until(async () => (await raw.zcard(k.idle)) === 1)).toBe(true);
+      expect(await idle.claim({ queue: 'q', owner: 'h', leaseMs: 1000 })).toBeNull();
+      const idleWait = idle.waitForWork('q', 60_000);
+      expect(await until(async () => (await raw.zcard(k.idle)) === 2)).toBe(true);
+      await receiver.enqueue({ id: 'one', queue: 'q', payload: {} });
+      await idleWait;
+      expect(await raw.zcard(k.idle)).toBe(1);
+      expect(fullWoken).toBe(false);
+      // With no active waiter left, the next job wakes the passive one.
+      await receiver.enqueue({ id: 'two', queue: 'q', payload: {} });
+      await fullWait;
+    } finally {
+      raw.disconnect();
+      await Promise.all([full, idle, receiver].map((s) => s.close()));
+    }
+  });
+
   it('looks again at once when a job came in between a fruitless claim and the wait', async () => {
     const prefix = uniquePrefix('wake');
     const store = createRedisJobStore({ redis: createRedisConnection({ url: server.url }), prefix });
