@@ -31,6 +31,7 @@ export type {
   QuarantinedRecord,
   LeaderLease,
   HostSnapshot,
+  HostSnapshotListOptions,
 } from './job-store.js';
 export { isAnkaFailure } from './anka.js';
 export type {

@@ -1,6 +1,6 @@
 import type { LeaderLease, PluginInstance, ReceiverContext } from '@anklet/core';
 import { connectionOptionsOf, createGitHubClient, queueNameOf, resolveScope, sleep } from '@anklet/github';
-import type { ReceiverConfig } from './config.js';
+import { redeliveryConfigured, type ReceiverConfig } from './config.js';
 import type { IntakeOptions } from './intake.js';
 import { Redeliverer } from './redelivery.js';
 import { createReceiverApp, listen, type ReceiverServer } from './server.js';
@@ -73,6 +73,8 @@ export function createReceiver(ctx: ReceiverContext<ReceiverConfig>, testOptions
         logger.info('enterprise scope has no hook delivery API; skipping webhook redelivery (use GitHub UI to redeliver failed deliveries)');
       } else if (config.skip_redeliver) {
         logger.info('skip_redeliver is set; failed webhook deliveries are not redelivered');
+      } else if (!redeliveryConfigured(config)) {
+        logger.warn('no hook_id and no GitHub credentials: failed webhook deliveries are not redelivered (set hook_id with token or private_key, or skip_redeliver: true)');
       } else {
         const client = await createGitHubClient({
           ...connectionOptionsOf(config),
