@@ -1,10 +1,10 @@
-import { existsSync, mkdirSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { AnkletError, ErrorCodes, isAnkletError } from '@anklet/core';
 import { findPackageDir, hostCoreVersion, loadPlugin } from './load-plugin.js';
 import { readManifest } from './manifest.js';
-import { runNpm } from './npm.js';
+import { packFolder, runNpm } from './npm.js';
 import { isLocalSpec, newestCompatible, preflight } from './preflight.js';
 import { SHORT_IDS, expandInstallSpec, packageNameOf } from './short-ids.js';
 import { withStagedCopy } from './staging.js';
@@ -80,6 +80,25 @@ export interface InstalledPlugin {
   readonly kind: string;
 }
 
+/**
+ * A tarball or folder is kept as a tarball in `plugins_path/packages/` and installed from there:
+ * later npm runs in the folder find it even when the original is gone, and a folder is installed
+ * as a copy that shares the host's core (a linked folder would import its own node_modules).
+ */
+async function keepLocalPackage(spec: string, folder: string): Promise<string> {
+  if (!existsSync(spec)) {
+    throw new AnkletError(ErrorCodes.PLUGIN_INSTALL_FAILED, `${spec} does not exist`, {
+      operator: true,
+      hint: 'fix: give the path of a plugin folder or of a tarball made with npm pack',
+    });
+  }
+  const kept = path.join(folder, 'packages');
+  mkdirSync(kept, { recursive: true });
+  const file = statSync(spec).isDirectory() ? await packFolder(spec, kept) : path.basename(spec);
+  if (!statSync(spec).isDirectory()) copyFileSync(spec, path.join(kept, file));
+  return `./packages/${file}`;
+}
+
 /** Validates the plugins among `candidates` in `folder` exactly as `anklet start` will load them. */
 async function validate(folder: string, candidates: ReadonlyArray<string>, options: InstallOptions): Promise<InstalledPlugin[]> {
   const libraries = libraryNames(folder, candidates);
@@ -121,7 +140,9 @@ export async function installPlugins(specs: ReadonlyArray<string>, options: Inst
     await linkHostCore(staging);
     const before = readDependencies(staging);
     options.onProgress?.(`installing ${expanded.join(' ')} into ${pluginsPath}`);
-    await runNpm(['install', '--save', ...expanded], staging);
+    const npmSpecs: string[] = [];
+    for (const spec of expanded) npmSpecs.push(isLocalSpec(spec) ? await keepLocalPackage(spec, staging) : spec);
+    await runNpm(['install', '--save', ...npmSpecs], staging);
     const after = readDependencies(staging);
     const changed = Object.keys(after).filter((name) => name !== '@anklet/core' && after[name] !== before[name]);
     // A reinstall of the same spec changes nothing in package.json: validate what was named then.

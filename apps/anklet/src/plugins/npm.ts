@@ -81,3 +81,21 @@ export async function viewVersions(spec: string, cwd: string): Promise<RegistryV
   const parsed = JSON.parse(stdout) as RegistryVersion | RegistryVersion[];
   return Array.isArray(parsed) ? parsed : [parsed];
 }
+
+/**
+ * `npm pack <folder>` into `destination` (no lifecycle scripts): a folder is installed from its
+ * tarball, as a copy, so the plugin shares the host's `@anklet/core` instead of the folder's own
+ * node_modules, and keeps working when the folder moves. Returns the tarball's file name.
+ */
+export async function packFolder(folder: string, destination: string): Promise<string> {
+  const { stdout, stderr, failed } = await npm(['pack', folder, '--pack-destination', destination, '--ignore-scripts', '--json', '--loglevel=error', '--no-update-notifier'], destination);
+  if (failed) {
+    throw new AnkletError(ErrorCodes.PLUGIN_INSTALL_FAILED, `npm pack ${folder} failed:\n${tail(stderr)}`, {
+      operator: true,
+      cause: failed,
+      hint: `fix: make ${folder} a package npm can pack (a package.json with name and version; build it first)`,
+    });
+  }
+  const [packed] = JSON.parse(stdout) as Array<{ filename: string }>;
+  return packed!.filename;
+}
