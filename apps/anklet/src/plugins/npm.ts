@@ -60,9 +60,10 @@ export async function viewVersions(spec: string, cwd: string): Promise<RegistryV
   const { stdout, stderr, failed } = await npm(['view', spec, 'name', 'version', 'keywords', 'peerDependencies', 'anklet', '--json', '--no-update-notifier'], cwd);
   if (failed) {
     const notFound = /E404|404 Not Found|is not in this registry|No match found/i.test(stderr + stdout);
+    const registry = (await npm(['config', 'get', 'registry'], cwd)).stdout.trim();
     throw new AnkletError(
       ErrorCodes.PLUGIN_INSTALL_FAILED,
-      notFound ? `"${spec}" was not found in the npm registry` : `npm view ${spec} failed:\n${tail(stderr)}`,
+      notFound ? `"${spec}" was not found in the npm registry ${registry}` : `npm view ${spec} failed (registry ${registry}):\n${tail(stderr)}`,
       {
         operator: true,
         cause: failed,

@@ -50,7 +50,7 @@ function localManifest(spec: string): RegistryVersion | undefined {
 
 /** The newest published version of `name` whose peer range accepts this host's core. */
 export async function newestCompatible(name: string, cwd: string): Promise<RegistryVersion | undefined> {
-  const all = await viewVersions(`${name}@*`, cwd).catch(() => [] as RegistryVersion[]);
+  const all = await viewVersions(`${name}@>=0.0.0-0`, cwd).catch(() => [] as RegistryVersion[]);
   return all.filter(accepts).sort((a, b) => rcompare(a.version, b.version))[0];
 }
 
