@@ -328,5 +328,10 @@ plugins:
     expect(realpathSync(path.join(plugins, 'node_modules', '@anklet', 'core'))).toBe(hostCore);
     const list = await cli(['plugins', 'list', '--json', '-p', plugins], env);
     expect((JSON.parse(list.stdout) as { plugins: Array<{ status: string }> }).plugins.map((p) => p.status)).toEqual(['ok', 'ok']);
+    // The tarball is kept in plugins_path/packages while installed, and goes with the plugin.
+    expect(readdirSync(path.join(plugins, 'packages'))).toEqual(['anklet-plugin-mine-0.1.0.tgz']);
+    const removed = await cli(['plugins', 'remove', 'anklet-plugin-mine', '-p', plugins], env);
+    expect(removed.code, removed.stderr).toBe(0);
+    expect(readdirSync(path.join(plugins, 'packages'))).toEqual([]);
   }, 300_000);
 });

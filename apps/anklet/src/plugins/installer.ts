@@ -1,4 +1,4 @@
-import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, statSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
 import { AnkletError, ErrorCodes, isAnkletError } from '@anklet/core';
@@ -196,7 +196,14 @@ export async function removePlugins(names: ReadonlyArray<string>, options: Insta
       hint: `see what is installed: anklet plugins list${options.cliFlags ? ` ${options.cliFlags}` : ''}`,
     });
   }
-  await withStagedCopy(options.pluginsPath, (staging) => runNpm(['uninstall', '--save', ...packages], staging));
+  await withStagedCopy(options.pluginsPath, async (staging) => {
+    await runNpm(['uninstall', '--save', ...packages], staging);
+    // The kept tarball of a package installed from a file goes with it.
+    for (const name of packages) {
+      const kept = /^file:(packages\/[^/]+)$/.exec(deps[name] ?? '')?.[1];
+      if (kept) rmSync(path.join(staging, kept), { force: true });
+    }
+  });
   return packages;
 }
 
