@@ -1,45 +1,33 @@
 /**
  * Claim benchmark: anklet's one-script claim against a replay of the Go anklet's claim pattern
  * (LLEN, then LRANGE from the target index to the end, then LREM of the first element; handler
- * reference section 4.4 / 2.3), at queue depths 10, 1,000 and 10,000, on a private redis-server.
+ * reference section 4.4 / 2.3), at queue depths 10, 1,000 and 10,000, on a private redis-server;
+ * then the handler's whole loop per claim and the starvation case (see claim-loop.ts).
  *
  * Round trips are counted on the client (commands sent during the timed call); latency is
  * wall-clock per claim. The queue is topped up after every claim, outside the timed part, so the
  * depth stays what the row says.
  *
  * Run: pnpm --filter @anklet/bench bench:claim
+ * Sizes: BENCH_DEPTHS (default 10,1000,10000), BENCH_INELIGIBLE (default 100000), BENCH_SAMPLES (default 1000).
  */
+import { loadavg } from 'node:os';
 import { performance } from 'node:perf_hooks';
 import { Redis } from 'ioredis';
 import { createRedisJobStore } from '@anklet/redis';
 import { startRedisServer, uniquePrefix } from '@anklet/testing';
+import { goQueueJob } from './go-queue-job.js';
+import { benchHandlerLoop, printLoopRows, type LoopRow } from './claim-loop.js';
 
-const DEPTHS = [10, 1_000, 10_000];
-const SAMPLES = { anklet: 1000, go: 300 };
+const DEPTHS = (process.env['BENCH_DEPTHS'] ?? '10,1000,10000').split(',').map(Number);
+const INELIGIBLE = Number(process.env['BENCH_INELIGIBLE'] ?? 100_000);
+const SAMPLE_COUNT = Number(process.env['BENCH_SAMPLES'] ?? 1000);
+const SAMPLES = { anklet: SAMPLE_COUNT, go: Math.ceil(SAMPLE_COUNT * 0.3) };
 const WARMUP = 50;
 
-/** A Go `QueueJob` record of typical size (handler reference section 2.2). */
+/** A Go `QueueJob` record of typical size, as JSON text. */
 function goRecord(id: number): string {
-  return JSON.stringify({
-    type: 'WorkflowJobPayload',
-    workflow_job: {
-      id,
-      name: 't1-with-tag-1',
-      run_id: 12774640532,
-      status: 'queued',
-      conclusion: null,
-      started_at: '2025-01-10T10:00:00Z',
-      completed_at: null,
-      labels: ['12774640532-0', 'anka-template:84266873-da90-4e0d-903b-ed0233471f9f', 'anka-template-tag:6c14r'],
-      html_url: `https://github.com/veertuinc/anklet/actions/runs/12774640532/job/${id}`,
-      workflow_name: 't1-with-tag-1',
-    },
-    anka_vm: { name: '', cpu_cores: 0, ram_size: 0 },
-    repository: { name: 'anklet', owner: 'veertuinc', visibility: 'public', private: false },
-    action: 'queued',
-    paused_on: '',
-    attempts: 0,
-  });
+  return JSON.stringify(goQueueJob(id));
 }
 
 /** Counts the commands a client sends while `counting` is on. */
@@ -112,7 +100,7 @@ async function benchAnklet(url: string, depth: number): Promise<Row> {
     await add(1);
   }
   await store.close();
-  return summarise('anklet (claim-job-6.lua)', depth, latencies, commands);
+  return summarise('anklet (claim-job-1.lua)', depth, latencies, commands);
 }
 
 async function benchGo(url: string, depth: number): Promise<Row> {
@@ -156,8 +144,11 @@ async function benchGo(url: string, depth: number): Promise<Row> {
 
 const fmt = (ms: number): string => ms.toFixed(3);
 
+const load = (): string => loadavg().map((l) => l.toFixed(2)).join(' ');
+
 async function main(): Promise<void> {
   const server = await startRedisServer({ allowExternal: false });
+  const loadBefore = load();
   try {
     const rows: Row[] = [];
     for (const depth of DEPTHS) {
@@ -179,6 +170,15 @@ async function main(): Promise<void> {
       const go = rows.find((r) => r.depth === depth && r.impl.startsWith('Go'));
       if (ours && go) console.log(`depth ${depth.toLocaleString('en-US')}: anklet p50 is ${(go.p50 / ours.p50).toFixed(1)}x faster than the Go pattern`);
     }
+
+    // The handler's loop (stats + claim) at the same depths, then one eligible job behind many it may not take.
+    const loops: LoopRow[] = [];
+    const samples = Math.ceil(SAMPLE_COUNT / 2);
+    for (const depth of DEPTHS) loops.push(await benchHandlerLoop(server.url, { case: 'handler loop (stats + claim)', ahead: depth, ineligible: false, samples, payload: goQueueJob }));
+    loops.push(await benchHandlerLoop(server.url, { case: 'starvation: 1 eligible behind ineligible (handler loop)', ahead: INELIGIBLE, ineligible: true, samples, payload: goQueueJob }));
+    console.log('\nHandler loop per claim (wall ms) and Redis server time per script call (µs, SLOWLOG):\n');
+    printLoopRows(loops);
+    console.log(`\nload average (1/5/15 min): before ${loadBefore}, after ${load()}`);
   } finally {
     await server.stop();
   }

@@ -3,8 +3,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { createRedisConnection, createRedisJobStore, type RedisConnection } from '@anklet/redis';
 import type { JobStore } from '@anklet/core';
 import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
+import type { LoadedConfig } from '../src/config/load-config.js';
 import type { FleetStatus } from '../src/status/fleet-status.js';
-import { formatAge, renderTable } from '../src/status/fleet-status.js';
+import { formatAge, readFleetStatus, renderFleetStatus, renderTable } from '../src/status/fleet-status.js';
 import { makeTmp, msg, runCli, RunningAnklet, seedPlugins, writeFile } from './helpers.js';
 
 /**
@@ -123,6 +124,20 @@ describe('anklet status', () => {
     expect(run.stdout).toBe('');
     expect(run.stderr).toContain(`unable to access database at 127.0.0.1:${closed}`);
   }, 30_000);
+
+  it('lists the newest quarantined records of a queue with their key and reason', async () => {
+    const queue = 'status-quarantine';
+    await store.enqueue({ id: 'q1', queue, payload: { shape: 'wrong' } });
+    const lease = await store.claim({ queue, owner: 'h', leaseMs: 60_000 });
+    await store.quarantine(lease!, 'payload is not a workflow job');
+    const config = { raw: {}, plugins: [] } as unknown as LoadedConfig;
+    const status = await readFleetStatus(store, config, { queues: [queue] });
+    const row = status.queues.find((q) => q.queue === queue);
+    expect(row).toMatchObject({ quarantined: 1, recent_quarantined: [{ key: `anklet:jobs:{${queue}}:j:q1`, job_id: 'q1', reason: 'payload is not a workflow job' }] });
+    const text = renderFleetStatus(status, 'redis test').join('\n');
+    expect(text).toContain('quarantined records (newest first, at most 5 per queue):');
+    expect(text).toMatch(new RegExp(`${queue}\\s+anklet:jobs:\\{${queue}\\}:j:q1\\s+payload is not a workflow job`));
+  });
 
   it('formats ages and tables for people', () => {
     expect([formatAge(null), formatAge(5), formatAge(60), formatAge(75), formatAge(3 * 3600 + 120), formatAge(90_000)]).toEqual(['-', '5s', '1m', '1m15s', '3h2m', '1d1h']);

@@ -27,6 +27,7 @@ export const COUNTERS: Readonly<Record<string, FamilySpec>> = {
 export const GAUGES: Readonly<Record<string, FamilySpec>> = {
   queue_depth: { help: 'Jobs waiting in a queue.', labels: ['queue'] },
   queue_oldest_job_age_seconds: { help: 'Age of the oldest job waiting in a queue (0 when empty).', labels: ['queue'] },
+  store_quarantined: { help: 'Job records of a queue the store set aside as unreadable, counted since the queue began.', labels: ['queue'] },
   github_rate_limit_remaining: { help: 'GitHub API requests left in the current rate-limit window.', labels: ['resource'] },
   github_rate_limit_reset_timestamp_seconds: { help: 'Unix time when the GitHub rate-limit window resets.', labels: ['resource'] },
 };

@@ -145,7 +145,10 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
       drainLogged = false;
       ctx.metrics.setStatus('idle');
       const stats = await ctx.store.stats(queue).catch(() => null);
-      if (stats) ctx.metrics.gauge('queue_depth', stats.queued + stats.handedOff + stats.delayed, { queue });
+      if (stats) {
+        ctx.metrics.gauge('queue_depth', stats.queued + stats.handedOff + stats.delayed, { queue });
+        ctx.metrics.gauge('store_quarantined', stats.quarantined, { queue });
+      }
       if (ctx.host.vmSlots.used >= ctx.host.vmSlots.total) {
         ctx.logger.debug('host does not have vm capacity');
         await ctx.store.waitForWork(queue, IDLE_WAIT_MS, ctx.signal);

@@ -3,6 +3,7 @@ import {
   ErrorCodes,
   isAnkaFailure,
   isAnkletError,
+  isLeaseRefusal,
   type HandlerContext,
   type JobLease,
   type JobPhase,
@@ -581,10 +582,11 @@ export class JobRun {
           this.#lease = lease;
         },
         (err: unknown) => {
-          if (isAnkletError(err) && err.code === ErrorCodes.LEASE_LOST) {
+          // Lost, finished (the reaper asked GitHub), quarantined or gone: stop working on it.
+          if (isLeaseRefusal(err)) {
             this.#leaseLost = true;
             this.#local.abort();
-            this.#log.error('lease on the job was lost');
+            this.#log.error('lease on the job was lost', { reason: err.code });
           } else {
             this.#log.warn('error renewing the lease on the job', { error: describeError(err) });
           }

@@ -3,41 +3,48 @@
  * touches live in one Redis Cluster slot. A leadership's two keys share the tag `{<name>}`.
  *
  * ```
- * <prefix>:jobs:{<queue>}:meta          hash   tail/head position counters
- * <prefix>:jobs:{<queue>}:queued        zset   job id -> position (head requeues get negative positions)
- * <prefix>:jobs:{<queue>}:handoff       zset   job id -> position, claimed before `queued`
+ * <prefix>:jobs:{<queue>}:meta          hash   tail/head position counters, change counter `seq`,
+ *                                              quarantined count `bad`, record format `fmt`
+ * <prefix>:jobs:{<queue>}:qg            set    names of the main queue's non-empty groups
+ * <prefix>:jobs:{<queue>}:q:<group>     list   queued job ids of one group (owner, template), head first
+ * <prefix>:jobs:{<queue>}:hg            set    names of the non-empty hand-off groups
+ * <prefix>:jobs:{<queue>}:groups        hash   group id -> group name (`<#owner>:<owner><template>`)
+ * <prefix>:jobs:{<queue>}:gids          hash   group name -> group id
+ * <prefix>:jobs:{<queue>}:h:<group>     list   handed-off job ids of one group (by, owner, template)
  * <prefix>:jobs:{<queue>}:leases        zset   job id -> lease end (ms, Redis server clock)
  * <prefix>:jobs:{<queue>}:delayed       zset   job id -> time it is due (ms, server clock)
- * <prefix>:jobs:{<queue>}:job:<id>      hash   the job record
- * <prefix>:jobs:{<queue>}:done:<id>     string tombstone of a finished job (TTL)
- * <prefix>:jobs:{<queue>}:delivery:<id> string a webhook delivery seen (TTL)
- * <prefix>:jobs:{<queue>}:quarantine    list   notes on records set aside
- * <prefix>:jobs:{<queue>}:bad:<id>      hash   a record set aside
- * <prefix>:jobs:{<queue>}:wake          channel  published on enqueue, requeue and hand-off
+ * <prefix>:jobs:{<queue>}:j:<id>        hash   the job record (format 2: see lua/_lib.lua)
+ * <prefix>:jobs:{<queue>}:done:<id>     string tombstone of a finished or quarantined job (TTL)
+ * <prefix>:jobs:{<queue>}:dl:<b>:<s>   hash   webhook deliveries seen in time bucket b, first byte s (TTL)
+ * <prefix>:jobs:{<queue>}:quarantine    list   notes on records set aside (newest first, 1,000 kept)
+ * <prefix>:jobs:{<queue>}:bad:<id>      any    a record set aside (TTL)
+ * <prefix>:jobs:{<queue>}:idle          zset   idle waiter token -> end of its wait (ms)
+ * <prefix>:jobs:{<queue>}:wake          channel  a waiter token, published to wake that one waiter
  * <prefix>:jobs:{<queue>}:events        channel  a job id, published when an event is recorded for it
  * <prefix>:leader:{<name>}              string `<owner>:<token>` with PX TTL
  * <prefix>:leader:{<name>}:fence        string fencing counter
  * <prefix>/metrics/<owner>/<name>       string one host's metrics JSON (TTL); the Go anklet's key
  * ```
+ *
+ * Format 1 (anklet before store v2; moved to format 2 on first use, see lua/migrate-queue-1.lua):
+ * `queued` and `handoff` sorted sets, `job:<id>` hashes, `delivery:<id>` strings.
  */
 export interface QueueKeys {
   readonly base: string;
   readonly meta: string;
-  readonly queued: string;
-  readonly handoff: string;
   readonly leases: string;
   /** Requeued jobs waiting out their back-off. */
   readonly delayed: string;
   readonly quarantine: string;
+  readonly idle: string;
   readonly wake: string;
   /** Channel of recorded job events (message: the job id). */
   readonly events: string;
-  /** Prefix of job hashes; the scripts append the id. */
-  readonly jobPrefix: string;
   job(id: string): string;
   done(id: string): string;
-  delivery(id: string): string;
   bad(id: string): string;
+  /** Format 1 keys, for migration tests and tools. */
+  readonly legacy: { readonly queued: string; readonly handoff: string; job(id: string): string; delivery(id: string): string };
 }
 
 /** Braces would move the hash tag, so they may not appear in names that build keys. */
@@ -54,18 +61,21 @@ export function queueKeys(prefix: string, queue: string): QueueKeys {
   return {
     base,
     meta: `${base}:meta`,
-    queued: `${base}:queued`,
-    handoff: `${base}:handoff`,
     leases: `${base}:leases`,
     delayed: `${base}:delayed`,
     quarantine: `${base}:quarantine`,
+    idle: `${base}:idle`,
     wake: `${base}:wake`,
     events: `${base}:events`,
-    jobPrefix: `${base}:job:`,
-    job: (id) => `${base}:job:${id}`,
+    job: (id) => `${base}:j:${id}`,
     done: (id) => `${base}:done:${id}`,
-    delivery: (id) => `${base}:delivery:${id}`,
     bad: (id) => `${base}:bad:${id}`,
+    legacy: {
+      queued: `${base}:queued`,
+      handoff: `${base}:handoff`,
+      job: (id) => `${base}:job:${id}`,
+      delivery: (id) => `${base}:delivery:${id}`,
+    },
   };
 }
 

@@ -11,7 +11,13 @@ export class MalformedRecordError extends Error {
   }
 }
 
-const PHASES = new Set<JobPhase>(['queued', 'claimed', 'preparing', 'vm_started', 'registered', 'in_progress', 'cleaning', 'finished']);
+/**
+ * The most bytes in one payload piece. Redis keeps a hash in its compact listpack encoding while
+ * every value is at most `hash-max-listpack-value` bytes (64 by default); one longer value turns
+ * the whole record into a hash table, about twice the memory. 63, not 64: a listpack string of up
+ * to 63 bytes has a one-byte header.
+ */
+export const PIECE_BYTES = 63;
 
 /** Turns a flat `[field, value, ...]` reply into an object. */
 export function pairsToRecord(flat: ReadonlyArray<unknown>, from = 0): Record<string, string> {
@@ -20,11 +26,37 @@ export function pairsToRecord(flat: ReadonlyArray<unknown>, from = 0): Record<st
   return out;
 }
 
-/** Decodes a job hash; throws {@link MalformedRecordError} when it has no id or its payload is not JSON. */
-export function decodeJob<P>(key: string, hash: Record<string, string>): StoredJob<P> {
-  const id = hash['id'];
-  if (!id) throw new MalformedRecordError(key, 'missing id');
-  const rawPayload = hash['payload'];
+/** Cuts text into pieces of at most {@link PIECE_BYTES} UTF-8 bytes, never inside a character. */
+export function payloadPieces(text: string): string[] {
+  const bytes = Buffer.from(text, 'utf8');
+  const pieces: string[] = [];
+  let start = 0;
+  while (start < bytes.length) {
+    let end = Math.min(start + PIECE_BYTES, bytes.length);
+    // A continuation byte (10xxxxxx) at the cut would split a character: cut before its lead byte.
+    while (end < bytes.length && end > start + 1 && ((bytes[end] ?? 0) & 0xc0) === 0x80) end -= 1;
+    pieces.push(bytes.subarray(start, end).toString('utf8'));
+    start = end;
+  }
+  return pieces.length > 0 ? pieces : [''];
+}
+
+/** Joins the payload pieces `0`, `1`, ... of a record. */
+function payloadText(hash: Record<string, string>): string | undefined {
+  if (hash['0'] === undefined) return undefined;
+  let text = '';
+  for (let i = 0; hash[String(i)] !== undefined; i += 1) text += hash[String(i)];
+  return text;
+}
+
+const int = (value: string | undefined): number | undefined => (value === undefined ? undefined : Number(value));
+
+/**
+ * Decodes a record in format 2 (see `lua/_lib.lua`) that a script already checked field by field;
+ * what is left to check here is the payload. Throws {@link MalformedRecordError}.
+ */
+export function decodeJob<P>(key: string, id: string, queue: string, hash: Record<string, string>): StoredJob<P> {
+  const rawPayload = payloadText(hash);
   if (rawPayload === undefined) throw new MalformedRecordError(key, 'missing payload');
   let payload: P;
   try {
@@ -34,31 +66,33 @@ export function decodeJob<P>(key: string, hash: Record<string, string>): StoredJ
   }
   const events: Record<string, JobEvent> = {};
   for (const [field, value] of Object.entries(hash)) {
-    if (!field.startsWith('ev:')) continue;
+    if (!field.startsWith('e:')) continue;
     try {
-      events[field.slice(3)] = JSON.parse(value) as JobEvent;
+      events[field.slice(2)] = JSON.parse(value) as JobEvent;
     } catch {
       // A broken event note must not make the job unreadable; the job itself is fine.
     }
   }
-  const phase = hash['phase'] as JobPhase | undefined;
-  const num = (field: string): number | undefined => (hash[field] === undefined ? undefined : Number(hash[field]));
   return {
     id,
-    queue: hash['queue'] ?? '',
+    queue,
     payload,
-    attempts: num('attempts') ?? 0,
-    phase: phase && PHASES.has(phase) ? phase : 'queued',
-    enqueuedAt: num('enqueuedAt') ?? 0,
-    owner: hash['owner'],
-    leaseExpiresAt: num('leaseUntil'),
-    vmName: hash['vmName'],
-    runnerId: hash['runnerId'],
-    repositoryOwner: hash['repositoryOwner'],
-    template: hash['template'],
-    handedOffBy: hash['handedOffBy'],
-    lastReason: hash['lastReason'],
-    notBefore: num('notBefore'),
+    attempts: int(hash['a']) ?? 0,
+    // Defaults are not stored: no phase is `queued`, no token or attempts is 0.
+    phase: (hash['f'] ?? 'queued') as JobPhase,
+    enqueuedAt: int(hash['t']) ?? 0,
+    owner: hash['w'],
+    leaseExpiresAt: int(hash['l']),
+    vmName: hash['x'],
+    runnerId: hash['r'],
+    repositoryOwner: hash['o'],
+    template: hash['m'],
+    handedOffBy: hash['b'],
+    lastReason: hash['y'],
+    notBefore: int(hash['z']),
     events,
   };
 }
+
+/** Record fields `update` may change, by the name the contract uses. */
+export const UPDATE_FIELDS = { phase: 'f', vmName: 'x', runnerId: 'r' } as const;

@@ -22,9 +22,10 @@ import {
 } from '@anklet/core';
 import { closeClient, type RedisConnection } from './connection.js';
 import { leaderKeys, metricsKey, metricsKeyPattern, queueKeys, type QueueKeys } from './keys.js';
-import { decodeJob, MalformedRecordError, pairsToRecord } from './record.js';
+import { decodeJob, MalformedRecordError, pairsToRecord, payloadPieces, UPDATE_FIELDS } from './record.js';
+import { refusalError, RefusalCodes } from './refusals.js';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry.js';
-import { createScriptRunner, type ScriptRunner } from './scripts.js';
+import { createScriptRunner, type ScriptNote, type ScriptRunner } from './scripts.js';
 import { Waker } from './wake.js';
 
 /** Options for {@link createRedisJobStore}. */
@@ -36,17 +37,18 @@ export interface RedisJobStoreOptions {
   readonly logger?: Logger | undefined;
   /** Overrides the connection's retry policy (bare clients default to 5 / 1000 ms / 2.0). */
   readonly retry?: RetryPolicy | undefined;
-  /** How long a finished job id is remembered so a late redelivery is refused (default 7 days). */
+  /** How long a finished (or quarantined) job id is remembered so a late redelivery is refused (default 7 days). */
   readonly finishedTtlMs?: number | undefined;
   /** How long a delivery id is remembered (default 7 days; GitHub redelivers for 3). */
   readonly deliveryTtlMs?: number | undefined;
-  /** Most jobs one claim looks at when filters skip jobs (default 1000). */
-  readonly claimScanLimit?: number | undefined;
   /** Close the connection in `close()` (default true). */
   readonly closeConnection?: boolean | undefined;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
+/** Jobs of an older record format moved per script call (each call blocks Redis briefly). */
+const MIGRATION_BATCH = 500;
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
 
 function isConnection(value: RedisConnectionOrClient): value is RedisConnection {
   return typeof (value as RedisConnection).retry === 'object' && 'client' in value;
@@ -59,11 +61,20 @@ function counted(values: ReadonlyArray<string> | undefined): string[] {
   return [String(list.length), ...list];
 }
 
-function leaseLost(lease: JobLease): AnkletError {
-  return new AnkletError(ErrorCodes.LEASE_LOST, `lease on job ${lease.job.id} in queue ${lease.job.queue} is no longer held by ${lease.owner}`, {
-    details: { jobId: lease.job.id, queue: lease.job.queue, owner: lease.owner, token: lease.token },
-  });
+/** A delivery id as stored: a UUID (GitHub's form) as its 16 bytes, anything else as it is. */
+function deliveryArg(id: string | undefined): string | Buffer {
+  if (!id) return '';
+  return UUID.test(id) ? Buffer.from(id.replace(/-/g, ''), 'hex') : id;
 }
+
+/** Throws the refusal a script answered, if it answered one. */
+function check(reply: unknown, lease: JobLease): void {
+  const error = refusalError(reply, lease);
+  if (error) throw error;
+}
+
+/** One row of `read-jobs`: `['id', id, field, value, ...]`. */
+type Row = unknown[];
 
 /**
  * The Redis job store. Every multi-key step is one Lua script (see `lua/`), run with EVALSHA, so a
@@ -80,8 +91,13 @@ export class RedisJobStore implements JobStore {
   private readonly waker: Waker;
   private readonly finishedTtlMs: number;
   private readonly deliveryTtlMs: number;
-  private readonly claimScanLimit: number;
   private readonly closeConnection: (() => Promise<void>) | undefined;
+  /** Per queue: resolves once the queue is in the current record format (see `ready`). */
+  private readonly migrated = new Map<string, Promise<void>>();
+  /** Per queue: the change counter seen by the last claim that found nothing (see `waitForWork`). */
+  private readonly seenChanges = new Map<string, string>();
+  /** Per queue: claims that found nothing and were not yet followed by a wait (those waits are active). */
+  private readonly fruitless = new Map<string, number>();
 
   constructor(options: RedisJobStoreOptions) {
     const redis = options.redis;
@@ -92,14 +108,22 @@ export class RedisJobStore implements JobStore {
     this.logger = options.logger;
     this.retry = options.retry ?? connection?.retry ?? defaultRetryPolicy;
     this.target = connection?.target ?? describeTarget(this.client);
-    this.run = createScriptRunner(this.client);
+    this.run = createScriptRunner(this.client, (notes) => this.logNotes(notes));
     const duplicate = connection ? () => connection.duplicate() : () => this.client.duplicate();
     this.waker = new Waker(duplicate, this.logger);
     this.finishedTtlMs = options.finishedTtlMs ?? 7 * DAY_MS;
     this.deliveryTtlMs = options.deliveryTtlMs ?? 7 * DAY_MS;
-    this.claimScanLimit = options.claimScanLimit ?? 1000;
     const close = options.closeConnection ?? true;
     this.closeConnection = close ? (connection ? () => connection.close() : () => closeClient(this.client)) : undefined;
+  }
+
+  /** Wake-ups this store's waits acted on (each resolved one waiting handler). */
+  get wakeups(): number {
+    return this.waker.wakeups;
+  }
+
+  private logNotes(notes: ReadonlyArray<ScriptNote>): void {
+    for (const note of notes) this.logger?.error('malformed job record quarantined', { key: note.key, reason: note.reason });
   }
 
   private keys(queue: string): QueueKeys {
@@ -110,103 +134,123 @@ export class RedisJobStore implements JobStore {
     return withRetry(this.retry, name, fn, { logger: this.logger, target: this.target });
   }
 
+  /** Runs a queue script: KEYS = [meta], ARGV = [base, tombstone TTL, ...args]. */
+  private script(name: string, k: QueueKeys, args: ReadonlyArray<string | number | Buffer>): Promise<unknown> {
+    return this.run(name, [k.meta], [k.base, this.finishedTtlMs, ...args]);
+  }
+
+  /**
+   * Resolves once `queue` is in the current record format. An older anklet's queue is moved over
+   * in batches, in queue order, the first time this process uses it (unreadable records are
+   * quarantined with their key and reason); afterwards this is one resolved promise.
+   */
+  private ready(queue: string): Promise<void> {
+    let done = this.migrated.get(queue);
+    if (!done) {
+      const k = this.keys(queue);
+      done = (async () => {
+        for (;;) {
+          const finished = await this.op('migrate queue', () => this.script('migrate-queue', k, [queue, MIGRATION_BATCH]));
+          if (Number(finished) === 1) return;
+        }
+      })();
+      done.catch(() => this.migrated.delete(queue));
+      this.migrated.set(queue, done);
+    }
+    return done;
+  }
+
   async enqueue<P>(job: NewJob<P>): Promise<EnqueueResult> {
     const k = this.keys(job.queue);
-    const payload = JSON.stringify(job.payload);
-    const deliveryKey = job.deliveryId ? k.delivery(job.deliveryId) : `${k.base}:delivery:`;
+    await this.ready(job.queue);
+    const pieces = payloadPieces(JSON.stringify(job.payload) ?? 'null');
     const result = await this.op('enqueue job', () =>
-      this.run('enqueue-job', [k.meta, k.queued, k.job(job.id), deliveryKey, k.done(job.id)], [
-        job.id,
-        job.queue,
-        payload,
-        job.deliveryId ?? '',
-        job.repositoryOwner ?? '',
-        job.template ?? '',
-        this.deliveryTtlMs,
-        k.wake,
-      ]),
+      this.script('enqueue-job', k, [job.id, deliveryArg(job.deliveryId), job.repositoryOwner ?? '', job.template ?? '', this.deliveryTtlMs, ...pieces]),
     );
     return result as EnqueueResult;
   }
 
   async recordEvent(queue: string, jobId: string, event: JobEvent): Promise<boolean> {
     const k = this.keys(queue);
-    const result = await this.op('record event', () => this.run('record-event', [k.job(jobId)], [event.action, JSON.stringify(event), k.events, jobId]));
-    return result === 1;
+    await this.ready(queue);
+    const result = await this.op('record event', () => this.script('record-event', k, [event.action, JSON.stringify(event), jobId]));
+    return Number(result) === 1;
   }
 
   async claim<P>(request: ClaimRequest): Promise<JobLease<P> | null> {
     const k = this.keys(request.queue);
+    await this.ready(request.queue);
     const args = [
       request.owner,
       Math.max(1, Math.round(request.leaseMs)),
-      k.jobPrefix,
-      this.claimScanLimit,
       ...counted(request.repositoryOwners),
       ...counted(request.refusedTemplates),
       ...counted(request.skipJobIds),
       ...counted(request.skipHandedOffBy),
     ];
-    // A claimed record that turns out unreadable is quarantined and the claim goes on; the loop
-    // bound only protects against a queue full of garbage.
+    // A claimed record whose payload turns out unreadable is quarantined and the claim goes on;
+    // the loop bound only protects against a queue full of garbage.
     for (let round = 0; round < 20; round += 1) {
-      const reply = (await this.op('claim job', () => this.run('claim-job', [k.handoff, k.queued, k.leases, k.quarantine, k.delayed, k.meta], args))) as unknown[] | null;
-      if (!reply) return null;
+      const reply = (await this.op('claim job', () => this.script('claim-job', k, args))) as unknown[];
+      if (reply[0] === 'none') {
+        this.seenChanges.set(request.queue, String(reply[1]));
+        this.fruitless.set(request.queue, (this.fruitless.get(request.queue) ?? 0) + 1);
+        return null;
+      }
+      if (reply[0] === 'again') continue;
       const token = Number(reply[0]);
       const hash = pairsToRecord(reply, 1);
-      const key = k.job(hash['id'] ?? '?');
+      const id = hash['id'] ?? '';
       try {
-        const job = decodeJob<P>(key, hash);
-        return { job, owner: request.owner, token };
+        return { job: decodeJob<P>(k.job(id), id, request.queue, hash), owner: request.owner, token };
       } catch (error) {
         if (!(error instanceof MalformedRecordError)) throw error;
-        await this.quarantineRecord(k, hash['id'] ?? '', error);
+        await this.quarantineRecord(k, id, error, request.owner, token);
       }
     }
     return null;
   }
 
   async quarantine(lease: JobLease, reason: string): Promise<void> {
-    // TODO(store v2): refuse when the lease is not held (one script with the lease check).
     const k = this.keys(lease.job.queue);
-    await this.quarantineRecord(k, lease.job.id, new MalformedRecordError(k.job(lease.job.id), reason));
+    await this.ready(lease.job.queue);
+    const reply = await this.op('quarantine job', () => this.script('quarantine-job', k, [lease.owner, lease.token, lease.job.id, reason]));
+    check(reply, lease);
+    this.logger?.error('job quarantined by its owner', { key: k.job(lease.job.id), reason });
   }
 
-  private async quarantineRecord(k: QueueKeys, id: string, error: MalformedRecordError): Promise<void> {
-    this.logger?.error('malformed job record quarantined', { key: error.key, reason: error.reason });
-    await this.op('quarantine job', () =>
-      this.run('quarantine-job', [k.job(id), k.bad(id), k.quarantine, k.queued, k.handoff, k.leases, k.delayed], [id, error.reason]),
-    );
+  /** Sets a record aside that a script returned but this side could not decode. */
+  private async quarantineRecord(k: QueueKeys, id: string, error: MalformedRecordError, owner = '', token = 0): Promise<void> {
+    await this.op('quarantine job', () => this.script('quarantine-job', k, [owner, owner ? token : '', id, error.reason]));
   }
 
   async renew<P>(lease: JobLease<P>, leaseMs: number): Promise<JobLease<P>> {
     const k = this.keys(lease.job.queue);
-    const until = Number(
-      await this.op('renew lease', () =>
-        this.run('renew-lease', [k.job(lease.job.id), k.leases], [lease.owner, lease.token, Math.max(1, Math.round(leaseMs)), lease.job.id]),
-      ),
-    );
-    if (until < 0) throw leaseLost(lease);
-    return { ...lease, job: { ...lease.job, leaseExpiresAt: until } };
+    await this.ready(lease.job.queue);
+    const reply = await this.op('renew lease', () => this.script('renew-lease', k, [lease.owner, lease.token, Math.max(1, Math.round(leaseMs)), lease.job.id]));
+    check(reply, lease);
+    return { ...lease, job: { ...lease.job, leaseExpiresAt: Number(reply) } };
   }
 
   async update(lease: JobLease, patch: { phase?: JobPhase; vmName?: string | null; runnerId?: string | null }): Promise<void> {
     const k = this.keys(lease.job.queue);
+    await this.ready(lease.job.queue);
     const pairs: string[] = [];
-    if (patch.phase !== undefined) pairs.push('phase', patch.phase);
-    if (patch.vmName !== undefined) pairs.push('vmName', patch.vmName ?? '');
-    if (patch.runnerId !== undefined) pairs.push('runnerId', patch.runnerId ?? '');
-    const result = await this.op('update job', () => this.run('update-job', [k.job(lease.job.id)], [lease.owner, lease.token, ...pairs]));
-    if (Number(result) < 0) throw leaseLost(lease);
+    // '' and null both remove the field (the contract: update treats '' like null).
+    if (patch.phase !== undefined) pairs.push(UPDATE_FIELDS.phase, patch.phase);
+    if (patch.vmName !== undefined) pairs.push(UPDATE_FIELDS.vmName, patch.vmName ?? '');
+    if (patch.runnerId !== undefined) pairs.push(UPDATE_FIELDS.runnerId, patch.runnerId ?? '');
+    const reply = await this.op('update job', () => this.script('update-job', k, [lease.owner, lease.token, lease.job.id, ...pairs]));
+    check(reply, lease);
   }
 
   private async returnJob(lease: JobLease, mode: 'requeue' | 'handoff', reason: string, delayMs = 0): Promise<void> {
     const k = this.keys(lease.job.queue);
-    const target = mode === 'handoff' ? k.handoff : k.queued;
-    const result = await this.op(mode === 'handoff' ? 'hand off job' : 'requeue job', () =>
-      this.run('return-job', [k.job(lease.job.id), k.leases, target, k.meta, k.delayed], [mode, lease.owner, lease.token, reason, lease.job.id, k.wake, delayMs]),
+    await this.ready(lease.job.queue);
+    const reply = await this.op(mode === 'handoff' ? 'hand off job' : 'requeue job', () =>
+      this.script('return-job', k, [mode, lease.owner, lease.token, reason, lease.job.id, delayMs]),
     );
-    if (Number(result) < 0) throw leaseLost(lease);
+    check(reply, lease);
   }
 
   requeue(lease: JobLease, reason: string, options: RequeueOptions = {}): Promise<void> {
@@ -219,23 +263,24 @@ export class RedisJobStore implements JobStore {
 
   async finish(lease: JobLease, outcome: string): Promise<void> {
     const k = this.keys(lease.job.queue);
-    const result = await this.op('finish job', () =>
-      this.run('finish-job', [k.job(lease.job.id), k.leases, k.done(lease.job.id)], [lease.owner, lease.token, outcome, this.finishedTtlMs, lease.job.id]),
-    );
-    if (Number(result) < 0) throw leaseLost(lease);
+    await this.ready(lease.job.queue);
+    const reply = await this.op('finish job', () => this.script('finish-job', k, [lease.owner, lease.token, outcome, lease.job.id]));
+    check(reply, lease);
   }
 
-  /** Decodes `[id, field, value, ...]` rows, quarantining rows that cannot be read. */
-  private async decodeRows<P>(k: QueueKeys, rows: unknown[]): Promise<StoredJob<P>[]> {
-    const jobs: StoredJob<P>[] = [];
-    for (const row of rows as unknown[][]) {
-      const id = String(row[0]);
-      const hash = pairsToRecord(row, 1);
+  /** Reads rows of `read-jobs`; records the scripts could not read were quarantined there. */
+  private async readJobs<P>(k: QueueKeys, queue: string, what: string, args: ReadonlyArray<string | number>): Promise<Array<{ job: StoredJob<P>; token: number }>> {
+    await this.ready(queue);
+    const rows = (await this.op('read jobs', () => this.script('read-jobs', k, [what, ...args]))) as Row[];
+    const jobs: Array<{ job: StoredJob<P>; token: number }> = [];
+    for (const row of rows) {
+      const hash = pairsToRecord(row, 0);
+      const id = hash['id'] ?? '';
       try {
-        if (Object.keys(hash).length === 0) throw new MalformedRecordError(k.job(id), 'job record missing');
-        jobs.push(decodeJob<P>(k.job(id), hash));
+        jobs.push({ job: decodeJob<P>(k.job(id), id, queue, hash), token: Number(hash['k'] ?? 0) });
       } catch (error) {
         if (!(error instanceof MalformedRecordError)) throw error;
+        this.logger?.error('malformed job record quarantined', { key: error.key, reason: error.reason });
         await this.quarantineRecord(k, id, error);
       }
     }
@@ -246,38 +291,26 @@ export class RedisJobStore implements JobStore {
     const k = this.keys(queue);
     // The leases set holds only running jobs (about one per VM slot in the fleet), so reading it
     // whole is cheap; this runs once when a handler starts.
-    const rows = (await this.op('list owned jobs', () => this.run('list-jobs', [k.leases], [k.jobPrefix, 0, 100_000, owner]))) as unknown[];
-    const tokens = new Map<string, number>();
-    for (const row of rows as unknown[][]) tokens.set(String(row[0]), Number(pairsToRecord(row, 1)['token'] ?? 0));
-    const jobs = await this.decodeRows<P>(k, rows);
-    return jobs.map((job) => ({ job, owner, token: tokens.get(job.id) ?? 0 }));
+    const rows = await this.readJobs<P>(k, queue, 'claimed', [0, 100_000, owner]);
+    return rows.map(({ job, token }) => ({ job, owner, token }));
   }
 
   async get<P>(queue: string, jobId: string): Promise<StoredJob<P> | null> {
-    const k = this.keys(queue);
-    const hash = await this.op('get job', () => this.client.hgetall(k.job(jobId)));
-    if (Object.keys(hash).length === 0) return null;
-    try {
-      return decodeJob<P>(k.job(jobId), hash);
-    } catch (error) {
-      if (!(error instanceof MalformedRecordError)) throw error;
-      await this.quarantineRecord(k, jobId, error);
-      return null;
-    }
+    const rows = await this.readJobs<P>(this.keys(queue), queue, 'ids', [0, 1, jobId]);
+    return rows[0]?.job ?? null;
   }
 
   async list<P>(queue: string, state: JobState, page: { offset?: number; limit?: number } = {}): Promise<ReadonlyArray<StoredJob<P>>> {
-    const k = this.keys(queue);
-    const zset = state === 'queued' ? k.queued : state === 'delayed' ? k.delayed : state === 'handed_off' ? k.handoff : k.leases;
     const offset = Math.max(0, page.offset ?? 0);
     const limit = Math.min(Math.max(1, page.limit ?? 100), 1000);
-    const rows = (await this.op('list jobs', () => this.run('list-jobs', [zset], [k.jobPrefix, offset, limit, '']))) as unknown[];
-    return this.decodeRows<P>(k, rows);
+    const rows = await this.readJobs<P>(this.keys(queue), queue, state, [offset, limit, '']);
+    return rows.map((row) => row.job);
   }
 
   async stats(queue: string): Promise<QueueStats> {
     const k = this.keys(queue);
-    const reply = (await this.op('queue stats', () => this.run('queue-stats', [k.queued, k.handoff, k.leases, k.quarantine, k.delayed], [k.jobPrefix]))) as number[];
+    await this.ready(queue);
+    const reply = (await this.op('queue stats', () => this.script('queue-stats', k, []))) as number[];
     const [queued = 0, handedOff = 0, claimed = 0, quarantined = 0, oldestQueuedAgeMs = 0, delayed = 0, nextDue = -1] = reply.map(Number);
     return { queued, handedOff, claimed, quarantined, oldestQueuedAgeMs, delayed, nextDelayedDueMs: nextDue < 0 ? null : nextDue };
   }
@@ -296,12 +329,9 @@ export class RedisJobStore implements JobStore {
 
   async reapExpired(queue: string, options: ReapOptions = {}): Promise<ReapResult> {
     const k = this.keys(queue);
-    const rows = (await this.op('list expired leases', () => this.run('expired-leases', [k.leases], [k.jobPrefix, options.limit ?? 100]))) as unknown[];
-    const tokens = new Map<string, string>();
-    for (const row of rows as unknown[][]) tokens.set(String(row[0]), pairsToRecord(row, 1)['token'] ?? '');
-    const jobs = await this.decodeRows(k, rows);
+    const rows = await this.readJobs(k, queue, 'expired', [0, options.limit ?? 100]);
     const result = { requeued: [] as string[], finished: [] as string[], skipped: [] as string[] };
-    for (const job of jobs) {
+    for (const { job, token } of rows) {
       let decision: string = 'requeue';
       if (options.decide) {
         try {
@@ -311,24 +341,18 @@ export class RedisJobStore implements JobStore {
           decision = 'skip';
         }
       }
-      const token = tokens.get(job.id) ?? '';
-      let done = -1;
+      let reply: unknown = RefusalCodes.LEASE_LOST;
       if (decision === 'requeue') {
-        done = Number(
-          await this.op('reap job', () =>
-            this.run('return-job', [k.job(job.id), k.leases, k.queued, k.meta, k.delayed], ['reap', '', token, `lease of ${job.owner ?? '?'} expired`, job.id, k.wake, 0]),
-          ),
-        );
+        reply = await this.op('reap job', () => this.script('return-job', k, ['reap', '', token, `lease of ${job.owner ?? '?'} expired`, job.id, 0]));
       } else if (decision === 'finish') {
-        done = Number(
-          await this.op('reap job', () => this.run('finish-job', [k.job(job.id), k.leases, k.done(job.id)], ['', token, 'reaped', this.finishedTtlMs, job.id])),
-        );
+        reply = await this.op('reap job', () => this.script('finish-job', k, ['', token, 'reaped', job.id]));
       }
-      // -1: the owner renewed, or someone re-claimed, between the listing and now.
-      if (done < 0) result.skipped.push(job.id);
+      // A refusal: the owner renewed, or someone re-claimed or finished it, between the listing and now.
+      const done = Number(reply) === 1;
+      if (!done) result.skipped.push(job.id);
       else if (decision === 'finish') result.finished.push(job.id);
       else result.requeued.push(job.id);
-      if (done >= 0) this.logger?.warn(`expired lease reaped (${decision})`, { workflowJobID: job.id, queue, owner: job.owner });
+      if (done) this.logger?.warn(`expired lease reaped (${decision})`, { workflowJobID: job.id, queue, owner: job.owner });
     }
     return result;
   }
@@ -337,8 +361,27 @@ export class RedisJobStore implements JobStore {
     return this.waker.waitEvent(this.keys(queue).events, jobId, timeoutMs, signal);
   }
 
+  /**
+   * Targeted wake-up: the wait registers one idle token; an enqueue (or requeue, hand-off) wakes
+   * one token in the fleet. When the queue changed since this process's last fruitless claim on
+   * it, the wait ends at once instead (the job may have come in between). A wait that follows a
+   * fruitless claim is active; any other (a handler waiting for a free VM slot) is passive and is
+   * woken only when no active waiter is idle.
+   */
   waitForWork(queue: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {
-    return this.waker.wait(this.keys(queue).wake, timeoutMs, signal);
+    const k = this.keys(queue);
+    const owed = this.fruitless.get(queue) ?? 0;
+    if (owed > 0) this.fruitless.set(queue, owed - 1);
+    const active = owed > 0 ? '1' : '0';
+    const register = async (token: string, ms: number): Promise<boolean> => {
+      await this.ready(queue);
+      const seen = active === '1' ? (this.seenChanges.get(queue) ?? '') : '';
+      return Number(await this.script('wait-idle', k, [token, Math.max(1, Math.round(ms)), seen, active])) === 1;
+    };
+    const unregister = (token: string): void => {
+      this.client.zrem(k.idle, token).catch(() => undefined);
+    };
+    return this.waker.waitTargeted(k.wake, timeoutMs, signal, register, unregister);
   }
 
   async acquireLeadership(name: string, owner: string, ttlMs: number): Promise<LeaderLease | null> {

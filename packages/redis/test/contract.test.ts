@@ -1,10 +1,15 @@
+import { existsSync } from 'node:fs';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startRedisCluster, startRedisServer, uniquePrefix, deleteKeysWithPrefix, type RedisCluster, type RedisServer } from '@anklet/testing';
+import Database from 'better-sqlite3';
+import type { Cluster, Redis } from 'ioredis';
+import { EMBEDDED_STORE_FILE } from '../src/embedded-job-store.js';
 import { EmbeddedJobStore, createRedisConnection, createRedisJobStore } from '../src/index.js';
-import { describeJobStoreContract } from './contract.js';
+import { queueKeys } from '../src/keys.js';
+import { describeJobStoreContract, type ContractOptions } from './contract.js';
 
 let server: RedisServer;
 let cluster: RedisCluster;
@@ -18,36 +23,108 @@ afterAll(async () => {
 
 const fastRetry = { max_retries: 2, retry_delay: 50, retry_backoff_factor: 2 };
 
-describeJobStoreContract('standalone Redis', async () => {
-  const prefix = uniquePrefix('contract');
-  return {
-    open: () => createRedisJobStore({ redis: createRedisConnection({ url: server.url, ...fastRetry }), prefix }),
-    dispose: () => (server.external ? deleteKeysWithPrefix(server.url, prefix) : Promise.resolve()),
-  };
-});
+/**
+ * Records anklet did not write, made by hand in Redis: what an operator's mistake, another tool
+ * sharing the database or a crash could leave under a job key (record format 2, see
+ * lua/_lib.lua; records of the older format are covered by migration.test.ts).
+ */
+const redisPoison: Record<string, (raw: Redis | Cluster, key: string) => Promise<unknown>> = {
+  'wrong key type (WRONGTYPE)': async (raw, key) => {
+    await raw.del(key);
+    return raw.rpush(key, 'not a hash');
+  },
+  'hash without its format marker': (raw, key) => raw.hdel(key, 'v'),
+  'hash without enqueue time': (raw, key) => raw.hdel(key, 't'),
+  'wrong-type field (attempts not a number)': (raw, key) => raw.hset(key, 'a', 'many'),
+  'wrong-type field (fencing token not a number)': (raw, key) => raw.hset(key, 'k', 'x1'),
+  'unknown phase': (raw, key) => raw.hset(key, 'f', 'exploded'),
+  'unknown state': (raw, key) => raw.hset(key, 's', 'z'),
+  'unexpected field': (raw, key) => raw.hset(key, 'colour', 'blue'),
+  'payload not JSON': (raw, key) => raw.hset(key, '0', '{ not json'),
+  'payload missing': (raw, key) => raw.hdel(key, '0'),
+  'record missing (id still listed)': (raw, key) => raw.del(key),
+};
+const redisOptions: ContractOptions = { poisonVariants: Object.keys(redisPoison) };
 
-describeJobStoreContract('Redis Cluster (three nodes)', async () => {
-  const prefix = uniquePrefix('contract');
-  const seed = cluster.nodes[0]!;
+function redisBackend(prefix: string, connect: () => ReturnType<typeof createRedisConnection>, dispose: () => Promise<void>) {
+  const raw = connect();
   return {
-    open: () => createRedisJobStore({ redis: createRedisConnection({ url: seed.host, port: seed.port, cluster_mode: true, ...fastRetry }), prefix }),
-    dispose: () => Promise.resolve(),
-  };
-});
-
-describeJobStoreContract('embedded', async () => {
-  const dir = await mkdtemp(join(tmpdir(), 'anklet-embedded-'));
-  // One process holds one embedded store: a second handle is the same store until it is closed
-  // (a restart), then a new instance reads the directory back.
-  let current: EmbeddedJobStore | undefined;
-  return {
-    open: () => {
-      if (!current || current.isClosed) current = new EmbeddedJobStore({ dir });
-      return current;
+    open: () => createRedisJobStore({ redis: connect(), prefix }),
+    writePoison: async (queue: string, jobId: string, variant: string) => {
+      const write = redisPoison[variant];
+      if (!write) throw new Error(`unknown poison variant ${variant}`);
+      await write(raw.client, queueKeys(prefix, queue).job(jobId));
     },
-    dispose: () => rm(dir, { recursive: true, force: true }),
+    dispose: async () => {
+      await raw.close();
+      await dispose();
+    },
   };
-});
+}
+
+describeJobStoreContract(
+  'standalone Redis',
+  async () => {
+    const prefix = uniquePrefix('contract');
+    return redisBackend(
+      prefix,
+      () => createRedisConnection({ url: server.url, ...fastRetry }),
+      () => (server.external ? deleteKeysWithPrefix(server.url, prefix) : Promise.resolve()),
+    );
+  },
+  redisOptions,
+);
+
+describeJobStoreContract(
+  'Redis Cluster (three nodes)',
+  async () => {
+    const seed = cluster.nodes[0]!;
+    return redisBackend(
+      uniquePrefix('contract'),
+      () => createRedisConnection({ url: seed.host, port: seed.port, cluster_mode: true, ...fastRetry }),
+      () => Promise.resolve(),
+    );
+  },
+  redisOptions,
+);
+
+/** Rows anklet did not write, made by hand in the database: what another tool or a bad edit could leave. */
+const sqlitePoison: Record<string, string> = {
+  'payload not JSON': `payload = '{ not json'`,
+  'unknown phase': `phase = 'exploded'`,
+  'unknown state': `state = 'zombie'`,
+  'wrong-type column (attempts text)': `attempts = 'many'`,
+  'wrong-type column (fencing token text)': `token = 'x1'`,
+  'wrong-type column (enqueued_at text)': `enqueued_at = 'yesterday'`,
+  'wrong-type column (position text)': `pos = 'first'`,
+  'wrong-type column (payload a number)': `payload = 42.5, vm_name = x'00ff'`,
+};
+
+describeJobStoreContract(
+  'embedded (SQLite)',
+  async () => {
+    // The contract is about behaviour, not the disk: on a tmpfs (where there is one) a commit's
+    // fsync costs nothing, so cases that make thousands of calls do not time out on a slow disk.
+    // Durability across a kill is tested on the real disk (embedded-processes.test.ts).
+    const dir = await mkdtemp(join(existsSync('/dev/shm') ? '/dev/shm' : tmpdir(), 'anklet-embedded-'));
+    // Every handle is its own connection to the same database file, as another process would be;
+    // reopening after close() is a restart.
+    return {
+      open: () => new EmbeddedJobStore({ dir }),
+      writePoison: async (queue: string, jobId: string, variant: string) => {
+        const raw = new Database(join(dir, EMBEDDED_STORE_FILE), { timeout: 5000 });
+        try {
+          const changed = raw.prepare(`UPDATE jobs SET ${sqlitePoison[variant] ?? 'nothing'} WHERE queue = ? AND id = ?`).run(queue, jobId).changes;
+          if (changed !== 1) throw new Error(`no row for ${queue}/${jobId}`);
+        } finally {
+          raw.close();
+        }
+      },
+      dispose: () => rm(dir, { recursive: true, force: true }),
+    };
+  },
+  { poisonVariants: Object.keys(sqlitePoison) },
+);
 
 describe('metrics snapshots in Redis', () => {
   it('uses the Go key anklet/metrics/<owner>/<name> and skips keys of another type', async () => {

@@ -1,11 +1,37 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isAnkletError, ErrorCodes, type JobLease, type JobStore } from '@anklet/core';
+import { isAnkletError, isLeaseRefusal, ErrorCodes, type JobLease, type JobStore } from '@anklet/core';
+import { describePoisonCases } from './contract-poison.js';
+import { describeRefusalCases } from './contract-refusals.js';
+import { describeStarvationCases } from './contract-starvation.js';
 
 /** One backing store per test: `open()` may be called again to get a second handle on the same data (another process, a restart). */
 export interface ContractBackend {
   open(): JobStore;
   dispose(): Promise<void>;
+  /**
+   * The store's own poison writer: turns the stored record of job `jobId` (enqueued, and maybe
+   * claimed, through the store) into one this store cannot read, the way `variant` (one of
+   * {@link ContractOptions.poisonVariants}) says. Required when the options name variants.
+   */
+  writePoison?(queue: string, jobId: string, variant: string): Promise<void>;
+}
+
+/** Per-store options of the suite. */
+export interface ContractOptions {
+  /**
+   * The kinds of unreadable record this store's {@link ContractBackend.writePoison} writes (Redis:
+   * wrong key type, hash without `queue`, wrong-type fields, unknown phase...; SQLite: rows that
+   * fail to decode). Each gets a queued and a claimed poison case.
+   */
+  readonly poisonVariants?: ReadonlyArray<string>;
+}
+
+/** What the case files of the suite share: the current store and a way to open another handle. */
+export interface ContractContext {
+  readonly store: JobStore;
+  readonly backend: ContractBackend;
+  open(): JobStore;
 }
 
 interface Payload {
@@ -14,16 +40,22 @@ interface Payload {
 
 const lease = { leaseMs: 30_000 } as const;
 
-async function expectLeaseLost(promise: Promise<unknown>): Promise<void> {
+/** Awaits a call that must be refused with `code` (an AnkletError that `isLeaseRefusal` accepts). */
+export async function expectRefusal(promise: Promise<unknown>, code: string): Promise<void> {
   const error = await promise.then(
-    () => undefined,
+    () => 'resolved',
     (e: unknown) => e,
   );
-  expect(isAnkletError(error) && error.code).toBe(ErrorCodes.LEASE_LOST);
+  expect(isAnkletError(error) ? error.code : error).toBe(code);
+  expect(isLeaseRefusal(error)).toBe(true);
+}
+
+function expectLeaseLost(promise: Promise<unknown>): Promise<void> {
+  return expectRefusal(promise, ErrorCodes.LEASE_LOST);
 }
 
 /** The job store contract, run against every implementation. */
-export function describeJobStoreContract(label: string, createBackend: () => Promise<ContractBackend>): void {
+export function describeJobStoreContract(label: string, createBackend: () => Promise<ContractBackend>, options: ContractOptions = {}): void {
   describe(`JobStore contract: ${label}`, () => {
     let backend: ContractBackend;
     let store: JobStore;
@@ -43,6 +75,18 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
       await Promise.all(opened.splice(0).map((s) => s.close()));
       await backend.dispose();
     });
+    const context: ContractContext = {
+      get store() {
+        return store;
+      },
+      get backend() {
+        return backend;
+      },
+      open,
+    };
+    describeRefusalCases(context);
+    describePoisonCases(context, options.poisonVariants ?? []);
+    describeStarvationCases(context);
 
     it('de-duplicates intake by job id and by delivery id', async () => {
       expect(await store.enqueue({ id: '1', queue: q, payload: { n: 1 }, deliveryId: 'd1' })).toBe('enqueued');
@@ -183,7 +227,7 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
       expect(await store.get(q, 'a')).toBeNull();
       expect(await store.stats(q)).toMatchObject({ queued: 0, claimed: 0 });
       expect(await store.enqueue({ id: 'a', queue: q, payload: { n: 0 } })).toBe('duplicate_job');
-      await expectLeaseLost(store.renew(a, 1000));
+      await expectRefusal(store.renew(a, 1000), ErrorCodes.JOB_FINISHED);
     });
 
     it('records events against known jobs only', async () => {
@@ -316,11 +360,12 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
       // Writing again replaces the value and the expiry.
       await store.putHostSnapshot('acme/RUNNER1', '{"plugins":[1]}', 60_000);
       const list = await store.listHostSnapshots();
-      expect([...list].sort((a, b) => a.key.localeCompare(b.key))).toEqual([
-        { key: 'acme/RUNNER1', json: '{"plugins":[1]}' },
-        { key: 'acme/SHORT', json: '{}' },
+      // Sorted by key, each with the time the store received it.
+      expect(list.map(({ key, json }) => ({ key, json }))).toEqual([
         // A leading slash (no owner) is dropped, as the Go anklet does.
         { key: 'RECEIVER', json: '{"n":1}' },
+        { key: 'acme/RUNNER1', json: '{"plugins":[1]}' },
+        { key: 'acme/SHORT', json: '{}' },
       ]);
       await sleep(250);
       expect((await store.listHostSnapshots()).map((s) => s.key).sort()).toEqual(['RECEIVER', 'acme/RUNNER1']);

@@ -106,23 +106,25 @@ describe('malformed records', () => {
     const raw = new Redis(server.url);
     try {
       const k = queueKeys(prefix, 'q');
-      // Ahead of a good job: a member without a record, a record without id, a payload that is not JSON.
-      await raw.zadd(k.queued, -3, 'ghost', -2, 'noid', -1, 'notjson');
-      await raw.hset(k.job('noid'), 'payload', '{}');
-      await raw.hset(k.job('notjson'), 'id', 'notjson', 'queue', 'q', 'payload', '{not json', 'state', 'queued');
+      // Left by an older anklet (record format 1), ahead of a good job: a member without a record,
+      // a record without id, a payload that is not JSON.
+      const old = k.legacy;
+      await raw.zadd(old.queued, -3, 'ghost', -2, 'noid', -1, 'notjson');
+      await raw.hset(old.job('noid'), 'payload', '{}');
+      await raw.hset(old.job('notjson'), 'id', 'notjson', 'queue', 'q', 'payload', '{not json', 'state', 'queued');
       await store.enqueue({ id: 'good', queue: 'q', payload: { ok: true } });
 
       const lease = await store.claim({ queue: 'q', owner: 'h', leaseMs: 10_000 });
       expect(lease?.job).toMatchObject({ id: 'good', payload: { ok: true } });
       const notes = await store.listQuarantined('q');
       expect(notes.map((n) => [n.jobId, n.key]).sort()).toEqual([
-        ['ghost', k.job('ghost')],
-        ['noid', k.job('noid')],
-        ['notjson', k.job('notjson')],
+        ['ghost', old.job('ghost')],
+        ['noid', old.job('noid')],
+        ['notjson', old.job('notjson')],
       ]);
       expect(await store.stats('q')).toMatchObject({ queued: 0, claimed: 1, quarantined: 3 });
       // The unreadable payload was logged by the store with its key and kept aside for a person.
-      expect(logger.lines).toContainEqual({ level: 'error', msg: 'malformed job record quarantined', fields: { key: k.job('notjson'), reason: 'payload is not JSON' } });
+      expect(logger.lines).toContainEqual({ level: 'error', msg: 'malformed job record quarantined', fields: { key: old.job('notjson'), reason: 'payload is not JSON' } });
       expect(await raw.hget(k.bad('notjson'), 'payload')).toBe('{not json');
       expect(await raw.exists(k.bad('noid'))).toBe(1);
     } finally {

@@ -15,7 +15,12 @@ export interface QueueStatus {
   readonly quarantined: number;
   /** Age of the oldest waiting job in whole seconds, 0 when none waits. */
   readonly oldest_queued_age_seconds: number;
+  /** The newest records set aside as unreadable (at most {@link QUARANTINE_SHOWN}); only when there are some. */
+  readonly recent_quarantined?: ReadonlyArray<{ readonly key: string; readonly job_id?: string | undefined; readonly reason: string; readonly at: string }>;
 }
+
+/** Quarantined records listed per queue by `anklet status`. */
+export const QUARANTINE_SHOWN = 5;
 
 /** What `anklet status --json` prints. */
 export interface FleetStatus {
@@ -53,7 +58,7 @@ function queuesToCount(config: LoadedConfig, view: StatusView, extra: ReadonlyAr
 
 /** Reads every host's snapshot and the live counts of every known queue. */
 export async function readFleetStatus(
-  store: Pick<JobStore, 'listHostSnapshots' | 'stats'>,
+  store: Pick<JobStore, 'listHostSnapshots' | 'stats' | 'listQuarantined'>,
   config: LoadedConfig,
   options: { queues?: ReadonlyArray<string>; now?: Date } = {},
 ): Promise<FleetStatus> {
@@ -69,6 +74,16 @@ export async function readFleetStatus(
       claimed: s.claimed,
       quarantined: s.quarantined,
       oldest_queued_age_seconds: Math.round(s.oldestQueuedAgeMs / 1000),
+      ...(s.quarantined > 0
+        ? {
+            recent_quarantined: (await store.listQuarantined(queue, QUARANTINE_SHOWN)).map((n) => ({
+              key: n.key,
+              job_id: n.jobId,
+              reason: n.reason,
+              at: new Date(n.at).toISOString(),
+            })),
+          }
+        : {}),
     });
   }
   const hosts = [...view.hosts].sort((a, b) => a.key.localeCompare(b.key));
@@ -157,6 +172,11 @@ export function renderFleetStatus(status: FleetStatus, source: string): string[]
         ]),
       ),
     );
+    const set = status.queues.flatMap((q) => (q.recent_quarantined ?? []).map((n) => [q.queue, n.key, n.reason, n.at]));
+    if (set.length > 0) {
+      out.push('', `quarantined records (newest first, at most ${QUARANTINE_SHOWN} per queue):`);
+      out.push(...renderTable(['QUEUE', 'KEY', 'REASON', 'AT'], set));
+    }
   }
   return out;
 }
