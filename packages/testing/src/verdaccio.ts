@@ -147,7 +147,8 @@ export async function startLocalRegistry(options: StartLocalRegistryOptions = {}
     rmSync(dir, { recursive: true, force: true });
   };
   try {
-    await waitUntilUp(url, child, () => output, 30_000);
+    // Generous: verdaccio loads a few hundred modules, slow on a busy 2-core machine.
+    await waitUntilUp(url, child, () => output, 120_000);
     const token = await addUser(url);
     const userconfig = path.join(dir, 'npmrc');
     const hostPath = url.replace(/^https?:/, '');
