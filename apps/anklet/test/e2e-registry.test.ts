@@ -106,7 +106,11 @@ beforeAll(async () => {
   prefix = path.join(root, 'prefix');
   mkdirSync(home);
   // The new user's npm configuration: the registry, nothing else (no token: installs are anonymous).
-  writeFileSync(path.join(home, '.npmrc'), `registry=${registry.url}\n`);
+  // Plus the machine's nodedir, if its npm config has one: native dependencies (better-sqlite3)
+  // build from source against local Node headers where the headers cannot be downloaded.
+  const nodedir = spawnSync('npm', ['config', 'get', 'nodedir'], { encoding: 'utf8' }).stdout.trim();
+  const keepNodedir = nodedir && nodedir !== 'undefined' && nodedir !== 'null' ? `nodedir=${nodedir}\n` : '';
+  writeFileSync(path.join(home, '.npmrc'), `registry=${registry.url}\n${keepNodedir}`);
 
   // The release command the README documents, pointed at this registry; the token is in a user
   // config file, never on a command line. --no-git-tag: no tags in the developer's clone.
