@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { AnkletError, ErrorCodes, isAnkletError } from '@anklet/core';
+import { AnkletError, childEnv, ErrorCodes, isAnkletError } from '@anklet/core';
 import { findPackageDir, loadPlugin } from './load-plugin.js';
 import { readManifest } from './manifest.js';
 import { SHORT_IDS, expandInstallSpec, packageNameOf } from './short-ids.js';
@@ -43,7 +43,7 @@ function readDependencies(pluginsPath: string): Record<string, string> {
 function runNpm(args: string[], cwd: string): Promise<void> {
   return new Promise((resolve, reject) => {
     // An argument array, never a shell string: specs come from the command line.
-    execFile('npm', [...args, ...NPM_FLAGS], { cwd, maxBuffer: 16 * 1024 * 1024, env: { ...process.env, npm_config_prefix: cwd } }, (err, _stdout, stderr) => {
+    execFile('npm', [...args, ...NPM_FLAGS], { cwd, maxBuffer: 16 * 1024 * 1024, env: childEnv(process.env, { prefixes: ['npm_config_', 'NPM_CONFIG_'], set: { npm_config_prefix: cwd } }) }, (err, _stdout, stderr) => {
       if (!err) return resolve();
       const tail = String(stderr).trim().split('\n').slice(-12).join('\n');
       reject(new AnkletError(ErrorCodes.PLUGIN_INSTALL_FAILED, `npm ${args[0]} failed${tail ? `:\n${tail}` : ''}`, { operator: true, cause: err }));
