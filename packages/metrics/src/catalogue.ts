@@ -22,6 +22,14 @@ export const COUNTERS: Readonly<Record<string, FamilySpec>> = {
   job_retries: { help: 'Jobs retried on a new VM, by reason.', labels: ['reason'] },
   registration_timeouts: { help: 'Runners that did not pick up their job within registration_timeout_seconds.', labels: [] },
   orphans_cleaned: { help: 'Leftover VMs and runners removed, by kind.', labels: ['kind'] },
+  jobs_bad_labels: {
+    help: 'Jobs whose labels look like anka labels but do not parse, by what the receiver did (action: cancel or ignore, from on_bad_labels).',
+    labels: ['action'],
+  },
+  bad_label_cancels: {
+    help: 'Workflow-run cancels the receiver sent for jobs with bad labels (result: sent, already_completed, failed).',
+    labels: ['result'],
+  },
 };
 
 export const GAUGES: Readonly<Record<string, FamilySpec>> = {

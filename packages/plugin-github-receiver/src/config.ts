@@ -31,6 +31,17 @@ export const receiverConfigSchema = z
     body_limit_bytes: int().default(5 * 1024 * 1024).pipe(z.number().min(1024)),
     /** The store write must finish within this, or the webhook gets a 503 (GitHub gives up at 10 s). */
     store_timeout_ms: int().default(8000).pipe(z.number().min(100).max(9500)),
+    /**
+     * A job whose labels look like anka labels but do not parse (`anka-template`, `my-anka-template:x`,
+     * two templates, an empty tag): `cancel` stores it, logs an ERROR and cancels its workflow run;
+     * `ignore` leaves it alone (it waits on GitHub for a runner that never comes). Anklet only.
+     */
+    on_bad_labels: z
+      .enum(['cancel', 'ignore'], { error: 'expected cancel or ignore' })
+      .default('cancel')
+      .describe(
+        'Receivers: a job whose labels look like anka labels but do not parse (anka-template without ":", my-anka-template:x, two templates, an empty tag): cancel (store it, log an ERROR, cancel its workflow run) or ignore',
+      ),
     /** Only jobs of these workflows (by name); empty = all. */
     workflows: z
       .object({ include: list(), exclude: list() })
