@@ -2,13 +2,16 @@
  * Fleet benchmark (issue #9 item 4): six measurements of whole anklet hosts (the real binary with
  * the packed plugins) against github-sim and zero-latency anka-sims, through @anklet/fleet.
  *
- * Run A, one host on the embedded store (a receiver and two handlers, `sleep_interval: 10`):
+ * Run A, one host on the embedded store (a receiver and two handlers, `sleep_interval: 10`), whose
+ * store holds a backlog of BENCH_FLEET_BACKLOG (1,000) queued jobs of another organization:
  *   - idle resident memory of the host's process tree, after 10 s idle;
  *   - pick-up latency: the `queued` delivery leaving github-sim → `anka clone` process start, over
  *     N sequential jobs;
  *   - orchestration overhead: claim → `cleanup | finished`, minus the union of the time spent in
  *     anka calls, GitHub API calls and the simulated runner (from the sims' own records);
  *   - start-to-ready: spawn → `/readyz` 200, and → every handler and the receiver logged started.
+ * Run P (fleet-pickup.ts), Redis: pick-up of one host beside the Go handler loop replayed against
+ *   the same redis-server (go-replay.ts) with sleep_interval 0 and 10, both with the backlog.
  * Run B, Redis, a receiver host and 3 handler hosts × 2 slots, a deep queue of 1-s jobs:
  *   - VM-slot utilisation while jobs wait, jobs per minute;
  *   - GitHub API calls per successful job, by route.
@@ -22,12 +25,19 @@ import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { spawn } from 'node:child_process';
 import { ankaSimBinDir, createAnkaSimHome } from '@anklet/anka-sim';
-import { installFleetPlugins, simulatedTemplate, startFleet, type Fleet, type FleetHost, type LogLine } from '@anklet/fleet';
+import { installFleetPlugins, simulatedTemplate, startFleet } from '@anklet/fleet';
+import { createEmbeddedJobStore } from '@anklet/redis';
+import { ankaCalls, deliveriesOf, linesOf, timeOf } from './fleet-records.js';
+import { BACKLOG_OWNER, GO_SLEEP_INTERVALS, runPickup, type PickupRun } from './fleet-pickup.js';
 import { median, overlap, parseSimRequest, percentile, readyz, treeRssKb, unionLength, type Interval, type SimRequest } from './fleet-stats.js';
+import { goQueueJob } from './go-replay.js';
 
 const SEQUENTIAL_JOBS = Number(process.env.BENCH_FLEET_JOBS ?? 30);
 const QUEUE_DEPTH = Number(process.env.BENCH_FLEET_QUEUE ?? 60);
 const STARTS = Number(process.env.BENCH_FLEET_STARTS ?? 7);
+const PICKUP_JOBS = Number(process.env.BENCH_FLEET_PICKUP_JOBS ?? 20);
+/** Queued jobs of another organization in the store before the single-host runs start. */
+const BACKLOG = Number(process.env.BENCH_FLEET_BACKLOG ?? 1000);
 const IDLE_MS = 10_000;
 const RESULTS = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../results/fleet.md');
 
@@ -37,33 +47,6 @@ const ms = (n: number) => (Number.isFinite(n) ? `${Math.round(n)}` : '–');
 const say = (text: string) => process.stderr.write(`${text}\n`);
 /** One tag only: a pre-pulled template whose current tag is the one the jobs ask for, so no job pulls. */
 const TEMPLATES = [simulatedTemplate({ tags: [{ tag: '1c2r', cpuCores: 1, ramGiB: 2 }] })];
-
-/** Epoch ms of an anklet JSON log line (`time` is RFC 3339 with milliseconds). */
-const timeOf = (line: LogLine) => Date.parse(String(line.time));
-
-/** Every log line of every process a host had, with a given `msg`. */
-function linesOf(host: FleetHost, text: string): LogLine[] {
-  return host.runs.flatMap((run) => run.lines.filter((l) => l.msg === text));
-}
-
-/** A host's anka calls as intervals (process start → exit), with the VM they name, if any. */
-function ankaCalls(host: FleetHost): Array<Interval & { command: string; vm: string | undefined }> {
-  return host.anka.timings().map((t) => {
-    const args = t.argv.filter((a) => !a.startsWith('-'));
-    return { start: Date.parse(t.start), end: Date.parse(t.end), command: args[0] ?? '', vm: t.argv.find((a) => a.startsWith('anklet-vm-')) };
-  });
-}
-
-/** `queued` / `in_progress` / `completed` deliveries of a job: when github-sim started sending each. */
-function deliveriesOf(fleet: Fleet, jobId: number): Map<string, number> {
-  const found = new Map<string, number>();
-  for (const d of fleet.sim.world.deliveries) {
-    if (d.event !== 'workflow_job' || d.redelivery || found.has(d.action ?? '')) continue;
-    const body = JSON.parse(d.body) as { workflow_job?: { id?: number } };
-    if (body.workflow_job?.id === jobId) found.set(d.action ?? '', d.deliveredAt);
-  }
-  return found;
-}
 
 function simLog(sink: SimRequest[]): (line: string) => void {
   return (line) => {
@@ -125,11 +108,29 @@ interface RunA {
   ankaCallMs: number[];
 }
 
+/**
+ * The backlog of the single-host run: queued jobs of another organization (another queue: this
+ * host's handlers never take them), written with the host's own store factory into the store the
+ * host opens (`<config dir>/store`, as HostStores does) before it starts.
+ */
+async function seedEmbeddedBacklog(dir: string, count: number): Promise<void> {
+  const store = createEmbeddedJobStore({ dir });
+  try {
+    for (let i = 0; i < count; i += 1) {
+      const id = 9_000_000_000 + i;
+      // A Go-sized record (about 600 bytes), as the receiver stores.
+      await store.enqueue({ id: String(id), queue: BACKLOG_OWNER, payload: JSON.parse(goQueueJob(id, BACKLOG_OWNER)) as unknown, repositoryOwner: BACKLOG_OWNER });
+    }
+  } finally {
+    await store.close();
+  }
+}
+
 async function runA(pluginsPath: string, spawnExitMs: number): Promise<RunA> {
   const requests: SimRequest[] = [];
-  say(`run A: one host (receiver + 2 handlers, embedded store, sleep_interval 10), ${SEQUENTIAL_JOBS} sequential jobs`);
+  say(`run A: one host (receiver + 2 handlers, embedded store, sleep_interval 10), backlog ${BACKLOG}, ${SEQUENTIAL_JOBS} sequential jobs`);
   const fleet = await startFleet({
-    hosts: [{ name: 'host', receiver: true, handlers: 2, sleepInterval: 10 }],
+    hosts: [{ name: 'host', receiver: true, handlers: 2, sleepInterval: 10, start: false }],
     prePull: true,
     templates: TEMPLATES,
     pluginsPath,
@@ -137,6 +138,8 @@ async function runA(pluginsPath: string, spawnExitMs: number): Promise<RunA> {
   });
   try {
     const host = fleet.host('host');
+    await seedEmbeddedBacklog(path.join(path.dirname(host.config), 'store'), BACKLOG);
+    await fleet.startHost('host');
     const pid = host.process!.child.pid!;
 
     // Idle: what the host does (and costs) with nothing to do.
@@ -419,14 +422,31 @@ async function calibrateSpawnExit(): Promise<number> {
   }
 }
 
-function report(a: RunA, b: RunB, load: { before: string; after: string }, spawnExitMs: number): string {
+/** Run P's rows: ours and the replayed Go loop, measured against one Redis in one run. */
+function pickupRows(p: PickupRun): string[] {
+  const oursP50 = median(p.oursToClaim);
+  const rows = [
+    `| pick-up, Redis, **ours** (sleep_interval 10, ${p.backlog} queued jobs of another org in the store): \`queued\` delivery → claim | N=${p.oursToClaim.length} sequential | p50 ${ms(oursP50)} ms, p95 ${ms(percentile(p.oursToClaim, 95))} ms (→ \`anka clone\` p50 ${ms(median(p.oursToClone))} ms, p95 ${ms(percentile(p.oursToClone, 95))} ms) | p50 < 100 ms | ${oursP50 < 100 ? 'met' : '**not met**'} |`,
+  ];
+  for (const sleepInterval of GO_SLEEP_INTERVALS) {
+    const go = p.go.get(sleepInterval)!;
+    const missed = p.goMissed.get(sleepInterval)!;
+    rows.push(
+      `| pick-up, Redis, **Go loop replayed** in the same run (sleep_interval ${sleepInterval}${sleepInterval === 0 ? ', Go default' : ', documented'}; same backlog in its list of that org): \`RPUSH\` → \`LREM\` claim | N=${go.length} sequential${missed ? ` (${missed} not claimed within 120 s)` : ''} | p50 ${ms(median(go))} ms, p95 ${ms(percentile(go, 95))} ms; **ours ${(median(go) / oursP50).toFixed(0)}× faster at p50**, ${(percentile(go, 95) / percentile(p.oursToClaim, 95)).toFixed(0)}× at p95 | – | – |`,
+    );
+  }
+  return rows;
+}
+
+function report(a: RunA, b: RunB, p: PickupRun, load: { before: string; after: string }, spawnExitMs: number): string {
   const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
   const p50Pickup = median(a.pickup);
   const p50Overhead = median(a.overheadNet);
   const apiPerJob = b.callsTotal / Math.max(1, b.succeeded);
   const readyz = median(a.readyzMs);
   const rows = [
-    `| pick-up: \`queued\` delivery → \`anka clone\` (sleep_interval 10) | N=${a.pickup.length} sequential | p50 ${ms(p50Pickup)} ms, p95 ${ms(percentile(a.pickup, 95))} ms (delivery → claim p50 ${ms(median(a.pickupToClaim))} ms; claim → clone: ${median(a.preCloneCalls)} anka calls, p50 ${ms(median(a.preCloneAnkaMs))} ms inside them; pick-up without them p50 ${ms(median(a.pickupOwn))} ms, p95 ${ms(percentile(a.pickupOwn, 95))} ms) | p50 < 100 ms; Go ≈ 5,000+ ms | ${yes(p50Pickup < 100)} |`,
+    `| pick-up, embedded store: \`queued\` delivery → \`anka clone\` (sleep_interval 10, ${BACKLOG} queued jobs of another org in the store) | N=${a.pickup.length} sequential | p50 ${ms(p50Pickup)} ms, p95 ${ms(percentile(a.pickup, 95))} ms (delivery → claim p50 ${ms(median(a.pickupToClaim))} ms; claim → clone: ${median(a.preCloneCalls)} anka calls, p50 ${ms(median(a.preCloneAnkaMs))} ms inside them; pick-up without them p50 ${ms(median(a.pickupOwn))} ms, p95 ${ms(percentile(a.pickupOwn, 95))} ms) | p50 < 100 ms | ${yes(p50Pickup < 100)} |`,
+    ...pickupRows(p),
     `| orchestration overhead per job (zero-latency sims) | N=${a.overhead.length} sequential | p50 ${ms(median(a.overhead))} ms, p95 ${ms(percentile(a.overhead, 95))} ms of p50 ${ms(median(a.total))} ms claim → clean-up (anka ${ms(median(a.ankaMs))}, GitHub API ${ms(median(a.githubMs))}, runner ${ms(median(a.runnerMs))}); \`completed\` → first clean-up call p50 ${ms(median(a.watchLag))} ms; overhead without that wait p50 ${ms(median(a.overheadBeyondWatch))} ms, p95 ${ms(percentile(a.overheadBeyondWatch, 95))} ms. **Net of the ${median(a.ankaCallsPerJob)} simulated anka processes' spawn and exit** (${spawnExitMs} ms each, calibrated in this run, outside anka-sim's clock): **p50 ${ms(p50Overhead)} ms**, p95 ${ms(percentile(a.overheadNet, 95))} ms | < 150 ms (net) | ${yes(p50Overhead < 150)} |`,
     `| VM-slot utilisation while jobs wait (3 hosts × 2 slots, 1-s jobs) | ${b.jobs} jobs queued at once | ${(b.utilisation * 100).toFixed(1)}% over ${(b.windowMs / 1000).toFixed(1)} s (VM clone → delete p50 ${ms(median(b.vmLifeMs))} ms; slot without a VM ${ms(b.gapPerVmMs)} ms per VM: delete → the handler's next claim p50 ${ms(median(b.deleteToClaimMs))} ms, claim → clone p50 ${ms(median(b.claimToCloneMs))} ms) | ≥ 90% | ${yes(b.utilisation >= 0.9)} |`,
     `| jobs per minute (same run) | ${b.succeeded}/${b.jobs} succeeded | ${b.jobsPerMinute.toFixed(1)} /min first dispatch → last clean-up (${b.jobsPerMinuteWaiting.toFixed(1)} /min while jobs wait; ideal ${(6 * 60).toFixed(0)} /min for 6 slots × 1 s) | – | – |`,
@@ -476,8 +496,9 @@ async function main(): Promise<void> {
   const spawnExitMs = await calibrateSpawnExit();
   say(`one simulated anka call costs ${spawnExitMs} ms outside anka-sim's clock (spawn + exit)`);
   const a = await runA(pluginsPath, spawnExitMs);
+  const p = await runPickup({ pluginsPath, templates: TEMPLATES, jobs: PICKUP_JOBS, backlog: BACKLOG });
   const b = await runB(pluginsPath);
-  const markdown = report(a, b, { before, after: loadAverage() }, spawnExitMs);
+  const markdown = report(a, b, p, { before, after: loadAverage() }, spawnExitMs);
   mkdirSync(path.dirname(RESULTS), { recursive: true });
   writeFileSync(RESULTS, `# Fleet benchmark results\n\nWritten by \`pnpm --filter @anklet/bench bench:fleet\`; definitions in ../README.md.\n\n${markdown}`);
   process.stdout.write(markdown);

@@ -1,25 +1,29 @@
 /**
  * Receiver throughput and latency: signed `workflow_job` webhooks, 50 concurrent keep-alive
- * connections, against (a) the receiver (`createReceiverApp`: node:http serves the webhook path,
- * express the rest) and (b) a bare `node:http` baseline doing the same essential work (verify the
- * signature, parse, one store write); (c) is the receiver again, with a query string on the path so
- * that express's router serves the webhook (the design before the node:http fast path). Same Redis,
- * same payloads, one run. Each server runs in its own process (receiver-server.ts); rounds alternate.
+ * connections (wrk), against three servers in one run, rounds alternating:
+ *   (a) baseline: a bare `node:http` server doing HMAC verify + `JSON.parse` + one `RPUSH`
+ *       (receiver-baseline.ts; not our enqueue script, no log, no metrics);
+ *   (b) ours on Redis: the real `anklet` host with the receiver plugin, its JSON logger writing to a
+ *       file at the default level, its metrics service on, the Redis store (receiver-host.ts);
+ *   (c) ours on the embedded store: the same host with no database configured.
+ * Same Redis server, same payloads. Writes bench/results/receiver.md. Definitions: bench/README.md.
  */
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createHmac } from 'node:crypto';
 import { once } from 'node:events';
-import { writeFileSync, rmSync } from 'node:fs';
-import { loadavg, tmpdir } from 'node:os';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { cpus, loadavg, tmpdir } from 'node:os';
 import path from 'node:path';
 import { Transform } from 'node:stream';
 import { fileURLToPath } from 'node:url';
+import { installFleetPlugins } from '@anklet/fleet';
 import { startRedisServer } from '@anklet/testing';
+import { Redis } from 'ioredis';
+import { startReceiverHost } from './receiver-host.js';
 
 const SECRET = 'bench-secret';
 const CONCURRENCY = 50;
 const DURATION_MS = Number(process.env.BENCH_SECONDS ?? 12) * 1000;
-/** Unique webhooks per round; far more than one round can send on this machine. */
 /** Unique webhooks written for a round; doubled (and the round run again) when a round used them all. */
 let poolSize = 60_000;
 
@@ -38,6 +42,9 @@ interface Round {
   seconds: number;
   p50: number;
   p99: number;
+  /** CPU the server process and redis-server used during the round, ms. */
+  serverCpuMs: number;
+  redisCpuMs: number;
 }
 
 interface Summary {
@@ -46,6 +53,9 @@ interface Summary {
   p99: number;
   errors: number;
   count: number;
+  /** CPU per request, µs: the server process, and redis-server. */
+  serverCpuUs: number;
+  redisCpuUs: number;
 }
 
 const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)] ?? NaN;
@@ -54,7 +64,16 @@ const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floo
 function summarise(rounds: Round[]): Summary {
   const count = rounds.reduce((sum, r) => sum + r.requests, 0);
   const seconds = rounds.reduce((sum, r) => sum + r.seconds, 0);
-  return { rps: count / seconds, p50: median(rounds.map((r) => r.p50)), p99: median(rounds.map((r) => r.p99)), errors: rounds.reduce((sum, r) => sum + r.errors, 0), count };
+  const cpu = (pick: (r: Round) => number) => (rounds.reduce((sum, r) => sum + pick(r), 0) * 1000) / Math.max(1, count);
+  return {
+    rps: count / seconds,
+    p50: median(rounds.map((r) => r.p50)),
+    p99: median(rounds.map((r) => r.p99)),
+    errors: rounds.reduce((sum, r) => sum + r.errors, 0),
+    count,
+    serverCpuUs: cpu((r) => r.serverCpuMs),
+    redisCpuUs: cpu((r) => r.redisCpuMs),
+  };
 }
 
 const WRK_THREADS = 2;
@@ -96,14 +115,31 @@ function loadOnce(url: string, firstId: number, durationMs: number): Round | und
     poolSize *= 2;
     return undefined;
   }
-  return { requests, errors: errors + non2xx, seconds: durationUs / 1e6, p50: p50 / 1000, p99: p99 / 1000 };
+  return { requests, errors: errors + non2xx, seconds: durationUs / 1e6, p50: p50 / 1000, p99: p99 / 1000, serverCpuMs: 0, redisCpuMs: 0 };
 }
 
-/** Starts one server process and resolves with its port. */
-async function startServer(kind: 'baseline' | 'receiver', redisUrl: string): Promise<{ port: number; child: ChildProcess }> {
-  // BENCH_PROFILE=<dir>: each server writes a V8 CPU profile there when it stops.
-  const profile = process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : [];
-  const child = spawn(process.execPath, [...profile, fileURLToPath(new URL('./receiver-server.js', import.meta.url)), kind, redisUrl, SECRET], { stdio: ['ignore', 'pipe', 'inherit'] });
+/** BENCH_PROFILE=<dir>: every server process writes a V8 CPU profile there when it stops. */
+const profileArgs = () => (process.env.BENCH_PROFILE ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_PROFILE}`] : []);
+
+const TICK_MS = 1000 / Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim());
+/** CPU time (user + system) a process has used, ms, from /proc/<pid>/stat. */
+function processCpuMs(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return (Number(fields[11]) + Number(fields[12])) * TICK_MS;
+}
+
+/** CPU time redis-server has used, ms (`INFO cpu`). */
+async function redisCpuMs(client: Redis): Promise<number> {
+  const info = await client.info('cpu');
+  const read = (name: string) => Number(new RegExp(`${name}:([\\d.]+)`).exec(info)?.[1] ?? NaN);
+  return (read('used_cpu_sys') + read('used_cpu_user')) * 1000;
+}
+
+/** Starts the baseline process and resolves with its port (the secret goes over stdin). */
+async function startBaseline(redisUrl: string): Promise<{ port: number; child: ChildProcess }> {
+  const child = spawn(process.execPath, [...profileArgs(), fileURLToPath(new URL('./receiver-baseline.js', import.meta.url)), redisUrl], { stdio: ['pipe', 'pipe', 'inherit'] });
+  child.stdin!.end(`${SECRET}\n`);
   const [line] = (await once(child.stdout!.pipe(split()), 'data')) as [string];
   return { port: Number(/port (\d+)/.exec(line)![1]), child };
 }
@@ -123,46 +159,104 @@ function split(): Transform {
 }
 
 const ROUNDS = 4;
+const RESULTS = fileURLToPath(new URL('../results/receiver.md', import.meta.url));
 /** The machine is shared: say how busy it was, before and after. */
 const loadAverage = () => loadavg().map((l) => l.toFixed(2)).join(' ');
+const say = (text: string) => process.stderr.write(`${text}\n`);
+type Target = 'baseline' | 'redis' | 'embedded';
+const LABELS: Record<Target, string> = {
+  baseline: 'node:http + HMAC + JSON.parse + RPUSH (baseline)',
+  redis: 'anklet host, receiver on Redis',
+  embedded: 'anklet host, receiver on the embedded store',
+};
+/** BENCH_TARGETS=baseline,redis (for a quick look or a profile); default all three. */
+const chosen = (process.env.BENCH_TARGETS ?? 'baseline,redis,embedded').split(',').map((t) => t.trim()) as Target[];
+if (!chosen.includes('baseline') || chosen.some((t) => !(t in LABELS))) throw new Error('BENCH_TARGETS: a comma-separated subset of baseline,redis,embedded that includes baseline');
+
+const work = mkdtempSync(path.join(tmpdir(), 'anklet-bench-receiver-'));
 const loadBefore = loadAverage();
+say(`load average before: ${loadBefore}`);
 const redis = await startRedisServer({ allowExternal: false });
-const servers: ChildProcess[] = [];
+const stops: Array<() => Promise<void> | void> = [];
 try {
-  const baseline = await startServer('baseline', redis.url);
-  const receiver = await startServer('receiver', redis.url);
-  servers.push(baseline.child, receiver.child);
-  const targets = {
-    baseline: `http://127.0.0.1:${baseline.port}/jobs/v1/receiver`,
-    receiver: `http://127.0.0.1:${receiver.port}/jobs/v1/receiver`,
-    // Not the exact path, so the fast path leaves it to express, which routes it to the same handler.
-    viaExpress: `http://127.0.0.1:${receiver.port}/jobs/v1/receiver?via=express`,
-  };
-  const names = Object.keys(targets) as Array<keyof typeof targets>;
+  const pluginsPath = path.join(work, 'plugins');
+  say('installing the receiver plugin (anklet plugins install, cached by build)');
+  await installFleetPlugins(pluginsPath);
+  const ports = new Map<Target, number>();
+  const pids = new Map<Target, number>();
+  const redisClient = new Redis(redis.url);
+  stops.push(() => void redisClient.disconnect());
+  const logs = new Map<Target, string>();
+  const baseline = await startBaseline(redis.url);
+  stops.push(() => void baseline.child.kill('SIGTERM'));
+  ports.set('baseline', baseline.port);
+  pids.set('baseline', baseline.child.pid!);
+  for (const target of chosen.filter((t) => t !== 'baseline')) {
+    const host = await startReceiverHost({
+      dir: path.join(work, target),
+      pluginsPath,
+      secret: SECRET,
+      redisPort: target === 'redis' ? redis.port : undefined,
+      profileDir: process.env.BENCH_PROFILE,
+    });
+    stops.push(() => host.stop());
+    ports.set(target, host.port);
+    pids.set(target, host.child.pid!);
+    logs.set(target, host.logFile);
+  }
+  const url = (target: Target) => `http://127.0.0.1:${ports.get(target)!}/jobs/v1/receiver`;
   let id = 1e9;
   // Warm every target up, then interleave rounds so a change in machine load hits all of them alike.
-  for (const name of names) load(targets[name], (id += 1e7), 1000);
-  const totals = { baseline: [] as Round[], receiver: [] as Round[], viaExpress: [] as Round[] };
+  for (const target of chosen) load(url(target), (id += 1e7), 1000);
+  const rounds = new Map<Target, Round[]>(chosen.map((t) => [t, []]));
   for (let round = 0; round < ROUNDS; round += 1) {
-    for (const name of names) totals[name].push(load(targets[name], (id += 1e7), DURATION_MS / ROUNDS));
+    for (const target of chosen) {
+      const cpu0 = processCpuMs(pids.get(target)!);
+      const redis0 = await redisCpuMs(redisClient);
+      const result = load(url(target), (id += 1e7), DURATION_MS / ROUNDS);
+      result.serverCpuMs = processCpuMs(pids.get(target)!) - cpu0;
+      result.redisCpuMs = (await redisCpuMs(redisClient)) - redis0;
+      rounds.get(target)!.push(result);
+      say(`round ${round + 1}/${ROUNDS} ${target}: ${rounds.get(target)!.at(-1)!.requests} requests`);
+    }
   }
-  const base = summarise(totals.baseline);
-  const ours = summarise(totals.receiver);
-  const old = summarise(totals.viaExpress);
-  const row = (name: string, r: Summary) => `| ${name} | ${r.count} | ${r.rps.toFixed(0)} | ${((r.rps / base.rps) * 100).toFixed(0)}% | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} |`;
-  console.log(
-    [
-      '| server | requests | req/s | of baseline | p50 ms | p99 ms | errors |',
-      '|---|---:|---:|---:|---:|---:|---:|',
-      row('node:http baseline', base),
-      row('receiver (node:http fast path)', ours),
-      row('receiver through express routing', old),
-    ].join('\n'),
-  );
-  console.log(`\nload average (1/5/15 min) before: ${loadBefore}; after: ${loadAverage()}`);
-  console.log(`receiver / baseline throughput: ${((ours.rps / base.rps) * 100).toFixed(0)}% (goal >= 70%); receiver p99 ${ours.p99.toFixed(2)} ms (goal < 25 ms)`);
+  const loadAfter = loadAverage();
+  const summaries = new Map(chosen.map((t) => [t, summarise(rounds.get(t)!)]));
+  const base = summaries.get('baseline')!;
+  const share = (t: Target) => summaries.get(t)!.rps / base.rps;
+  const row = (t: Target) => {
+    const r = summaries.get(t)!;
+    return `| ${LABELS[t]} | ${r.count} | ${r.rps.toFixed(0)} | ${(share(t) * 100).toFixed(0)}% | ${r.p50.toFixed(2)} | ${r.p99.toFixed(2)} | ${r.errors} | ${r.serverCpuUs.toFixed(0)} | ${r.redisCpuUs.toFixed(0)} |`;
+  };
+  // What the hosts wrote: one INFO line per stored webhook shows that the logger did real work.
+  const logNote = [...logs].map(([t, file]) => `${t} ${(statSync(file).size / 1024 / 1024).toFixed(1)} MB (${(statSync(file).size / Math.max(1, summaries.get(t)!.count)).toFixed(0)} bytes per request)`).join(', ');
+  const goals: string[] = [];
+  if (summaries.has('redis')) {
+    const r = summaries.get('redis')!;
+    goals.push(`Redis: ${(share('redis') * 100).toFixed(0)}% of the baseline (goal >= 85%), p99 ${r.p99.toFixed(2)} ms (goal < 15 ms): ${share('redis') >= 0.85 && r.p99 < 15 ? 'met' : '**not met**'}`);
+  }
+  if (summaries.has('embedded')) goals.push(`embedded: ${(share('embedded') * 100).toFixed(0)}% of the baseline (goal >= 60%): ${share('embedded') >= 0.6 ? 'met' : '**not met**'}`);
+  const markdown = [
+    `Node ${process.version}, ${cpus().length} vCPUs (shared), wrk ${WRK_THREADS} threads × ${CONCURRENCY} connections, ${ROUNDS} rounds of ${DURATION_MS / ROUNDS / 1000} s per server, alternating; ${new Date().toISOString()}.`,
+    `Load average (1/5/15 min) before: ${loadBefore}; after: ${loadAfter}.`,
+    '',
+    '| server | requests | req/s | of baseline | p50 ms | p99 ms | errors + non-2xx | server CPU µs/req | Redis CPU µs/req |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---:|',
+    ...chosen.map(row),
+    '',
+    ...goals.map((g) => `- ${g}`),
+    `- host log files: ${logNote || 'none'}`,
+    '',
+  ].join('\n');
+  process.stdout.write(markdown);
+  if (chosen.length === 3) {
+    mkdirSync(path.dirname(RESULTS), { recursive: true });
+    writeFileSync(RESULTS, `# Receiver benchmark results\n\nWritten by \`pnpm --filter @anklet/bench bench:receiver\` (BENCH_SECONDS=${DURATION_MS / 1000}); definitions in ../README.md.\n\n${markdown}`);
+    say(`written to ${path.relative(process.cwd(), RESULTS)}`);
+  }
 } finally {
-  for (const child of servers) child.kill('SIGTERM');
+  for (const stop of stops) await stop();
   rmSync(poolFile, { force: true });
   await redis.stop();
+  rmSync(work, { recursive: true, force: true });
 }

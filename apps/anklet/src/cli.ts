@@ -81,17 +81,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const config = program.command('config').description('check the config file');
   config
     .command('validate')
-    .description('load the config and every plugin it names, and report every problem at once')
+    .description('load the config and every plugin it names, check everything start would, and report every problem at once')
     .action(async () => {
       const file = program.opts<{ config?: string }>().config;
       try {
         const [{ describeIssues, loadConfig }, { preparePlugins }] = await Promise.all([loadConfigModule(), import('./config/prepare-plugins.js')]);
         const loaded = loadConfig({ configPath: file });
         const plugins = await preparePlugins(loaded);
-        for (const line of describeIssues(loaded, loaded.warnings)) err(`warning: ${line}`);
+        for (const line of describeIssues(loaded, loaded.warnings, { locate: true })) err(`warning: ${line}`);
         if (loaded.issues.length > 0) {
           err(`${loaded.file}: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'}`);
-          for (const line of describeIssues(loaded, loaded.issues)) err(`  ${line}`);
+          for (const line of describeIssues(loaded, loaded.issues, { locate: true })) err(`  ${line}`);
+          err(`fix each, then run again: anklet -c ${loaded.file} config validate`);
           setExit(ExitCode.Config);
           return;
         }
@@ -105,12 +106,21 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
   config
     .command('schema')
-    .description('print the JSON Schema of config.yml (for editor completion)')
-    .option('--markdown', 'print it as the Markdown reference instead (docs/configuration.md)')
-    .action(async (opts: { markdown?: boolean }) => {
-      const [{ renderConfigReference }, { configJsonSchema }] = await Promise.all([import('./config/config-docs.js'), import('./config/json-schema.js')]);
-      if (opts.markdown) process.stdout.write(renderConfigReference(configJsonSchema() as never));
-      else out(JSON.stringify(configJsonSchema(), null, 2));
+    .description('print the JSON Schema of config.yml for the host and the plugins installed in plugins_path (for editor completion)')
+    .option('--markdown', 'print it as the Markdown reference instead (as docs/configuration.md)')
+    .option(...(['-p, --plugins-path <dir>', 'plugins folder (default: plugins_path of the config, else ~/.config/anklet/plugins)'] as const))
+    .action(async (opts: { markdown?: boolean; pluginsPath?: string }) => {
+      const where = await pluginsPathFor({ ...opts, ...program.opts() });
+      const [{ configReferenceOf }, { listPlugins }, { loadPlugin }] = await Promise.all([
+        import('./config/reference.js'),
+        import('./plugins/installer.js'),
+        import('./plugins/load-plugin.js'),
+      ]);
+      const installed = existsSync(where.pluginsPath) ? (await listPlugins(where.pluginsPath)).filter((row) => row.status === 'ok') : [];
+      const plugins = await Promise.all(installed.map(async (row) => (await loadPlugin({ plugin: row.name, pluginsPath: where.pluginsPath })).plugin));
+      const { schema, markdown } = configReferenceOf(plugins);
+      if (opts.markdown) process.stdout.write(markdown);
+      else out(JSON.stringify(schema, null, 2));
     });
 
   program
@@ -168,7 +178,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         const stores = new HostStores(loaded.workDir ?? loaded.configDir, logger);
         const database = statusDatabaseOf(loaded);
         try {
-          const store = await stores.open(database, 'status');
+          const store = await stores.open(database, 'status', { checkPersistence: false });
           const status = await readFleetStatus(store, loaded, { queues: opts.queue });
           if (opts.json) out(JSON.stringify(status, null, 2));
           else for (const line of renderFleetStatus(status, describeDatabase(database))) out(line);
@@ -188,7 +198,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const nameOption = ['--name <name>', 'service name, one per config on a host running several', 'anklet'] as const;
   service
     .command('install')
-    .description('write the service file for the config given with -c, then load and start it')
+    .description('check the config given with -c (as config validate does), write the service file, then load and start it; a config with problems is refused and nothing is written')
     .option(...platformOption)
     .option(...nameOption)
     .option('--log-dir <dir>', 'write stdout/stderr to <dir>/<name>.log and <name>.err.log (default: ~/Library/Logs/anklet on macOS, the journal on Linux)')
@@ -197,9 +207,11 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .action(async (opts: { platform?: string; name: string; logDir?: string; print?: boolean; start: boolean }) => {
       const base = { platform: opts.platform, name: opts.name, logDir: opts.logDir, configPath: program.opts<{ config?: string }>().config, home: home() };
       try {
-        const [{ renderServiceFile }, { installService, serviceSpecOf }] = await Promise.all([import('./service/service-files.js'), import('./service/service.js')]);
+        const [{ renderServiceFile }, { installService, serviceSpecOf, validateServiceConfig }] = await Promise.all([import('./service/service-files.js'), import('./service/service.js')]);
         if (opts.print) {
-          process.stdout.write(renderServiceFile(serviceSpecOf(base)));
+          const spec = serviceSpecOf(base);
+          await validateServiceConfig(base);
+          process.stdout.write(renderServiceFile(spec));
           return;
         }
         const result = await installService({ ...base, start: opts.start });
@@ -286,17 +298,21 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('--json', 'machine-readable output')
     .action(async (opts: { pluginsPath?: string; json?: boolean }) => {
       const where = await pluginsPathFor({ ...opts, ...program.opts() });
-      const { listPlugins } = await import('./plugins/installer.js');
-      const rows = await listPlugins(where.pluginsPath);
+      const { listInstalled } = await import('./plugins/installer.js');
+      const { plugins: rows, libraries } = await listInstalled(where.pluginsPath);
       if (opts.json) {
-        out(JSON.stringify({ pluginsPath: where.pluginsPath, plugins: rows }, null, 2));
+        out(JSON.stringify({ pluginsPath: where.pluginsPath, plugins: rows, libraries }, null, 2));
+        if (rows.some((r) => r.status !== 'ok')) setExit(ExitCode.Config);
         return;
       }
       out(`plugins path: ${where.pluginsPath}`);
-      if (rows.length === 0) out('  (none; install one with: anklet plugins install <package>)');
+      if (rows.length === 0) out('  no plugins installed (install one with: anklet plugins install <package>)');
       for (const row of rows) {
         out(`  ${row.name}@${row.version}  ${row.kind}${row.shortId ? `  (plugin: ${row.shortId})` : ''}  ${row.status === 'ok' ? 'ok' : `NOT LOADABLE: ${row.status}`}`);
       }
+      // Libraries (the host's core, what plugins depend on) are not plugins, and not an error.
+      const shown = libraries.filter((l) => l.name !== '@anklet/core');
+      if (shown.length > 0) out(`  libraries, not plugins: ${shown.map((l) => `${l.name}@${l.version}`).join(', ')}`);
       if (rows.some((r) => r.status !== 'ok')) setExit(ExitCode.Config);
     });
   plugins

@@ -1,8 +1,8 @@
 /** Programmatic API of the anklet host (the CLI is `anklet`). */
 export { loadConfig, resolveConfigPath, describeIssues, type LoadedConfig, type PluginEntry } from './config/load-config.js';
-export { envPrefixOf, applyEnvOverrides } from './config/env-overrides.js';
+export { envPrefixOf, applyHostEnvOverrides, applyPluginEnvOverrides } from './config/env-overrides.js';
 export { preparePlugins, type PreparedPlugin } from './config/prepare-plugins.js';
-export { configJsonSchema } from './config/json-schema.js';
+export { configJsonSchema, configReferenceOf } from './config/reference.js';
 export { startAnklet, type StartOptions } from './host/start.js';
 export { ExitCode } from './host/exit-codes.js';
 export { loadPlugin, findPackageDir, type LoadedPlugin } from './plugins/load-plugin.js';

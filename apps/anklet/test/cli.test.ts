@@ -156,3 +156,37 @@ describe('anklet commands', () => {
     expect(existsSync(path.join(pidDir, 'anklet.pid'))).toBe(false);
   });
 });
+
+describe('anklet plugins list', () => {
+  /** A plugins_path as `anklet plugins install` leaves it: package.json dependencies and node_modules. */
+  function pluginsPathWith(fixtures: string[], libraries: string[]): string {
+    const pluginsPath = path.join(makeTmp(), 'plugins');
+    seedPlugins(pluginsPath, fixtures);
+    for (const name of libraries) {
+      writeFile(path.join(pluginsPath, 'node_modules', ...name.split('/'), 'package.json'), JSON.stringify({ name, version: '0.1.0', type: 'module', main: 'index.js' }));
+    }
+    const dependencies = Object.fromEntries(['@anklet/core', ...fixtures, ...libraries].map((n) => [n, '*']));
+    writeFile(path.join(pluginsPath, 'package.json'), JSON.stringify({ name: 'anklet-plugins', private: true, dependencies }));
+    return pluginsPath;
+  }
+
+  it('with only libraries left (the core, a library a removed plugin used) is not an error', async () => {
+    const pluginsPath = pluginsPathWith([], ['@anklet/github']);
+    const run = await runCli(['plugins', 'list', '-p', pluginsPath], { home: makeTmp() });
+    expect(run.code, run.stdout + run.stderr).toBe(0);
+    expect(run.stdout).toBe(`plugins path: ${pluginsPath}\n  no plugins installed (install one with: anklet plugins install <package>)\n  libraries, not plugins: @anklet/github@0.1.0\n`);
+    const json = await runCli(['plugins', 'list', '--json', '-p', pluginsPath], { home: makeTmp() });
+    expect(json.code).toBe(0);
+    expect(JSON.parse(json.stdout)).toMatchObject({ plugins: [], libraries: [{ name: '@anklet/core' }, { name: '@anklet/github', version: '0.1.0' }] });
+  });
+
+  it('still fails on a package that says it is a plugin and does not load', async () => {
+    // no-keyword has an "anklet" field but not the keyword: a broken plugin, not a library.
+    const pluginsPath = pluginsPathWith(['good-plugin', 'no-keyword'], []);
+    const run = await runCli(['plugins', 'list', '-p', pluginsPath], { home: makeTmp() });
+    expect(run.code).toBe(1);
+    expect(run.stdout).toMatch(/good-plugin@\S+\s+\S+\s+ok/);
+    expect(run.stdout).toMatch(/no-keyword@1\.0\.0 .*NOT LOADABLE/);
+    expect((await runCli(['plugins', 'list', '--json', '-p', pluginsPath], { home: makeTmp() })).code).toBe(1);
+  });
+});

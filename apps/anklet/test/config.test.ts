@@ -1,12 +1,14 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { dumpConfig } from '../src/config/dump-config.js';
 import { envPrefixOf } from '../src/config/env-overrides.js';
-import { configJsonSchema } from '../src/config/json-schema.js';
+import handlerPlugin from '@anklet/plugin-github-handler';
+import receiverPlugin from '@anklet/plugin-github-receiver';
+import { configReferenceOf } from '../src/config/reference.js';
 import { describeIssues, loadConfig } from '../src/config/load-config.js';
 import { applyKindGlobals, preparePlugins } from '../src/config/prepare-plugins.js';
-import { FIXTURE_CONFIGS, makeTmp, seedPlugins, writeFile } from './helpers.js';
+import { FIXTURE_CONFIGS, makeTmp, seedFirstPartyPlugins, seedPlugins, writeFile } from './helpers.js';
 
 function load(yaml: string, env: Record<string, string> = {}) {
   const home = makeTmp();
@@ -54,7 +56,7 @@ plugins:
     plugin: github
     app_id: abc
     database:
-      port: "6379"
+      port: 99999
   - plugin: github
   - name: RUNNER1
     plugin: github
@@ -64,10 +66,9 @@ plugins:
     on_failure: explode
 `);
     expect(problems(config)).toEqual([
-      'metrics.port: expected a string',
+      'metrics.port: expected a TCP port (1-65535)',
       'plugins[0] "RUNNER1": sleep_interval: expected a number',
-      'plugins[1] "RUNNER2": app_id: expected a number',
-      'plugins[1] "RUNNER2": database.port: expected a number',
+      'plugins[1] "RUNNER2": database.port: expected a TCP port (1-65535; 0 = unset)',
       'plugins[2]: name: name is required for plugins',
       'plugins[3] "RUNNER1": name: duplicate plugin name "RUNNER1" (also plugins[0]); names must be unique',
       'plugins[4] "has space": name: plugin name cannot contain spaces',
@@ -78,7 +79,7 @@ plugins:
 
   it('checks that log.file_dir exists', () => {
     const config = load('log:\n  file_dir: /tmp/anklet-surely-missing-dir\n');
-    expect(problems(config)).toEqual(['log.file_dir: log directory does not exist: /tmp/anklet-surely-missing-dir']);
+    expect(problems(config)).toEqual(['log.file_dir: log directory does not exist: /tmp/anklet-surely-missing-dir (create it, or remove log.file_dir)']);
   });
 
   it('warns about unknown keys instead of failing', () => {
@@ -116,9 +117,13 @@ describe('environment overrides', () => {
     expect(envPrefixOf('handler@org#1')).toBe('HANDLER_ORG_1');
   });
 
-  it('applies ANKLET_* globals, per-plugin keys, database keys, lists and bools', () => {
-    const config = load(
-      `global_database_url: yaml-host
+  it('applies ANKLET_* globals, per-plugin keys, database keys, lists and bools', async () => {
+    const home = makeTmp();
+    const pluginsPath = path.join(home, 'plugins');
+    seedFirstPartyPlugins(pluginsPath);
+    const config = loadConfig({ configPath: writeFile(path.join(home, 'config.yml'),
+      `plugins_path: ${pluginsPath}
+global_database_url: yaml-host
 plugins:
   - name: github-handler-1
     plugin: github
@@ -127,7 +132,10 @@ plugins:
   - name: RECEIVER
     plugin: github_receiver
     secret: yaml-secret
-`,
+    port: 1
+    owner: o
+    skip_redeliver: true
+`), home, env:
       {
         ANKLET_GLOBAL_DATABASE_URL: 'env-host',
         ANKLET_GLOBAL_DATABASE_PORT: '6380',
@@ -147,20 +155,22 @@ plugins:
         GITHUB_HANDLER_1_UNKNOWN_KEY: 'ignored',
         RECEIVER_SECRET: 'env-secret',
       },
-    );
+    });
     expect(config.issues).toEqual([]);
+    const prepared = await preparePlugins(config);
+    expect(describeIssues(config, config.issues)).toEqual([]);
     expect(config.raw.global_database_url).toBe('env-host');
     expect(config.raw.global_database_port).toBe(6380);
     expect(config.raw.global_database_cluster_mode).toBe(false);
     expect(config.raw.global_host_to_guest_folder_mounts).toEqual(['/a', '/b:guest']);
     expect(config.raw.metrics?.port).toBe('9090');
     expect(config.raw.metrics?.database?.database).toBe(3);
-    const [handler, receiver] = config.plugins;
+    const [handler, receiver] = prepared.map((p) => p.entry);
     expect(handler!.sleepIntervalSeconds).toBe(5);
     expect(handler!.block).toMatchObject({
       owner: 'from-yaml',
       skip_pull: true,
-      host_to_guest_folder_mounts: ['/x', '/y'],
+      host_to_guest_folder_mounts: ['/a', '/b:guest', '/x', '/y'], // the global mounts first
       job_retry_attempts: 7,
       token: 'ghp_from_env_1234', // empty plugin token falls back to the global
       database: { user: 'alice' },
@@ -171,14 +181,14 @@ plugins:
   });
 
   it('sends a variable to the longest matching plugin name only', () => {
-    const config = load('plugins:\n  - name: A\n    plugin: x\n  - name: A_B\n    plugin: x\n', { A_B_OWNER: 'for-a-b' });
-    expect(config.plugins[0]!.block.owner).toBeUndefined();
+    const config = load('plugins:\n  - name: A\n    plugin: x\n    owner: a\n  - name: A_B\n    plugin: x\n    owner: b\n', { A_B_OWNER: 'for-a-b' });
+    expect(config.plugins[0]!.block.owner).toBe('a');
     expect(config.plugins[1]!.block.owner).toBe('for-a-b');
   });
 
   it('fails with the variable name (not its value) when a number does not parse', () => {
     expect(() => load('plugins:\n', { ANKLET_GLOBAL_DATABASE_PORT: 'sixty' })).toThrow('ANKLET_GLOBAL_DATABASE_PORT: expected a whole number');
-    expect(() => load('plugins:\n  - name: R1\n    plugin: x\n', { R1_APP_ID: '12ab' })).toThrow('R1_APP_ID: expected a whole number');
+    expect(() => load('plugins:\n  - name: R1\n    plugin: x\n', { R1_SLEEP_INTERVAL: '12ab' })).toThrow('R1_SLEEP_INTERVAL: expected a whole number');
   });
 });
 
@@ -252,8 +262,46 @@ describe('config dump and JSON Schema', () => {
     expect(JSON.stringify(dumpConfig(load('plugins:\n').document))).toMatch(/^\{"Plugins":null,"Log":\{"FileDir":"","SplitByPlugin":false\}/);
   });
 
-  it('keeps config.schema.json in sync with the schema (regenerate: pnpm --filter anklet gen:schema)', () => {
+  it('keeps config.schema.json and docs/configuration.md in sync with the host and plugin schemas (regenerate: pnpm --filter anklet gen:config)', () => {
+    const { schema, markdown } = configReferenceOf([handlerPlugin, receiverPlugin]);
     const committed = JSON.parse(readFileSync(path.resolve(import.meta.dirname, '../config.schema.json'), 'utf8'));
-    expect(committed).toEqual(configJsonSchema());
+    expect(committed).toEqual(schema);
+    expect(readFileSync(path.resolve(import.meta.dirname, '../../../docs/configuration.md'), 'utf8')).toBe(markdown);
+  });
+
+  it('documents every config key the code reads', () => {
+    // A key "read" is a snake_case property read off a config object (`config.lease_seconds`,
+    // `raw.global_token`, `block.registry_url`, `raw.metrics?.port`...), or any property read off a
+    // plugin's `ctx.config`, in the host and the first-party plugins.
+    const { schema } = configReferenceOf([handlerPlugin, receiverPlugin]);
+    const documented = new Set<string>();
+    const collect = (node: unknown): void => {
+      if (node === null || typeof node !== 'object') return;
+      const properties = (node as { properties?: Record<string, unknown> }).properties;
+      if (properties) for (const key of Object.keys(properties)) documented.add(key);
+      for (const child of Object.values(node as Record<string, unknown>)) collect(child);
+    };
+    collect(schema);
+    const docs = readFileSync(path.resolve(import.meta.dirname, '../../../docs/configuration.md'), 'utf8');
+    const root = path.resolve(import.meta.dirname, '../../..');
+    const files: string[] = [];
+    const walk = (dir: string): void => {
+      for (const name of readdirSync(dir)) {
+        const at = path.join(dir, name);
+        if (statSync(at).isDirectory()) walk(at);
+        else if (at.endsWith('.ts')) files.push(at);
+      }
+    };
+    for (const dir of ['apps/anklet/src', 'packages/plugin-github-handler/src', 'packages/plugin-github-receiver/src', 'packages/github/src']) walk(path.join(root, dir));
+    const snake = /(?<![.\w])(?:config|raw|block|top|entry\.block)(?:\??\.(?:metrics|log|database))?\??\.([a-z][a-z0-9]*(?:_[a-z0-9]+)+)\b/g;
+    const pluginConfig = /\bctx\.config\??\.([a-z][a-z0-9_]*)\b/g;
+    const read = new Map<string, string>();
+    for (const file of files) {
+      const text = readFileSync(file, 'utf8');
+      for (const match of [...text.matchAll(snake), ...text.matchAll(pluginConfig)]) if (!read.has(match[1]!)) read.set(match[1]!, path.relative(root, file));
+    }
+    expect(read.size).toBeGreaterThan(30);
+    const missing = [...read].filter(([key]) => !documented.has(key) || !docs.includes(`\`${key}\``));
+    expect(missing, 'keys read in the code but missing from config.schema.json or docs/configuration.md').toEqual([]);
   });
 });

@@ -3,14 +3,14 @@ import { existsSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { renderFleetStatus, type FleetStatus } from '../src/status/fleet-status.js';
-import { CLI, makeTmp, REPO_ROOT } from './helpers.js';
+import { CLI, makeTmp, REPO_ROOT, seedFirstPartyPlugins } from './helpers.js';
 
 /**
  * The docs this package owns: the configuration reference is the schema's current rendering, every
  * relative link resolves, every `anklet` command shown exists with the options shown, and the
  * `anklet status` example is what the renderer prints.
  */
-const DOCS = ['docs/configuration.md', 'docs/migrating-from-go.md', 'docs/writing-a-plugin.md', 'examples/docker/README.md', 'apps/anklet/README.md', 'README.md'];
+const DOCS = ['docs/configuration.md', 'docs/migrating-from-go.md', 'docs/writing-a-plugin.md', 'docs/architecture.md', 'CONTRIBUTING.md', 'examples/demo/README.md', 'examples/docker/README.md', 'apps/anklet/README.md', 'README.md'];
 const read = (file: string) => readFileSync(path.join(REPO_ROOT, file), 'utf8');
 
 function cli(args: string[]): { status: number | null; stdout: string; stderr: string } {
@@ -34,7 +34,7 @@ const COMMAND_WORDS = new Set(['start', 'version', 'config', 'validate', 'schema
 /** Lines of fenced `sh` blocks that run anklet, with `KEY=value` prefixes dropped. */
 function ankletCommands(markdown: string): string[][] {
   const commands: string[][] = [];
-  for (const [, body] of markdown.matchAll(/```sh\n([\s\S]*?)```/g)) {
+  for (const [, body] of markdown.matchAll(/```sh[^\n]*\n([\s\S]*?)```/g)) {
     for (const raw of body!.split('\n')) {
       const words = raw.replace(/#.*$/, '').trim().split(/\s+/).filter(Boolean);
       while (words[0]?.includes('=')) words.shift();
@@ -45,15 +45,20 @@ function ankletCommands(markdown: string): string[][] {
 }
 
 describe('docs', () => {
-  it('docs/configuration.md is the current rendering of the config schema', () => {
-    const fresh = cli(['config', 'schema', '--markdown']);
-    expect(fresh.status).toBe(0);
-    expect(read('docs/configuration.md'), 'stale: run pnpm --filter anklet build && node apps/anklet/dist/cli.js config schema --markdown > docs/configuration.md').toBe(fresh.stdout);
+  it('docs/configuration.md is what `anklet config schema --markdown` prints with the first-party plugins installed', () => {
+    const pluginsPath = path.join(makeTmp(), 'plugins');
+    seedFirstPartyPlugins(pluginsPath);
+    const fresh = cli(['config', 'schema', '--markdown', '-p', pluginsPath]);
+    expect(fresh.status, fresh.stderr).toBe(0);
+    expect(read('docs/configuration.md'), 'stale: run pnpm build && pnpm --filter anklet gen:config').toBe(fresh.stdout);
+    // With no plugin installed, the host's keys only.
+    const hostOnly = cli(['config', 'schema', '--markdown', '-p', path.join(makeTmp(), 'none')]);
+    expect(hostOnly.stdout).not.toContain('`hook_id`');
     // Every key of the schema has a row.
     const schema = JSON.parse(read('apps/anklet/config.schema.json')) as { properties: Record<string, unknown> };
     for (const key of Object.keys(schema.properties).filter((k) => !['plugins', 'log', 'metrics'].includes(k))) expect(fresh.stdout).toContain(`| \`${key}\` |`);
     expect(fresh.stdout).toContain('| `global_token` | text | `ANKLET_GLOBAL_TOKEN` |');
-    expect(fresh.stdout).toContain('| `hook_id` | integer | `<NAME>_HOOK_ID` |');
+    expect(fresh.stdout).toContain('| `hook_id` | integer (0 or more) | `<NAME>_HOOK_ID` |');
     expect(fresh.stdout).toContain('| `url` | text | `<NAME>_DATABASE_URL` |');
   });
 
@@ -112,6 +117,7 @@ describe('docs', () => {
         host('acme/RECEIVER', 'linux-1', 4, 0, 3, 41, 20, [plugin('RECEIVER', 'github_receiver', 'running', 2 * 3600 + 180, 0, 0, 0)]),
         host('acme/RUNNER1', 'mac-01', 2, 1, 38, 63, 62, [plugin('RUNNER1', 'github', 'in_progress', 41, 17, 1, 0), plugin('RUNNER2', 'github', 'idle', 182, 15, 0, 2)]),
       ],
+      stale_hosts: [],
       queues: [{ queue: 'acme', queued: 2, handed_off: 0, delayed: 1, claimed: 1, quarantined: 0, oldest_queued_age_seconds: 12 }],
     };
     const example = /### `anklet status`[\s\S]*?```\n([\s\S]*?)```/.exec(read('apps/anklet/README.md'))![1]!;

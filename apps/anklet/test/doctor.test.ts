@@ -1,4 +1,8 @@
 import { generateKeyPairSync } from 'node:crypto';
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+import { createServer } from 'node:https';
+import type { AddressInfo } from 'node:net';
 import path from 'node:path';
 import { createAnkaSimHome } from '@anklet/anka-sim';
 import { startGitHubSim, type GitHubSim } from '@anklet/github-sim';
@@ -47,6 +51,7 @@ describe('anklet doctor', () => {
     expect(run.stdout).toMatch(/^PASS\s+config\s+.*config\.yml: 1 plugin$/m);
     expect(run.stdout).toMatch(/^PASS\s+plugin PROBE\s+anka-probe@1\.0\.0 \(handler\) loads$/m);
     expect(run.stdout).toMatch(/^PASS\s+redis 127\.0\.0\.1:\d+\s+Redis \d+\.\d+\.\d+, no TLS$/m);
+    expect(run.stdout).toMatch(/^PASS\s+redis 127\.0\.0\.1:\d+ persistence\s+AOF on \(appendfsync everysec\)$/m);
     expect(run.stdout).toMatch(/^PASS\s+anka\s+anka \d+\.\d+\.\d+/m);
     expect(run.stdout).toMatch(/^PASS\s+vm slots\s+2 of 2 free/m);
     expect(run.stdout).toMatch(/^PASS\s+disk\s+.*GB free/m);
@@ -56,8 +61,33 @@ describe('anklet doctor', () => {
     const json = await runCli(['-c', config, 'doctor', '--json'], { home });
     const report = JSON.parse(json.stdout) as { ok: boolean; checks: DoctorCheck[] };
     expect(report.ok).toBe(true);
-    expect(Object.keys(byCheck(report.checks))).toEqual(['config', 'plugin PROBE', `redis ${new URL(redis.url).host}`, 'anka', 'vm slots', 'disk', 'github']);
-  }, 30_000);
+    expect(Object.keys(byCheck(report.checks))).toEqual(['config', 'plugin PROBE', `redis ${new URL(redis.url).host}`, `redis ${new URL(redis.url).host} persistence`, 'anka', 'vm slots', 'disk', 'github']);
+  }, 120_000);
+
+  it('warns, with what to run, when Redis would lose the queue on restart, or will not say', async () => {
+    const [volatile, managed] = await Promise.all([
+      startRedisServer({ allowExternal: false, args: ['--appendonly', 'no', '--save', ''] }),
+      startRedisServer({ allowExternal: false, args: ['--appendonly', 'no', '--rename-command', 'CONFIG', ''] }),
+    ]);
+    try {
+      for (const [server, detail] of [
+        [volatile, 'no AOF and no RDB save rule: a restart of Redis loses every queued job'],
+        [managed, 'persistence could not be checked (CONFIG GET refused: ERR unknown command'],
+      ] as const) {
+        const home = makeTmp();
+        const run = await runCli(['-c', handlerConfig(home, { redisPort: server.port }), 'doctor', '--json'], { home });
+        const report = JSON.parse(run.stdout) as { ok: boolean; checks: DoctorCheck[] };
+        // A warning, not a failure: the host can run, the operator decides.
+        expect(report.ok).toBe(true);
+        const check = report.checks.find((c) => c.check === `redis 127.0.0.1:${server.port} persistence`)!;
+        expect(check).toMatchObject({ status: 'warn' });
+        expect(check.detail).toContain(detail);
+        expect(check.fix).toContain('appendfsync everysec');
+      }
+    } finally {
+      await Promise.all([volatile.stop(), managed.stop()]);
+    }
+  }, 120_000);
 
   it('fails, with a fix, when Redis does not answer, anka is missing, the licence is invalid or the disk is under the buffer', async () => {
     const home = makeTmp();
@@ -70,7 +100,8 @@ describe('anklet doctor', () => {
     const redisCheck = report.checks.find((c) => c.check.startsWith('redis'))!;
     expect(redisCheck.detail).toContain('unreachable');
     expect(redisCheck.fix).toContain('global_database_*');
-    expect(report.checks.find((c) => c.check === 'anka')!.detail).toContain('command not found');
+    // The command once, not "anka: anka: command not found".
+    expect(report.checks.find((c) => c.check === 'anka')!.detail).toBe('anka: command not found');
 
     const expired = createAnkaSimHome({ license: { status: 'expired' } });
     try {
@@ -89,16 +120,40 @@ describe('anklet doctor', () => {
     expect(full.code).toBe(1);
     expect(full.stdout).toMatch(/^FAIL\s+disk\s+.*at or under template_disk_buffer 100%/m);
     expect(full.stdout).toMatch(/^disk: fix: free disk space/m);
-  }, 45_000);
+  }, 120_000);
 
-  it('stops at a broken config, and skips Anka on a host without handlers', async () => {
+  it('stops at a broken config, showing each problem as config validate does, and skips Anka on a host without handlers', async () => {
     const home = makeTmp();
-    const broken = writeFile(path.join(home, 'broken.yml'), 'plugins:\n  - { name: A, plugin: x }\n  - { name: A, plugin: x }\n');
+    const broken = writeFile(path.join(home, 'broken.yml'), 'bogus_top: 1\nplugins:\n  - { name: A, plugin: x }\n  - { name: A, plugin: x }\n');
     const run = await runCli(['-c', broken, 'doctor'], { home });
     expect(run.code).toBe(1);
-    expect(run.stdout).toMatch(/^FAIL\s+config\s+.*duplicate plugin name "A"/m);
+    expect(run.stdout).toMatch(/^FAIL\s+config\s+\S+broken\.yml: 3 problems, each below$/m);
+    expect(run.stdout).toMatch(/^FAIL\s+config plugins\[0\] "A"\s+(line \d+:\d+: )?plugin: plugin "x" is not installed in /m);
+    expect(run.stdout).toMatch(/^FAIL\s+config plugins\[1\] "A"\s+(line \d+:\d+: )?name: duplicate plugin name "A" \(also plugins\[0\]\); names must be unique/m);
+    // The fix each problem carries, on its own line; no "fix: fix each problem".
+    expect(run.stdout).toMatch(/^config plugins\[0\] "A": fix: anklet plugins install x$/m);
+    expect(run.stdout).not.toMatch(/fix: fix/);
+    // Warnings too, as WARN rows.
+    expect(run.stdout).toMatch(/^WARN\s+config\s+(line \d+:\d+: )?bogus_top: unknown key \(ignored\)$/m);
     expect(run.stdout).not.toContain('redis');
-    expect(run.stdout).toContain('config: fix: fix each problem; anklet config validate lists them');
+    const validate = await runCli(['-c', broken, 'config', 'validate'], { home });
+    const json = JSON.parse((await runCli(['-c', broken, 'doctor', '--json'], { home })).stdout) as { checks: DoctorCheck[] };
+    // The same problems as config validate, one check each, with the same words.
+    const problems = validate.stderr.split('\n').filter((l) => l.startsWith('  '));
+    const rows = json.checks.filter((c) => c.status === 'fail' && c.check.startsWith('config '));
+    expect(rows).toHaveLength(problems.length);
+    rows.forEach((row, i) => {
+      const entry = row.check.slice('config '.length);
+      expect(problems[i]).toContain(`${entry}: ${row.detail.replace(/^line \d+:\d+: /, '').replace(/ \(got .*\)$/, '')}`);
+      if (row.fix) expect(problems[i]).toContain(`; fix: ${row.fix}`);
+    });
+
+    // Not YAML: the parser's words, and no advice to "write the config file".
+    const notYaml = writeFile(path.join(home, 'not-yaml.yml'), 'plugins: [\n');
+    const yaml = await runCli(['-c', notYaml, 'doctor'], { home });
+    expect(yaml.code).toBe(1);
+    expect(yaml.stdout).toMatch(/^FAIL\s+config\s+\S+not-yaml\.yml is not valid YAML/m);
+    expect(yaml.stdout).not.toContain('write the config file');
 
     const pluginsPath = path.join(home, 'plugins');
     seedPlugins(pluginsPath, ['metrics-probe']);
@@ -107,7 +162,7 @@ describe('anklet doctor', () => {
     expect(ok.code, ok.stdout).toBe(0);
     expect(ok.stdout).toMatch(/^PASS\s+store\s+embedded/m);
     expect(ok.stdout).toMatch(/^SKIP\s+anka\s+no handler plugins/m);
-  }, 30_000);
+  }, 120_000);
 });
 
 describe('anklet doctor: GitHub (against github-sim)', () => {
@@ -133,6 +188,8 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
         { repository: 'acme/slash', url: `${RECEIVER}/`, secret: 's3cret' },
         // Refused connections: the newest delivery of this repository hook fails.
         { repository: 'flaky/app', url: 'http://127.0.0.1:1/jobs/v1/receiver', secret: 's3cret' },
+        // The same for an organization hook, which has no last_response: the deliveries API tells.
+        { org: 'flakyorg', url: 'http://127.0.0.1:1/jobs/v1/receiver', secret: 's3cret' },
       ],
       runnerGroups: [
         { owner: 'acme', name: 'macs', allowsPublicRepositories: true },
@@ -144,8 +201,10 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     });
     for (const hook of sim.control.hooks()) hooks[hook.scope.replace(/^(org|repo):/, '')] ??= hook.id;
     sim.control.dispatchJob({ repository: 'flaky/app', labels: ['self-hosted'] });
+    sim.control.dispatchJob({ repository: 'flakyorg/app', labels: ['self-hosted'] });
+    sim.control.dispatchJob({ repository: 'flakyorg/lib', labels: ['self-hosted'] });
     await sim.control.deliveriesSettled();
-  }, 30_000);
+  }, 120_000);
   afterAll(async () => {
     await sim?.close();
   });
@@ -226,7 +285,7 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     const exact = await doctor(config, home, ['--receiver-url', 'https://ANKLET.example.com']);
     expect(exact.ok).toBe(true);
     expect(exact.get('github RECEIVER webhook').status).toBe('pass');
-  }, 45_000);
+  }, 90_000);
 
   it('fails each webhook problem with a fix: none, inactive, no workflow_job, no secret, a trailing slash, another URL, the wrong hook_id, no permission', async () => {
     const home = makeTmp();
@@ -238,6 +297,7 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
       receiver('NOSECRET', 'owner: nosecret'),
       receiver('SLASH', 'owner: acme, repo: slash'),
       receiver('FLAKY', 'owner: flaky, repo: app'),
+      receiver('FLAKYORG', 'owner: flakyorg'),
       ['WRONGID', 'github_receiver', `owner: acme, token: ${TOKEN}, hook_id: ${sim.control.hooks()[1]!.id}`],
       ['DENIED', 'github_receiver', `owner: limited, app_id: 4242, private_key: ${path.join(home, 'app.pem')}, skip_redeliver: true`],
     ]);
@@ -258,7 +318,10 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     expect(get('github SLASH webhook')).toMatchObject({ status: 'fail', detail: expect.stringContaining('ends in "/": the receiver answers 404') });
     expect(get('github SLASH webhook').fix).toContain('acme/slash → Settings → Webhooks');
     expect(get('github FLAKY webhook')).toMatchObject({ status: 'pass' });
-    expect(get('github FLAKY webhook last delivery')).toMatchObject({ status: 'warn', detail: `the newest delivery of webhook ${hooks['flaky/app']} failed: failed to connect to host` });
+    expect(get('github FLAKY webhook last delivery')).toMatchObject({ status: 'warn', detail: `the newest delivery of webhook ${hooks['flaky/app']} failed: failed to connect to host; 1 of the last 1 failed` });
+    expect(get('github FLAKYORG webhook')).toMatchObject({ status: 'pass' });
+    expect(get('github FLAKYORG webhook last delivery')).toMatchObject({ status: 'warn', detail: `the newest delivery of webhook ${hooks.flakyorg} failed: failed to connect to host; 2 of the last 2 failed` });
+    expect(get('github FLAKYORG webhook last delivery').fix).toContain('organization flakyorg → Settings → Webhooks');
     expect(get('github WRONGID webhook')).toMatchObject({ status: 'pass' });
     expect(get('github WRONGID hook_id')).toMatchObject({ status: 'fail', fix: `set hook_id: ${hooks.acme}` });
     expect(get('github WRONGID redelivery')).toMatchObject({ status: 'pass' });
@@ -274,7 +337,43 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     const bad = await runCli(['-c', good, 'doctor', '--receiver-url', 'anklet.example.com'], { home });
     expect(bad.code).toBe(2);
     expect(bad.stderr).toContain('--receiver-url: "anklet.example.com" is not a URL');
-  }, 45_000);
+  }, 120_000);
+
+  it('says "cannot reach GitHub" when nothing answers, never to make a new token', async () => {
+    const home = makeTmp();
+    // A loopback port nothing listens on: the request is refused, as without a network.
+    const closed = `http://127.0.0.1:${await findFreePort()}`;
+    const config = githubConfig(home, [
+      ['RECEIVER', 'github_receiver', `owner: acme, token: ${TOKEN}, hook_id: ${hooks.acme}`],
+      ['RUNNER1', 'github', `owner: acme, token: ${TOKEN}`],
+      ['APP', 'github', `owner: acme, app_id: 4242, private_key: ${path.join(home, 'app.pem')}`],
+    ]);
+    writeFile(config, readFileSync(config, 'utf8').replace(/github_base_url: "[^"]*"/g, `github_base_url: "${closed}"`));
+    const { run, checks, get } = await doctor(config, home);
+    expect(run.code).toBe(1);
+    for (const name of ['github RECEIVER', 'github RUNNER1', 'github APP']) {
+      expect(get(name)).toMatchObject({ status: 'fail', detail: expect.stringMatching(new RegExp(`^cannot reach GitHub at ${closed}: .*ECONNREFUSED`)) });
+      expect(get(name).fix).toContain(`check that this host can reach ${closed}`);
+    }
+    expect(JSON.stringify(checks)).not.toMatch(/new token|refused \(HTTP/);
+    // Nothing further is tried for a plugin GitHub did not answer for.
+    expect(checks.filter((c) => c.check.startsWith('github '))).toHaveLength(3);
+
+    // A server whose certificate is not trusted (a GHES with its own CA): the fix is the CA, not the token.
+    execFileSync('openssl', ['req', '-x509', '-newkey', 'rsa:2048', '-nodes', '-days', '1', '-subj', '/CN=127.0.0.1', '-keyout', path.join(home, 'key.pem'), '-out', path.join(home, 'cert.pem')], { stdio: 'pipe' });
+    const tls = createServer({ key: readFileSync(path.join(home, 'key.pem')), cert: readFileSync(path.join(home, 'cert.pem')) }, (_req, res) => res.end('{}'));
+    await new Promise<void>((resolve) => tls.listen(0, '127.0.0.1', resolve));
+    try {
+      const untrusted = `https://127.0.0.1:${(tls.address() as AddressInfo).port}`;
+      const ghes = githubConfig(makeTmp(), [['RUNNER1', 'github', `owner: acme, token: ${TOKEN}`]]);
+      writeFile(ghes, readFileSync(ghes, 'utf8').replace(/github_base_url: "[^"]*"/g, `github_base_url: "${untrusted}"`));
+      const result = await doctor(ghes, home);
+      expect(result.get('github RUNNER1')).toMatchObject({ status: 'fail', detail: expect.stringMatching(new RegExp(`^cannot reach GitHub at ${untrusted}: .*certificate`)) });
+      expect(result.get('github RUNNER1').fix).toContain('NODE_EXTRA_CA_CERTS');
+    } finally {
+      await new Promise((resolve) => tls.close(resolve));
+    }
+  }, 120_000);
 
   it('fails a bad token, a missing runner group, a missing hook_id and an App without runner permissions', async () => {
     const home = makeTmp();
@@ -297,5 +396,5 @@ describe('anklet doctor: GitHub (against github-sim)', () => {
     expect(get('github LIMITED runners')).toMatchObject({ status: 'fail' });
     expect(get('github LIMITED runners').fix).toContain('Self-hosted runners');
     expect(get('github LIMITED runner group')).toMatchObject({ status: 'fail', detail: 'cannot list the runner groups of limited (HTTP 403)' });
-  }, 30_000);
+  }, 120_000);
 });

@@ -1,4 +1,4 @@
-import { cpSync, mkdirSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -30,6 +30,27 @@ export function writeFile(file: string, content: string): string {
   mkdirSync(path.dirname(file), { recursive: true });
   writeFileSync(file, content);
   return file;
+}
+
+/** Makes `pluginsPath` hold the host's core and links to the first-party plugins of this workspace (`plugin: github`, `github_receiver`). */
+export function seedFirstPartyPlugins(pluginsPath: string): void {
+  seedPlugins(pluginsPath, []);
+  for (const name of ['plugin-github-handler', 'plugin-github-receiver']) {
+    // As `npm install` of the published package would: the built files, `workspace:` ranges
+    // resolved, and the package's own dependencies beside it.
+    const source = path.join(here, '..', '..', '..', 'packages', name);
+    const target = path.join(pluginsPath, 'node_modules', '@anklet', name);
+    cpSync(path.join(source, 'dist'), path.join(target, 'dist'), { recursive: true });
+    const manifest = JSON.parse(readFileSync(path.join(source, 'package.json'), 'utf8')) as Record<string, Record<string, string>>;
+    for (const field of ['dependencies', 'peerDependencies']) {
+      for (const [dep, range] of Object.entries(manifest[field] ?? {})) if (range.startsWith('workspace:')) manifest[field]![dep] = '*';
+    }
+    writeFileSync(path.join(target, 'package.json'), JSON.stringify(manifest));
+    symlinkSync(path.join(source, 'node_modules'), path.join(target, 'node_modules'), 'dir');
+  }
+  // The prefix's own package.json, as `anklet plugins install` leaves it (what `plugins list` reads).
+  const dependencies = { '@anklet/plugin-github-handler': '*', '@anklet/plugin-github-receiver': '*' };
+  writeFileSync(path.join(pluginsPath, 'package.json'), JSON.stringify({ name: 'anklet-plugins', private: true, dependencies }));
 }
 
 /** Makes `pluginsPath` hold the host's core (as `anklet plugins install` does) and the named fixture packages. */

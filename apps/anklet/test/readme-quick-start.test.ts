@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+import { existsSync, readdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { childEnv, makeTmp, REPO_ROOT } from './helpers.js';
@@ -9,6 +9,8 @@ import { childEnv, makeTmp, REPO_ROOT } from './helpers.js';
  * repository root: only `/tmp/anklet-demo` becomes a temp folder, and `pnpm install` / `pnpm build`
  * are left to the test run (the packages are built before tests). The last line, anklet itself,
  * runs until the example plugin has said hello twice, then Ctrl-C (SIGINT) must stop it with exit 0.
+ * It runs with an empty HOME, which must still be empty afterwards: the example writes only inside
+ * its own folder (the plugins, npm's cache, the simulated Anka, anklet's work_dir).
  */
 function quickStart(): string[] {
   const readme = readFileSync(path.join(REPO_ROOT, 'README.md'), 'utf8');
@@ -27,7 +29,8 @@ describe('README quick start', () => {
     expect(last).toMatch(/^LOG_LEVEL=dev node apps\/anklet\/dist\/cli\.js -c \S+\/config\.yml$/);
     // `exec` makes bash become anklet, so the SIGINT below reaches anklet as Ctrl-C would.
     const script = ['set -euo pipefail', ...body, `exec ${last.replace(/^LOG_LEVEL=dev /, 'env LOG_LEVEL=dev ')}`].join('\n');
-    const child = spawn('bash', ['-c', script], { cwd: REPO_ROOT, env: childEnv(makeTmp()) });
+    const home = makeTmp('anklet-home-');
+    const child = spawn('bash', ['-c', script], { cwd: REPO_ROOT, env: childEnv(home) });
     let output = '';
     child.stdout.on('data', (d: Buffer) => (output += d.toString()));
     child.stderr.on('data', (d: Buffer) => (output += d.toString()));
@@ -52,5 +55,9 @@ describe('README quick start', () => {
     child.kill('SIGINT');
     expect(await exited, output).toBe(0);
     expect(output).toContain('anklet (and all plugins) shut down');
+    expect(readdirSync(home, { recursive: true }), 'the README example wrote into HOME').toEqual([]);
+    // What anklet keeps (the embedded store, each plugin's data) went to work_dir, in the folder.
+    expect(existsSync(path.join(dir, 'work', 'store'))).toBe(true);
+    expect(existsSync(path.join(dir, 'work', 'data', 'HELLO1'))).toBe(true);
   }, 240_000);
 });

@@ -1,14 +1,14 @@
 import { spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync } from 'node:fs';
 import path from 'node:path';
-import { XMLParser, XMLValidator } from 'fast-xml-parser';
 import { describe, expect, it } from 'vitest';
 import { systemdWord } from '../src/service/service-files.js';
 import { installService, serviceStatus, uninstallService } from '../src/service/service.js';
 import { CLI, makeTmp, runCli, writeFile } from './helpers.js';
 
 /**
- * `anklet service`: the files it writes are checked with a real XML parser (launchd's plist) and
+ * `anklet service`: the files it writes are checked with a real plist parser (Python's plistlib,
+ * which uses expat and so refuses XML that is not well-formed, as launchd does) and
  * `systemd-analyze verify` (the systemd unit), and installed into / removed from a temp HOME.
  * `--no-start` keeps the tests from touching this machine's service manager.
  */
@@ -29,6 +29,15 @@ function verifyUnit(file: string): string {
   return `${result.status === 0 ? '' : `exit ${result.status}\n`}${result.stdout}${result.stderr}`.trim();
 }
 
+/** A plist read by Python's plistlib in a child process, as JSON; throws with the parser's error when it is not a plist. */
+function readPlist(text: string): Record<string, unknown> {
+  const script = 'import json, plistlib, sys\nprint(json.dumps(plistlib.loads(sys.stdin.buffer.read())))';
+  const result = spawnSync('python3', ['-c', script], { input: text, encoding: 'utf8' });
+  if (result.error) throw new Error(`python3 is needed to check the plist: ${result.error.message}`);
+  if (result.status !== 0) throw new Error(`plistlib refused the plist:\n${result.stderr}`);
+  return JSON.parse(result.stdout) as Record<string, unknown>;
+}
+
 describe('anklet service install --print', () => {
   it('prints a systemd user unit that runs this anklet with the config, restarts on failure, and holds no secret', async () => {
     const { home, config, env } = setUp('my configs%1');
@@ -39,6 +48,11 @@ describe('anklet service install --print', () => {
     // The path has a space and a "%": quoted, and "%" doubled so systemd expands no specifier.
     expect(unit).toContain(`ExecStart=${process.execPath} ${CLI} start -c "${path.join(home, 'my configs%%1', 'config.yml')}"`);
     expect(unit).toMatch(/^Restart=on-failure$/m);
+    // A config error (exit 1) is not restarted forever; a plugin failure (3) or Redis down (4) is.
+    expect(unit).toMatch(/^RestartPreventExitStatus=1$/m);
+    // Documentation= names a file that exists: the README installed with anklet.
+    const docs = /^Documentation=file:\/\/(\S+)$/m.exec(unit)?.[1];
+    expect(docs && existsSync(decodeURIComponent(docs.replace(/%%/g, '%')))).toBe(true);
     expect(unit).toMatch(/^TimeoutStopSec=120$/m);
     expect(unit).toMatch(/^WantedBy=default.target$/m);
     expect(unit).toContain(`EnvironmentFile=-${path.join(home, '.config', 'anklet', 'anklet.env')}`);
@@ -52,15 +66,13 @@ describe('anklet service install --print', () => {
     expect(verifyUnit(file)).toBe('');
   });
 
-  it('prints a launchd plist that a real XML parser reads, with the label, command, restart policy and logs', async () => {
+  it('prints a launchd plist that plistlib reads, with the label, command, restart policy and logs', async () => {
     const { home, config, env } = setUp('a&b <dir>');
     const run = await runCli(['-c', config, 'service', 'install', '--print', '--platform', 'darwin', '--name', 'anklet-org1'], { home, env });
     expect(run.code, run.stderr).toBe(0);
     expect(run.stdout).not.toContain(SECRET);
-    expect(XMLValidator.validate(run.stdout)).toBe(true);
-    const doc = new XMLParser({ ignoreAttributes: false, preserveOrder: false }).parse(run.stdout) as { plist: { dict: { key: string[]; string: string[]; array: { string: string[] } } } };
-    const dict = doc.plist.dict;
-    expect(dict.key).toEqual([
+    const plist = readPlist(run.stdout);
+    expect(Object.keys(plist)).toEqual([
       'Label',
       'ProgramArguments',
       'WorkingDirectory',
@@ -73,12 +85,35 @@ describe('anklet service install --print', () => {
       'StandardOutPath',
       'StandardErrorPath',
     ]);
-    expect(dict.string[0]).toBe('dev.anklet.anklet-org1');
+    expect(plist.Label).toBe('dev.anklet.anklet-org1');
     // The parser decodes the escaped "&" and "<" back: the path arrives intact.
-    expect(dict.array.string).toEqual([process.execPath, CLI, 'start', '-c', config]);
-    expect(dict.string).toContain(path.join(home, 'Library', 'Logs', 'anklet', 'anklet-org1.log'));
-    expect(run.stdout).toMatch(/<key>KeepAlive<\/key>\s*<dict>\s*<key>SuccessfulExit<\/key>\s*<false\/>/);
+    expect(plist.ProgramArguments).toEqual([process.execPath, CLI, 'start', '-c', config]);
+    expect(plist.StandardOutPath).toBe(path.join(home, 'Library', 'Logs', 'anklet', 'anklet-org1.log'));
+    expect(plist).toMatchObject({ RunAtLoad: true, KeepAlive: { SuccessfulExit: false }, ThrottleInterval: 10, ExitTimeOut: 120 });
   });
+
+  it('refuses a config with problems, listing them, and writes nothing', async () => {
+    const { home, env } = setUp();
+    const broken = writeFile(path.join(home, 'anklet', 'broken.yml'), 'plugins:\n  - { name: A, plugin: nowhere }\n  - { plugin: github }\n');
+    for (const platform of ['linux', 'darwin']) {
+      for (const extra of [['--no-start'], ['--print']]) {
+        const run = await runCli(['-c', broken, 'service', 'install', '--platform', platform, ...extra], { home, env });
+        expect(run.code, `${platform} ${extra}`).toBe(1);
+        expect(run.stdout).toBe('');
+        expect(run.stderr).toContain(`anklet: ${broken} has 3 problems; no service was installed:`);
+        expect(run.stderr).toContain('plugins[0] "A": plugin: plugin "nowhere" is not installed');
+        expect(run.stderr).toContain('plugins[1]: name: name is required');
+        expect(run.stderr).toContain(`anklet -c ${broken} config validate`);
+      }
+    }
+    const empty = writeFile(path.join(home, 'anklet', 'empty.yml'), '');
+    const refused = await runCli(['-c', empty, 'service', 'install', '--platform', 'darwin', '--no-start'], { home, env });
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toContain('is empty; no service was installed');
+    // Nothing on disk: no unit, no LaunchAgent, no log folder.
+    expect(existsSync(path.join(home, '.config', 'systemd'))).toBe(false);
+    expect(existsSync(path.join(home, 'Library'))).toBe(false);
+  }, 120_000);
 
   it('refuses a missing config, a bad name and an unknown platform, saying what to do', async () => {
     const { home, config, env } = setUp();
@@ -136,7 +171,7 @@ describe('anklet service install / status / uninstall', () => {
     expect(twice.code).toBe(0);
     expect(twice.stdout).toContain('not installed');
     await runCli(['service', 'uninstall', ...args, '--no-stop', '--name', 'anklet-org2'], { home, env });
-  }, 30_000);
+  }, 120_000);
 
   it('round-trips a darwin LaunchAgent in a temp HOME (in process)', async () => {
     const { home, config, env } = setUp();
@@ -145,7 +180,7 @@ describe('anklet service install / status / uninstall', () => {
     expect((await serviceStatus(base)).installed).toBe(false);
     const install = await installService({ ...base, configPath: config, start: false });
     expect(install.lines).toContain(`wrote ${file}`);
-    expect(XMLValidator.validate(readFileSync(file, 'utf8'))).toBe(true);
+    expect(readPlist(readFileSync(file, 'utf8')).Label).toBe('dev.anklet.anklet');
     expect(existsSync(path.join(home, 'Library', 'Logs', 'anklet'))).toBe(true);
     const status = await serviceStatus(base);
     expect(status.lines).toEqual(expect.arrayContaining([`anklet: installed at ${file}`, `config: ${config}`]));

@@ -61,9 +61,10 @@ describe('anklet status', () => {
     const port = await findFreePort();
     const config = writeFile(
       path.join(home, 'config.yml'),
-      `plugins_path: ${pluginsPath}\n${redisKeys()}metrics:\n  address: 127.0.0.1\n  port: ${port}\nplugins:\n  - { name: RECEIVER, plugin: metrics-probe, owner: acme, mode: serve }\n`,
+      `plugins_path: ${pluginsPath}\n${redisKeys()}metrics:\n  address: 127.0.0.1\n  port: ${port}\n  include_unindexed_hosts: true\nplugins:\n  - { name: RECEIVER, plugin: metrics-probe, owner: acme, mode: serve }\n`,
     );
-    await store.putHostSnapshot('acme/GO_HANDLER', goSnapshot(new Date(Date.now() - 120_000)), 60_000);
+    // A Go anklet host writes its snapshot key only (no host index): found by the SCAN fallback.
+    await client.client.set('anklet/metrics/acme/GO_HANDLER', goSnapshot(new Date(Date.now() - 120_000)), 'EX', 60);
     await store.enqueue({ id: '101', queue: 'acme', payload: {} });
     await store.enqueue({ id: '102', queue: 'acme', payload: {} });
     await store.enqueue({ id: '201', queue: 'shared', payload: {} });
@@ -83,11 +84,12 @@ describe('anklet status', () => {
       const json = await runCli(['-c', config, 'status', '--json', '--queue', 'shared'], { home });
       expect(json.code, json.stderr).toBe(0);
       const status = JSON.parse(json.stdout) as FleetStatus;
-      expect(status.hosts.map((h) => [h.key, h.stale, h.plugins.map((p) => `${p.name}:${p.status}`)])).toEqual([
+      expect(status.hosts.map((h) => [h.key, h.stale, h.plugins.map((p) => `${p.name}:${p.status}`)])).toEqual([['acme/RECEIVER', false, ['RECEIVER:running']]]);
+      // Silent for 2 minutes (past the 60 s stale mark): listed apart.
+      expect(status.stale_hosts.map((h) => [h.key, h.stale, h.plugins.map((p) => `${p.name}:${p.status}`)])).toEqual([
         ['acme/GO_HANDLER', true, ['GO_HANDLER:in_progress']],
-        ['acme/RECEIVER', false, ['RECEIVER:running']],
       ]);
-      const live = status.hosts[1]!;
+      const live = status.hosts[0]!;
       expect(live.version).toBe('0.1.0');
       expect(live.vm_slots_total).toBe(2);
       expect(status.queues.map((q) => [q.queue, q.queued, q.delayed, q.claimed])).toEqual([
@@ -98,7 +100,7 @@ describe('anklet status', () => {
 
       const text = await runCli(['-c', config, 'status', '--queue', 'shared'], { home });
       expect(text.code, text.stderr).toBe(0);
-      expect(text.stdout).toMatch(/^fleet from redis 127\.0\.0\.1:\d+: 2 hosts, 2 plugins/);
+      expect(text.stdout).toMatch(/^fleet from redis 127\.0\.0\.1:\d+: 1 host \(and 1 stale\), 1 plugin/);
       expect(text.stdout).toMatch(/acme\/GO_HANDLER\s+-\s+\(go\)\s+2m\d*s? ago STALE\s+1\s+no/);
       expect(text.stdout).toMatch(/RECEIVER\s+acme\/RECEIVER\s+metrics-probe\s+acme\s+running/);
       expect(text.stdout).toMatch(/GO_HANDLER\s+acme\/GO_HANDLER\s+github\s+acme\s+in_progress\s+2m\d*s?\s+7\s+1\s+0/);

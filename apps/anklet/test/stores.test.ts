@@ -40,14 +40,33 @@ describe('the job store the host injects', () => {
       anklet.signal('SIGTERM');
       expect((await anklet.exited).code).toBe(0);
       expect(anklet.lines.find(msg('probe claimed'))).toMatchObject({ jobId: '101', redisClientLoaded: true });
+      // The harness's server runs with AOF: start-up says so once, and warns of nothing.
+      expect(anklet.lines.filter(msg('redis persistence'))).toEqual([expect.objectContaining({ level: 'INFO', persistence: 'aof' })]);
     } finally {
       await redis.stop();
     }
     const home = makeTmp();
     const down = probeConfig(home, `global_database_url: 127.0.0.1\nglobal_database_port: ${redis.port}\nglobal_database_max_retries: 1\nglobal_database_retry_delay: 50\n`);
     const run = await runCli(['-c', down], { home, timeoutMs: 30_000 });
-    expect(run.code).toBe(1);
+    // 4, not 1: Redis may come up later, so a service manager tries again (exit-codes.ts).
+    expect(run.code).toBe(4);
     expect(run.stdout).toContain('"msg":"unable to access database"');
     expect(run.stdout).not.toContain('starting anklet');
+  });
+
+  it('warns at start when Redis keeps no AOF and no RDB save rule, and says what to run', async () => {
+    const redis = await startRedisServer({ allowExternal: false, args: ['--appendonly', 'no', '--save', ''] });
+    try {
+      const home = makeTmp();
+      const anklet = new RunningAnklet(['-c', probeConfig(home, `global_database_url: ${redis.host}\nglobal_database_port: ${redis.port}\n`)], { home });
+      await anklet.waitFor(msg('probe claimed'));
+      anklet.signal('SIGTERM');
+      expect((await anklet.exited).code).toBe(0);
+      const warning = anklet.lines.find(msg('redis does not persist its data: queued jobs would not survive a restart of redis'));
+      expect(warning).toMatchObject({ level: 'WARN', persistence: 'none', target: `127.0.0.1:${redis.port}` });
+      expect(String(warning?.hint)).toContain('appendfsync everysec');
+    } finally {
+      await redis.stop();
+    }
   });
 });

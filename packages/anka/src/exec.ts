@@ -111,7 +111,7 @@ export function execAnka(settings: ExecSettings, request: ExecRequest): Promise<
           new AnkaCliError({
             command,
             exitCode: null,
-            ankaMessage: `${settings.bin}: command not found`,
+            ankaMessage: 'command not found',
             reason: 'missing_cli',
             operator: true,
             hint: 'install the Anka CLI (Anka Virtualization / Anka Build) and make sure `anka` is on the PATH of the anklet process',

@@ -31,6 +31,7 @@ export type {
   QuarantinedRecord,
   LeaderLease,
   HostSnapshot,
+  HostSnapshotListOptions,
 } from './job-store.js';
 export { childEnv, looksSecretName, CHILD_ENV_NAMES, CHILD_ENV_PREFIXES, type ChildEnvOptions } from './child-env.js';
 export { isAnkaFailure } from './anka.js';

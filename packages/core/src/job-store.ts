@@ -255,12 +255,21 @@ export interface JobStore {
   /**
    * Stores one host's metrics snapshot (the Go anklet's JSON) under `<prefix>/metrics/<key>`, which
    * with the default prefix is the Go key `anklet/metrics/<owner>/<name>`, replacing any previous one;
-   * it disappears after `ttlMs` unless written again.
+   * it disappears after `ttlMs` unless written again. The store also records the host in its host
+   * index with the time of this write, so {@link JobStore.listHostSnapshots} finds it without
+   * scanning the keyspace.
    */
   putHostSnapshot(key: string, json: string, ttlMs: number): Promise<void>;
-  /** Every host snapshot in the store, in no particular order (a SCAN: for the aggregator, not a hot path). */
-  listHostSnapshots(): Promise<ReadonlyArray<HostSnapshot>>;
-  /** Removes one host's snapshot (on a clean exit). No-op when it is not there. */
+  /**
+   * The host snapshots in the store's host index, sorted by key. Cost: one read of the index and one
+   * read of the snapshots, whatever else the store holds.
+   *
+   * `options.maxAgeMs`: hosts whose last write is older are left out and forgotten by the index.
+   * `options.includeUnindexed`: also find snapshots written by hosts that do not use the index (Go
+   * anklet hosts) by scanning the keyspace; see the implementation for how often it scans.
+   */
+  listHostSnapshots(options?: HostSnapshotListOptions): Promise<ReadonlyArray<HostSnapshot>>;
+  /** Removes one host's snapshot and its index entry (on a clean exit). No-op when it is not there. */
   deleteHostSnapshot(key: string): Promise<void>;
   /** Releases connections, timers and files. The store is unusable afterwards. */
   close(): Promise<void>;
@@ -272,4 +281,18 @@ export interface HostSnapshot {
   readonly key: string;
   /** The stored JSON text, unparsed: it may come from another anklet version, or be broken. */
   readonly json: string;
+  /**
+   * When the store last received this snapshot, in milliseconds since the epoch on the caller's
+   * clock (a store whose server keeps time converts the server's time, so host clocks do not
+   * matter). Absent for a snapshot the index does not know (a Go host's): read its `last_update`.
+   */
+  readonly updatedAt?: number | undefined;
+}
+
+/** Options of {@link JobStore.listHostSnapshots}. */
+export interface HostSnapshotListOptions {
+  /** Leave out (and drop from the index) hosts whose last write is older than this. */
+  readonly maxAgeMs?: number | undefined;
+  /** Also scan for snapshots of hosts that do not register in the index (Go anklet hosts). */
+  readonly includeUnindexed?: boolean | undefined;
 }

@@ -28,7 +28,17 @@ export interface PluginDefinition<Schema extends StandardSchemaV1, Kind extends 
   /** A human name for logs (usually the package name). */
   readonly name: string;
   readonly kind: Kind;
-  /** Validates the plugin's config block. The host reports every issue with its path. */
+  /**
+   * Validates the plugin's config block. The host reports every issue with its path.
+   *
+   * When the schema also implements Standard JSON Schema (`~standard.jsonSchema.input`, as zod >= 4.2,
+   * valibot and arktype do), the host uses it, and it alone, to know the plugin's keys: it reads each
+   * YAML value and each `<NAME>_<KEY>` variable by the key's type (a text key keeps the text written,
+   * `secret: 00000000` is "00000000"; a number key is parsed as the Go anklet parses it), warns about
+   * unknown keys with the closest known one, and lists the keys with their descriptions in
+   * `anklet config schema`. Without it, values arrive as YAML 1.1 reads them. Optional and read
+   * only through the Standard Schema object, so this contract did not change.
+   */
   readonly configSchema: Schema;
   /** One-line description for `anklet plugins list`. */
   readonly description?: string;

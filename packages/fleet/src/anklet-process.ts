@@ -88,8 +88,8 @@ export class RunningAnklet {
   #listeners: Array<(line: LogLine | undefined) => void> = [];
 
   /** `nodeArgs` go before the CLI (e.g. `--import <module>`); `env` on top of {@link childEnv}. */
-  constructor(args: string[], options: { home: string; env?: Record<string, string>; nodeArgs?: string[] }) {
-    this.child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], { env: childEnv(options.home, options.env), cwd: options.home });
+  constructor(args: string[], options: { home: string; env?: Record<string, string>; nodeArgs?: string[]; cwd?: string }) {
+    this.child = spawn(process.execPath, [...(options.nodeArgs ?? []), CLI, ...args], { env: childEnv(options.home, options.env), cwd: options.cwd ?? options.home });
     track(this.child);
     this.child.stdout!.on('data', (d: Buffer) => {
       const text = d.toString();

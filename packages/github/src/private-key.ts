@@ -1,4 +1,5 @@
 import { createPrivateKey } from 'node:crypto';
+import { readFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import path from 'node:path';
@@ -23,5 +24,37 @@ export async function loadPrivateKey(value: string): Promise<string> {
     return createPrivateKey(material).export({ type: 'pkcs8', format: 'pem' }).toString();
   } catch {
     throw new Error('error creating github app transport: invalid key (does the key exist on the filesystem?)');
+  }
+}
+
+/**
+ * Why `value` (a key file path or PEM text, as `private_key` takes it) cannot be used, or undefined
+ * when it can: the check `anklet config validate` makes before `start` would fail. A relative path
+ * is relative to the working folder, as in Go. The message names the path, never key material.
+ */
+export function checkPrivateKey(value: string): string | undefined {
+  if (value.trimStart().startsWith('-----BEGIN')) {
+    try {
+      createPrivateKey(value);
+      return undefined;
+    } catch {
+      return 'the PEM text is not a private key (paste the whole .pem file, or give its path)';
+    }
+  }
+  const file = value.startsWith('~/') ? path.join(homedir(), value.slice(2)) : value;
+  let material: string;
+  try {
+    material = readFileSync(file, 'utf8');
+  } catch (err) {
+    const code = (err as NodeJS.ErrnoException).code;
+    return code === 'ENOENT'
+      ? `no key file at ${path.resolve(file)} (give the path of the GitHub App's .pem file, or its PEM text)`
+      : `cannot read the key file ${path.resolve(file)}: ${code ?? (err as Error).message}`;
+  }
+  try {
+    createPrivateKey(material);
+    return undefined;
+  } catch {
+    return `${path.resolve(file)} is not a PEM private key (download the key from the GitHub App's settings)`;
   }
 }

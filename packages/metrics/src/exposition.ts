@@ -24,6 +24,8 @@ const NAME = /^[a-zA-Z_:][a-zA-Z0-9_:]*$/;
 const LABEL = /^[a-zA-Z_][a-zA-Z0-9_]*$/;
 
 function escapeLabel(value: string): string {
+  // Most values need nothing: test once rather than run three replaces on each.
+  if (!/[\\\n"]/.test(value)) return value;
   return value.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 }
 
@@ -38,6 +40,15 @@ function formatValue(value: number): string {
   return String(value);
 }
 
+/** Label names seen valid: a fleet scrape writes the same few names hundreds of thousands of times. */
+const validLabels = new Set<string>();
+function validLabel(key: string): boolean {
+  if (validLabels.has(key)) return true;
+  if (!LABEL.test(key) || key.startsWith('__')) return false;
+  if (validLabels.size < 1000) validLabels.add(key);
+  return true;
+}
+
 /**
  * Writes families in the Prometheus text format (0.0.4). Names and label names are checked here
  * rather than trusted: a name from another host's snapshot must not be able to break the scrape.
@@ -50,9 +61,12 @@ export function renderExposition(families: ReadonlyArray<Family>): string {
     for (const sample of family.samples) {
       const name = sample.name ?? family.name;
       if (!NAME.test(name) || typeof sample.value !== 'number') continue;
-      const labels = Object.entries(sample.labels).filter(([key]) => LABEL.test(key) && !key.startsWith('__'));
-      const text = labels.length === 0 ? '' : `{${labels.map(([k, v]) => `${k}="${escapeLabel(String(v))}"`).join(',')}}`;
-      lines.push(`${name}${text} ${formatValue(sample.value)}`);
+      let text = '';
+      for (const key in sample.labels) {
+        if (!validLabel(key)) continue;
+        text += `${text ? ',' : '{'}${key}="${escapeLabel(String(sample.labels[key]))}"`;
+      }
+      lines.push(`${name}${text ? `${text}}` : ''} ${formatValue(sample.value)}`);
     }
   }
   return lines.length === 0 ? '' : `${lines.join('\n')}\n`;

@@ -1,4 +1,5 @@
 import type { PluginStatus } from '@anklet/core';
+import { familiesFromCompact, type FamilyFilter } from './compact-families.js';
 import { familiesFromPromJson, type Family, type Labels, type Sample } from './exposition.js';
 import { unixSeconds, type GoHostSnapshot } from './go-model.js';
 
@@ -31,7 +32,7 @@ const ratio = (percentage: number) => (Number.isFinite(percentage) ? percentage 
  * for every host in the store (Go hosts included), adding a `host` label; the per-host endpoint calls
  * it with no extra label. Job URLs stay out: they are unbounded and live in the JSON only.
  */
-export function familiesFromSnapshot(snapshot: GoHostSnapshot, extra: Labels = {}): Family[] {
+export function familiesFromSnapshot(snapshot: GoHostSnapshot, extra: Labels = {}, only?: FamilyFilter): Family[] {
   const f = {
     info: family('anklet_plugin_info', 'gauge', 'Plugin instances of this host (always 1), with their type, owner and repository.'),
     status: family('anklet_plugin_status', 'gauge', 'Current status of a plugin instance (1 for the current status, 0 otherwise).'),
@@ -96,8 +97,30 @@ export function familiesFromSnapshot(snapshot: GoHostSnapshot, extra: Labels = {
     if (typeof ext.version === 'string') add(f.build, { version: ext.version }, 1);
   }
   const families = Object.values(f).filter((x) => x.samples.length > 0);
-  // The host's own registry (counters, gauges, histograms from plugins), minus anything that would
-  // repeat a family above.
-  const own = familiesFromPromJson(ext?.metrics, extra).filter((x) => !SNAPSHOT_FAMILY_NAMES.has(x.name));
-  return [...families, ...own];
+  return [...families, ...ownFamilies(snapshot, extra, only)];
+}
+
+/**
+ * The aggregator's view of a stale host: only when it last reported and whether it is stale, so
+ * fleet sums (`sum by (...)`) leave out figures that may be minutes old, while an alert on
+ * `anklet_host_stale == 1` or on the update time still fires.
+ */
+export function staleHostFamilies(snapshot: GoHostSnapshot, stale: boolean, extra: Labels): Family[] {
+  const flag = family('anklet_host_stale', 'gauge', '1 while the aggregator has not heard from the host for longer than metrics.stale_after_seconds, else 0.');
+  flag.samples.push({ labels: { ...extra }, value: stale ? 1 : 0 });
+  if (!stale) return [flag];
+  const updated = family('anklet_last_update_timestamp_seconds', 'gauge', 'Unix time of the metrics snapshot; alert when it falls behind.');
+  const at = unixSeconds(snapshot.last_update);
+  if (at !== undefined) updated.samples.push({ labels: { ...extra }, value: at });
+  return [updated, flag];
+}
+
+/**
+ * The host's own registry (counters, gauges, histograms from plugins), from the compact form or,
+ * for hosts older than it, prom-client's JSON; minus anything that would repeat a Go-field family.
+ */
+export function ownFamilies(snapshot: GoHostSnapshot, extra: Labels = {}, only?: FamilyFilter): Family[] {
+  const ext = snapshot.anklet;
+  const own = ext?.families ? familiesFromCompact(ext.families, extra, only) : familiesFromPromJson(ext?.metrics, extra);
+  return own.filter((x) => !SNAPSHOT_FAMILY_NAMES.has(x.name) && (!only || only(x.name, x.type)));
 }

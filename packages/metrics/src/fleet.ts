@@ -1,4 +1,6 @@
 import type { HostSnapshot, JobStore, Logger } from '@anklet/core';
+import type { CompactFamilies } from './compact-families.js';
+import { ownFamilies } from './families.js';
 import { GO_ZERO_TIME, unixSeconds, type GoHostSnapshot, type GoPluginRecord, type PromFamilyJson } from './go-model.js';
 
 /** One host's snapshot, read and checked, with the key it was stored under. */
@@ -6,6 +8,29 @@ export interface FleetEntry {
   /** `<owner>/<name>` (the key after `anklet/metrics/`); the `host` label of the aggregator. */
   readonly key: string;
   readonly snapshot: GoHostSnapshot;
+  /** Seconds since the host last wrote it (null: unknown); unset: judged from `last_update`. */
+  readonly ageSeconds?: number | null;
+  /** Silent for longer than the stale mark: shown apart and left out of sums. */
+  readonly stale?: boolean;
+}
+
+/**
+ * A host that has not written for this long is marked stale (default 60 s: six missed exports,
+ * longer than a Redis retry cycle, so one slow write does not flag a host).
+ */
+export const STALE_AFTER_SECONDS = 60;
+/** A host that has not written for this long is dropped from the fleet view (default 10 min). */
+export const DROP_AFTER_SECONDS = 600;
+
+/** How {@link readFleet} reads and judges the store's snapshots. */
+export interface FleetReadOptions {
+  /** `metrics.stale_after_seconds` (default {@link STALE_AFTER_SECONDS}). */
+  readonly staleAfterSeconds?: number | undefined;
+  /** `metrics.drop_after_seconds` (default {@link DROP_AFTER_SECONDS}; 0 keeps every host). */
+  readonly dropAfterSeconds?: number | undefined;
+  /** `metrics.include_unindexed_hosts`: also find Go hosts' snapshots with a (rate-limited) SCAN. */
+  readonly includeUnindexed?: boolean | undefined;
+  readonly now?: Date | undefined;
 }
 
 /** Why a stored record could not be read. */
@@ -73,26 +98,42 @@ export function parseSnapshot(json: string): GoHostSnapshot {
       vm_slots_total: num(a.vm_slots_total),
       vm_slots_used: num(a.vm_slots_used),
       draining: a.draining === true,
-      metrics: Array.isArray(a.metrics) ? (a.metrics as PromFamilyJson[]) : [],
+      ...(a.families !== null && typeof a.families === 'object' ? { families: a.families as CompactFamilies } : {}),
+      ...(Array.isArray(a.metrics) ? { metrics: a.metrics as PromFamilyJson[] } : {}),
     };
   }
   return snapshot;
 }
 
 /**
- * Reads every host's snapshot from the store. A record that cannot be read is logged with its key
- * and left out: one broken host must not hide the rest of the fleet.
+ * Reads the hosts' snapshots from the store's host index. A record that cannot be read is logged
+ * with its key and left out: one broken host must not hide the rest of the fleet. Each entry gets
+ * its age (from the store's write time, else the snapshot's `last_update`) and a stale mark; hosts
+ * older than the drop time are left out.
  */
-export async function readFleet(store: Pick<JobStore, 'listHostSnapshots'>, logger?: Logger): Promise<FleetEntry[]> {
-  const stored: ReadonlyArray<HostSnapshot> = await store.listHostSnapshots();
+export async function readFleet(store: Pick<JobStore, 'listHostSnapshots'>, logger?: Logger, options: FleetReadOptions = {}): Promise<FleetEntry[]> {
+  const staleAfter = options.staleAfterSeconds ?? STALE_AFTER_SECONDS;
+  const dropAfter = options.dropAfterSeconds ?? DROP_AFTER_SECONDS;
+  const stored: ReadonlyArray<HostSnapshot> = await store.listHostSnapshots({
+    ...(dropAfter > 0 ? { maxAgeMs: dropAfter * 1000 } : {}),
+    ...(options.includeUnindexed ? { includeUnindexed: true } : {}),
+  });
+  const now = (options.now ?? new Date()).getTime();
   const fleet: FleetEntry[] = [];
-  for (const { key, json } of stored) {
+  for (const { key, json, updatedAt } of stored) {
+    let snapshot: GoHostSnapshot;
     try {
-      fleet.push({ key, snapshot: parseSnapshot(json) });
+      snapshot = parseSnapshot(json);
     } catch (error) {
       if (!(error instanceof BrokenSnapshotError)) throw error;
       logger?.warn('skipping unreadable metrics record', { key: `anklet/metrics/${key}`, error: error.message });
+      continue;
     }
+    const written = updatedAt ?? (unixSeconds(snapshot.last_update) ?? NaN) * 1000;
+    const ageSeconds = Number.isNaN(written) ? null : Math.max(0, Math.round((now - written) / 1000));
+    // The store drops indexed hosts itself; a Go host's snapshot lives 7 days, so judge it here.
+    if (ageSeconds !== null && dropAfter > 0 && ageSeconds > dropAfter) continue;
+    fleet.push({ key, snapshot, ageSeconds, stale: ageSeconds === null || ageSeconds > staleAfter });
   }
   return fleet;
 }
@@ -152,12 +193,17 @@ export function aggregatorRecordsByName(fleet: ReadonlyArray<FleetEntry>): Recor
   return Object.fromEntries([...byName].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
-/** A snapshot this much older than now is shown as stale (Go hosts export every 10 s). */
-export const STALE_AFTER_SECONDS = 30;
+/** One host on the status page. */
+export type StatusHost = StatusView['hosts'][number];
 
-/** What the status page shows; served at `/status.json`. */
+/**
+ * What the status page shows; served at `/status.json`. `hosts` are the hosts that report; hosts
+ * silent for longer than the stale mark are listed apart in `stale_hosts` (and left out of the
+ * page's totals) until the drop time removes them.
+ */
 export interface StatusView {
   readonly generated_at: string;
+  readonly stale_hosts: StatusView['hosts'];
   readonly hosts: ReadonlyArray<{
     key: string;
     host_name: string;
@@ -193,11 +239,11 @@ export interface StatusView {
 
 function queuesOf(snapshot: GoHostSnapshot): Array<{ queue: string; depth: number; oldest_age_seconds: number }> {
   const byQueue = new Map<string, { queue: string; depth: number; oldest_age_seconds: number }>();
-  for (const family of snapshot.anklet?.metrics ?? []) {
+  for (const family of ownFamilies(snapshot, {}, (name) => name === 'anklet_queue_depth' || name === 'anklet_queue_oldest_job_age_seconds')) {
     const field = family.name === 'anklet_queue_depth' ? 'depth' : family.name === 'anklet_queue_oldest_job_age_seconds' ? 'oldest_age_seconds' : undefined;
-    if (!field || !Array.isArray(family.values)) continue;
-    for (const v of family.values) {
-      const queue = String(v.labels?.queue ?? '');
+    if (!field) continue;
+    for (const v of family.samples) {
+      const queue = String(v.labels.queue ?? '');
       if (!queue) continue;
       const entry = byQueue.get(queue) ?? { queue, depth: 0, oldest_age_seconds: 0 };
       // Several plugins may watch one queue; they all see the same store, so take the largest.
@@ -212,42 +258,40 @@ const timeOrNull = (time: string) => (unixSeconds(time) === undefined ? null : t
 
 /** Builds the status page's view of a fleet (one entry for a single host). */
 export function statusView(fleet: ReadonlyArray<FleetEntry>, now: Date = new Date()): StatusView {
-  return {
-    generated_at: now.toISOString(),
-    hosts: fleet.map(({ key, snapshot: s }) => {
-      const updated = unixSeconds(s.last_update);
-      const age = updated === undefined ? null : Math.max(0, Math.round(now.getTime() / 1000 - updated));
-      return {
-        key,
-        host_name: s.anklet?.host_name ?? '',
-        version: s.anklet?.version ?? '',
-        last_update: s.last_update,
-        age_seconds: age,
-        stale: age === null || age > STALE_AFTER_SECONDS,
-        running_vms: s.total_running_vms,
-        vm_slots_used: s.anklet ? s.anklet.vm_slots_used : null,
-        vm_slots_total: s.anklet ? s.anklet.vm_slots_total : null,
-        draining: s.anklet?.draining ?? false,
-        cpu_usage_percentage: s.host_cpu_usage_percentage,
-        memory_usage_percentage: s.host_memory_usage_percentage,
-        disk_usage_percentage: s.host_disk_usage_percentage,
-        plugins: s.plugins.map((p) => ({
-          name: p.Name,
-          plugin: p.PluginName,
-          owner: p.OwnerName,
-          repo: p.RepoName,
-          status: p.Status,
-          status_since: p.StatusSince,
-          last_success: timeOrNull(p.LastSuccessfulRun),
-          last_success_url: p.LastSuccessfulRunJobUrl,
-          last_failure: timeOrNull(p.LastFailedRun),
-          last_failure_url: p.LastFailedRunJobUrl,
-          successes: p.TotalSuccessfulRunsSinceStart,
-          failures: p.TotalFailedRunsSinceStart,
-          canceled: p.TotalCanceledRunsSinceStart,
-        })),
-        queues: queuesOf(s),
-      };
-    }),
-  };
+  const hosts = fleet.map(({ key, snapshot: s, ageSeconds, stale }): StatusHost => {
+    const updated = unixSeconds(s.last_update);
+    const age = ageSeconds !== undefined ? ageSeconds : updated === undefined ? null : Math.max(0, Math.round(now.getTime() / 1000 - updated));
+    return {
+      key,
+      host_name: s.anklet?.host_name ?? '',
+      version: s.anklet?.version ?? '',
+      last_update: s.last_update,
+      age_seconds: age,
+      stale: stale ?? (age === null || age > STALE_AFTER_SECONDS),
+      running_vms: s.total_running_vms,
+      vm_slots_used: s.anklet ? s.anklet.vm_slots_used : null,
+      vm_slots_total: s.anklet ? s.anklet.vm_slots_total : null,
+      draining: s.anklet?.draining ?? false,
+      cpu_usage_percentage: s.host_cpu_usage_percentage,
+      memory_usage_percentage: s.host_memory_usage_percentage,
+      disk_usage_percentage: s.host_disk_usage_percentage,
+      plugins: s.plugins.map((p) => ({
+        name: p.Name,
+        plugin: p.PluginName,
+        owner: p.OwnerName,
+        repo: p.RepoName,
+        status: p.Status,
+        status_since: p.StatusSince,
+        last_success: timeOrNull(p.LastSuccessfulRun),
+        last_success_url: p.LastSuccessfulRunJobUrl,
+        last_failure: timeOrNull(p.LastFailedRun),
+        last_failure_url: p.LastFailedRunJobUrl,
+        successes: p.TotalSuccessfulRunsSinceStart,
+        failures: p.TotalFailedRunsSinceStart,
+        canceled: p.TotalCanceledRunsSinceStart,
+      })),
+      queues: queuesOf(s),
+    };
+  });
+  return { generated_at: now.toISOString(), hosts: hosts.filter((h) => !h.stale), stale_hosts: hosts.filter((h) => h.stale) };
 }

@@ -1,3 +1,4 @@
+import type { CompactFamilies } from './compact-families.js';
 import type { HostFigures } from './host-sampler.js';
 
 /**
@@ -36,8 +37,13 @@ export interface AnkletSnapshotExtension {
   vm_slots_total: number;
   vm_slots_used: number;
   draining: boolean;
-  /** The host's own counters, gauges and histograms, as prom-client's JSON. */
-  metrics: PromFamilyJson[];
+  /** The host's own counters, gauges and histograms, compact (see {@link CompactFamilies}). */
+  families?: CompactFamilies;
+  /**
+   * The same as prom-client's JSON, as hosts before the compact form wrote it (about 1.4 KB per
+   * histogram series). Read for those hosts; never written.
+   */
+  metrics?: PromFamilyJson[];
 }
 
 /** One metric family as prom-client's `getMetricsAsJSON()` returns it. */

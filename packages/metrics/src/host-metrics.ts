@@ -1,6 +1,7 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 import type { Logger, MetricLabels, PluginKind, PluginMetrics, PluginStatus, RunOutcome } from '@anklet/core';
 import { COUNTERS, GAUGES, HISTOGRAMS, type FamilySpec } from './catalogue.js';
+import { compactFamilies } from './compact-families.js';
 import { renderExposition } from './exposition.js';
 import { familiesFromSnapshot, SNAPSHOT_FAMILY_NAMES } from './families.js';
 import { GO_ZERO_TIME, sortKeys, type GoHostSnapshot, type GoPluginRecord, type PromFamilyJson } from './go-model.js';
@@ -180,7 +181,7 @@ export class HostMetrics {
         vm_slots_total: state?.vmSlotsTotal ?? 0,
         vm_slots_used: state?.vmSlotsUsed ?? 0,
         draining: state?.draining ?? false,
-        metrics,
+        families: compactFamilies(metrics),
       },
     };
     return sortKeys(snapshot);

@@ -2,7 +2,7 @@ import { readFileSync } from 'node:fs';
 import type { Logger } from '@anklet/core';
 import type { IncomingMessage, RequestListener, ServerResponse } from 'node:http';
 import { mergeFamilies, PROMETHEUS_CONTENT_TYPE, renderExposition } from './exposition.js';
-import { familiesFromSnapshot } from './families.js';
+import { familiesFromSnapshot, staleHostFamilies } from './families.js';
 import { aggregatorRecords, aggregatorRecordsByName, statusView, type FleetEntry } from './fleet.js';
 import type { GoHostSnapshot } from './go-model.js';
 
@@ -66,7 +66,7 @@ function routeOf(req: IncomingMessage): { path: string; query: URLSearchParams }
  *
  * | path | answer |
  * |---|---|
- * | `/metrics`, `/metrics/v1`, `/metrics/v2` | `?format=prometheus` (default) or `?format=json`; another format is a 400 listing the valid ones |
+ * | `/metrics`, `/metrics/v1`, `/metrics/v2` | `?format=prometheus` (default) or `?format=json`; another format is a 400 listing the valid ones. The aggregator adds the hosts' histograms with `&histograms=1` |
  * | `/healthcheck` | 200 `ok` |
  * | `/readyz` | 200 when every plugin has started, else 503 with the ones still starting (GET, HEAD) |
  * | `/` | the status page; `/status.json` is what it shows (GET, HEAD) |
@@ -75,11 +75,23 @@ function routeOf(req: IncomingMessage): { path: string; query: URLSearchParams }
  * handful of routes do not need a router, and the host then loads no web framework at start.
  */
 export function createMetricsApp(options: MetricsAppOptions): MetricsApp {
-  const prometheus = async (): Promise<string> => {
+  const prometheus = async (histograms: boolean): Promise<string> => {
     const fleet = await options.fleet();
-    // One host serves its own series unlabelled; the aggregator tells hosts apart with `host`.
-    const label = options.mode === 'aggregator';
-    return renderExposition(mergeFamilies(fleet.map((e) => familiesFromSnapshot(e.snapshot, label ? { host: e.key } : {}))));
+    // One host serves its own series unlabelled; the aggregator tells hosts apart with `host`, and
+    // of a stale host it serves only the stale mark and the last update time.
+    if (options.mode !== 'aggregator') return renderExposition(mergeFamilies(fleet.map((e) => familiesFromSnapshot(e.snapshot))));
+    return renderExposition(
+      mergeFamilies(
+        fleet.map((e) => {
+          const host = { host: e.key };
+          const stale = staleHostFamilies(e.snapshot, e.stale === true, host);
+          if (e.stale) return stale;
+          // Per-host histograms are most of the text (16 lines per series: ~100 KB for a host with
+          // jobs on 20 templates), so the fleet's scrape carries them only when asked.
+          return [...familiesFromSnapshot(e.snapshot, host, histograms ? undefined : (_name, type) => type !== 'histogram'), ...stale];
+        }),
+      ),
+    );
   };
 
   const json = async (version: 'none' | 'v1' | 'v2'): Promise<unknown> => {
@@ -97,7 +109,7 @@ export function createMetricsApp(options: MetricsAppOptions): MetricsApp {
     }
     try {
       if (format === 'json') answer(res, 200, JSON_TYPE, goJson(await json(version)));
-      else answer(res, 200, PROMETHEUS_CONTENT_TYPE, await prometheus());
+      else answer(res, 200, PROMETHEUS_CONTENT_TYPE, await prometheus(/^(1|true|yes)$/i.test(query.get('histograms') ?? '')));
     } catch (error) {
       options.logger?.error('error serving metrics', { error: (error as Error).message });
       answer(res, 503, TEXT, 'metrics are unavailable right now\n');

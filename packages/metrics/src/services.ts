@@ -1,5 +1,5 @@
 import type { JobStore, Logger } from '@anklet/core';
-import { readFleet } from './fleet.js';
+import { readFleet, type FleetReadOptions } from './fleet.js';
 import { HostMetrics, type HostState } from './host-metrics.js';
 import { HostSampler } from './host-sampler.js';
 import { listenMetrics, type ListenOptions, type MetricsServer } from './listen.js';
@@ -81,11 +81,16 @@ export async function startHostMetrics(options: HostMetricsServiceOptions, metri
 export interface AggregatorOptions extends ListenOptions {
   readonly store: Pick<JobStore, 'listHostSnapshots'>;
   readonly logger: Logger;
+  /** Stale mark, drop time and the Go-host fallback (`metrics.*` config keys). */
+  readonly fleet?: Omit<FleetReadOptions, 'now'> | undefined;
 }
 
-/** The fleet aggregator: serves every host's snapshot from the store. Logs Go's `metrics aggregator started on port <p>`. */
+/**
+ * The fleet aggregator: serves the snapshots of the hosts in the store's host index, each request
+ * read afresh (two round trips to Redis). Logs Go's `metrics aggregator started on port <p>`.
+ */
 export async function startAggregator(options: AggregatorOptions): Promise<MetricsServer> {
-  const app = createMetricsApp({ mode: 'aggregator', logger: options.logger, fleet: () => readFleet(options.store, options.logger) });
+  const app = createMetricsApp({ mode: 'aggregator', logger: options.logger, fleet: () => readFleet(options.store, options.logger, options.fleet) });
   const server = await listenMetrics(app, options);
   options.logger.info(`metrics aggregator started on port ${server.port}`, { port: server.port });
   return server;

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobStore } from '@anklet/core';
 import { createRedisConnection, createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
-import { HostMetrics, MetricsExporter, startAggregator, type MetricsServer } from '../src/index.js';
+import { HostMetrics, MetricsExporter, startAggregator, type AggregatorOptions, type MetricsServer, type StatusView } from '../src/index.js';
 import { createMemoryLogger, goHostRecord, promtoolCheck } from './helpers.js';
 
 let redis: RedisServer;
@@ -56,9 +56,9 @@ async function seedFleet(): Promise<() => Promise<void>> {
   return () => ts.exporter.stop({ remove: false });
 }
 
-async function aggregator() {
+async function aggregator(fleet?: AggregatorOptions['fleet']) {
   const logger = createMemoryLogger();
-  const server = await startAggregator({ store, logger, address: '127.0.0.1', startPort: await findFreePort() });
+  const server = await startAggregator({ store, logger, address: '127.0.0.1', startPort: await findFreePort(), fleet });
   servers.push(server);
   return { logger, base: `http://127.0.0.1:${server.port}` };
 }
@@ -113,7 +113,12 @@ describe('aggregator', () => {
   it('serves the fleet as valid Prometheus text, each host labelled, plus /healthcheck and 400 on a bad format', async () => {
     const stop = await seedFleet();
     const { base } = await aggregator();
-    for (const path of ['/metrics', '/metrics/v1?format=prometheus', '/metrics/v2?format=prometheus']) {
+    // Without `histograms=1` the hosts' histograms are left out: they are most of the text.
+    const lean = await (await fetch(`${base}/metrics`)).text();
+    expect(promtoolCheck(lean).output).toBe('');
+    expect(lean).toContain('anklet_draining{host="acme/mac-01-RECEIVER"} 1');
+    expect(lean).not.toContain('anklet_job_queue_wait_seconds');
+    for (const path of ['/metrics?histograms=1', '/metrics/v1?format=prometheus&histograms=true', '/metrics/v2?format=prometheus&histograms=1']) {
       const text = await (await fetch(`${base}${path}`)).text();
       const verdict = promtoolCheck(text);
       expect(verdict.output, path).toBe('');
@@ -140,12 +145,62 @@ describe('aggregator', () => {
   });
 });
 
+describe('fleet view from the host index', () => {
+  it('marks silent hosts stale, lists them apart and out of the sums, drops them later, and finds Go hosts only when asked', async () => {
+    const raw = createRedisConnection({ url: redis.url }).client;
+    const now = Date.now();
+    const age = async (key: string, seconds: number) => raw.zadd('anklet:metrics:hosts', now - seconds * 1000, key);
+    try {
+      await seedRaw('acme/FRESH', goHostRecord('FRESH', new Date().toISOString()));
+      await seedRaw('acme/STALE', goHostRecord('STALE', new Date(now - 90_000).toISOString(), 'running'));
+      await seedRaw('acme/GONE', goHostRecord('GONE', new Date(now - 660_000).toISOString()));
+      // The index says when each last wrote: STALE 90 s ago, GONE 11 min ago.
+      await age('acme/STALE', 90);
+      await age('acme/GONE', 660);
+      // Go hosts write the snapshot key only (7-day expiry), never the index.
+      await raw.set('anklet/metrics/veertuinc/GO-LIVE', goHostRecord('GO-LIVE', new Date(now - 5_000).toISOString()), 'EX', 604800);
+      await raw.set('anklet/metrics/veertuinc/GO-DEAD', goHostRecord('GO-DEAD', new Date(now - 20 * 60_000).toISOString()), 'EX', 604800);
+
+      const { base } = await aggregator({ includeUnindexed: true });
+      const view = (await (await fetch(`${base}/status.json`)).json()) as StatusView;
+      expect(view.hosts.map((h) => h.key)).toEqual(['acme/FRESH', 'veertuinc/GO-LIVE']);
+      expect(view.stale_hosts.map((h) => [h.key, h.stale, h.age_seconds! >= 90])).toEqual([['acme/STALE', true, true]]);
+
+      const text = await (await fetch(`${base}/metrics`)).text();
+      expect(promtoolCheck(text).output).toBe('');
+      expect(text).toContain('anklet_host_stale{host="acme/STALE"} 1');
+      expect(text).toContain('anklet_host_stale{host="acme/FRESH"} 0');
+      expect(text).toMatch(/^anklet_last_update_timestamp_seconds\{host="acme\/STALE"\} \d+/m);
+      // A stale host's figures are old: none of them is served, so fleet sums leave it out.
+      expect(text).not.toMatch(/anklet_plugin_status\{[^}]*host="acme\/STALE"/);
+      expect(text).not.toMatch(/anklet_host_cpu_cores\{host="acme\/STALE"\}/);
+      expect(text).not.toContain('GONE');
+      expect(text).not.toContain('GO-DEAD');
+      // Dropped hosts leave the index (they come back with their next write).
+      expect(await raw.zscore('anklet:metrics:hosts', 'acme/GONE')).toBeNull();
+
+      // Without the fallback, a Go host is not seen (the default: no SCAN of the keyspace).
+      const plain = await aggregator();
+      const plainView = (await (await fetch(`${plain.base}/status.json`)).json()) as StatusView;
+      expect([...plainView.hosts, ...plainView.stale_hosts].map((h) => h.key)).toEqual(['acme/FRESH', 'acme/STALE']);
+    } finally {
+      await raw.del('anklet/metrics/veertuinc/GO-LIVE', 'anklet/metrics/veertuinc/GO-DEAD', 'anklet/metrics/acme/GONE');
+      raw.disconnect();
+    }
+  });
+});
+
 /** Screenshots go to the package's `.tmp/` (gitignored), where CI can pick them up. */
 const OUTPUT_DIR = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../.tmp/test-output');
 
 describe('status page', () => {
   it('shows the seeded fleet in headless Chromium and refreshes itself', async () => {
     const stop = await seedFleet();
+    // A host silent for two minutes: shown apart, counted in no total.
+    await seedRaw('acme/OLD-MAC', goHostRecord('OLD-RUNNER', new Date(Date.now() - 120_000).toISOString()));
+    const raw = createRedisConnection({ url: redis.url }).client;
+    await raw.zadd('anklet:metrics:hosts', Date.now() - 120_000, 'acme/OLD-MAC');
+    raw.disconnect();
     const { base } = await aggregator();
     const browser = await chromium.launch({
       executablePath: '/usr/bin/chromium',
@@ -173,7 +228,9 @@ describe('status page', () => {
       expect(await tsHost.locator('.queues').textContent()).toBe('Queues: acme 5 queued, oldest 2m 5s');
       // The last success links to the job; the broken record is not shown at all.
       expect(await page.locator('tr[data-plugin="GO-RUNNER"] a').getAttribute('href')).toBe('https://github.com/veertuinc/anklet/actions/runs/1/job/2');
-      expect(await page.locator('section.host').count()).toBe(2);
+      expect(await page.locator('section.host:not(.stale)').count()).toBe(2);
+      expect(await page.locator('#stale-heading').textContent()).toContain('Stale hosts (1)');
+      expect(await page.locator('section.host.stale[data-host="acme/OLD-MAC"]').textContent()).toContain('STALE: last report 2m');
 
       // It refreshes on its own: a status change shows up without a reload.
       await store.putHostSnapshot('veertuinc/GO-RUNNER', goHostRecord('GO-RUNNER', new Date().toISOString(), 'limit_paused'), 60_000);

@@ -1,13 +1,15 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { HostMetrics } from '../src/index.js';
+import { COUNTERS, GAUGES, HISTOGRAMS, HostMetrics } from '../src/index.js';
 
 describe('the Grafana dashboard in examples/grafana', () => {
   it('only queries metric names the host exposes', async () => {
     const metrics = new HostMetrics({ version: '1.0.0', hostState: () => ({ vmSlotsTotal: 2, vmSlotsUsed: 0, draining: false }) });
     const plugin = metrics.forPlugin({ name: 'RUNNER1', plugin: 'github', owner: 'acme', repo: '' });
-    plugin.observe('job_queue_wait_seconds', 1);
-    plugin.observe('job_phase_duration_seconds', 1, { phase: 'pull' });
+    // A family shows once it has a series (snapshots leave empty families out): use every one.
+    for (const name of Object.keys(COUNTERS)) plugin.count(name);
+    for (const name of Object.keys(GAUGES)) plugin.gauge(name, 1);
+    for (const name of Object.keys(HISTOGRAMS)) plugin.observe(name, 1);
     const text = await metrics.prometheus();
     const exposed = new Set([...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]));
 

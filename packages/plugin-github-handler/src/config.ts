@@ -1,69 +1,68 @@
-import { addGitHubConfigIssues, configField, githubConnectionFields } from '@anklet/github';
+import { addGitHubConfigIssues, ALWAYS, configField, githubConnectionFields } from '@anklet/github';
 import { z } from 'zod';
 
 const { int, float, bool, text, list } = configField;
 
 /**
  * The handler's config block: every Go handler key with its Go default, plus the keys marked
- * "anklet only" in the README. Host keys (`name`, `plugin`, `sleep_interval`, `database`,
- * `on_failure`) are the host's business and are not repeated here. The Anka keys (`registry_url`,
- * `skip_pull`, `template_disk_buffer`, `skip_cpu_and_memory_resource_checks`,
- * `host_to_guest_folder_mounts`) are applied by the host's Anka client (`ctx.anka`); they are
- * declared here so that they are validated and documented in one place.
+ * "anklet only". This schema is the one source of the handler's keys: the host reads YAML values
+ * and environment overrides by its types, and `docs/configuration.md` and `config.schema.json` are
+ * generated from it (descriptions included). Host keys (`name`, `plugin`, `sleep_interval`,
+ * `database`, `on_failure`) are the host's. The Anka keys (`registry_url`, `skip_pull`,
+ * `template_disk_buffer`, `skip_cpu_and_memory_resource_checks`, `host_to_guest_folder_mounts`)
+ * are applied by the host's Anka client (`ctx.anka`); they are declared here so that they are
+ * validated and documented in one place.
  */
 export const handlerConfigSchema = z
   .object({
     ...githubConnectionFields(),
-    /** Runner group name; empty = the scope's default group (id 1). */
-    runner_group: text(),
-    /** `jit` (default, anklet only): one-runner config from generate-jitconfig; `token`: the Go registration token + config.sh. */
-    registration_method: z.enum(['jit', 'token'], { error: 'expected jit or token' }).default('jit'),
-    registry_url: text(),
-    skip_pull: bool().default(false),
-    /** Go: 0 or less means 80. */
-    registration_timeout_seconds: int()
+    runner_group: text().describe('Runner group the ephemeral runners join; unset: the scope\'s default group'),
+    registration_method: z
+      .enum(['jit', 'token'], { error: 'expected jit or token' })
+      .default('jit')
+      .describe('jit (anklet only): one single-use runner config from the JIT API; token: the Go registration token and config.sh'),
+    registration: text().describe('Accepted for Go configs (repo, org) and unused: the scope comes from owner, repo and enterprise'),
+    registry_url: text().describe('Anka registry to pull templates from; unset: Anka\'s default registry'),
+    skip_pull: bool().default(false).describe('Never pull; use the templates already on the host'),
+    registration_timeout_seconds: int(0)
       .default(80)
-      .transform((s) => (s <= 0 ? 80 : s)),
-    /** Percent of the disk kept free after a pull. Go: 0 means 10 (the host applies `global_template_disk_buffer` first). */
-    template_disk_buffer: float()
+      .transform((s) => (s === 0 ? 80 : s))
+      .describe('Seconds a runner may take to pick up its job before the VM is replaced (0 = 80)'),
+    template_disk_buffer: float(0, 100, 'expected a percentage (0-100)')
       .default(10)
-      .pipe(z.number().min(0).max(100, 'expected a percentage (0-100)'))
-      .transform((p) => (p === 0 ? 10 : p)),
-    /** Go: 0 means 5; `ANKLET_JOB_RETRY_ATTEMPTS` overrides it for every plugin. */
-    job_retry_attempts: int()
+      .transform((p) => (p === 0 ? 10 : p))
+      .describe('Percent of the disk kept free after a pull (0 = 10; the host applies global_template_disk_buffer first)'),
+    job_retry_attempts: int(0)
       .default(5)
-      .transform((n) => {
-        const env = process.env.ANKLET_JOB_RETRY_ATTEMPTS?.trim();
-        if (env && /^\d+$/.test(env)) return Number(env);
-        return n <= 0 ? 5 : n;
-      }),
-    skip_cpu_and_memory_resource_checks: bool().default(false),
-    host_to_guest_folder_mounts: list(),
-    /** How long a claimed job's lease lasts; renewed every third of it (anklet only). */
-    lease_seconds: int().default(120).pipe(z.number().min(10)),
-    /** Seconds without any webhook before the job's status is asked from the API (anklet only). */
-    status_check_interval_seconds: int().default(60).pipe(z.number().min(5)),
-    /** Time limit of one `anka run` of a runner script, in seconds (Go: 60 for register). */
-    runner_script_timeout_seconds: int().default(600).pipe(z.number().min(10)),
-    /** A job running longer than this is given up and its run cancelled (Go: 6 h). */
-    job_timeout_hours: float().default(6).pipe(z.number().positive()),
-    /** Back-off before a retried job may be claimed again: about this long after the first failed attempt, doubling after each (anklet only). */
-    retry_backoff_seconds: float().default(5).pipe(z.number().min(0)),
-    /** Longest back-off between two attempts at a job (anklet only). */
-    retry_backoff_max_seconds: float().default(300).pipe(z.number().min(0)),
+      .transform((n) => (n === 0 ? 5 : n))
+      .describe('New VMs tried for one job before it is given up (0 = 5; ANKLET_JOB_RETRY_ATTEMPTS sets it for every plugin)'),
+    skip_cpu_and_memory_resource_checks: bool().default(false).describe('Start VMs without checking host CPU and memory'),
+    host_to_guest_folder_mounts: list().describe('Host folders mounted into every VM (after global_host_to_guest_folder_mounts)'),
+    lease_seconds: int(10).default(120).describe('How long a claimed job\'s lease lasts; renewed every third of it (anklet only)'),
+    status_check_interval_seconds: int(5).default(60).describe('Seconds without a webhook before the job\'s status is asked from the API (anklet only)'),
+    runner_script_timeout_seconds: int(10).default(600).describe('Time limit of one `anka run` of a runner script, in seconds (Go: 60 for register)'),
+    job_timeout_hours: z
+      .number({ error: 'expected a number' })
+      .positive('expected more than 0 hours')
+      .default(6)
+      .describe('A job running longer than this is given up and its run cancelled (Go: 6 h)'),
+    retry_backoff_seconds: float(0).default(5).describe('Back-off before a retried job may be claimed again, doubling after each attempt (anklet only)'),
+    retry_backoff_max_seconds: float(0).default(300).describe('Longest back-off between two attempts at a job (anklet only)'),
   })
   .superRefine((config, issues) => {
     addGitHubConfigIssues(config, issues);
-    if (config.enterprise && (!config.token || !config.private_key)) {
+    const token = typeof config.token === 'string' && config.token !== '';
+    const privateKey = typeof config.private_key === 'string' && config.private_key !== '';
+    if (config.enterprise && (!token || !privateKey)) {
       issues.addIssue({
         code: 'custom',
         path: ['token'],
         message: 'enterprise scope needs both a classic token (manage_runners:enterprise) and GitHub App credentials (private_key and app_id)',
       });
     }
-    if (!config.token && !config.private_key) {
-      issues.addIssue({ code: 'custom', path: ['token'], message: 'token or private_key are not set at global level or in the plugin' });
+    if (!token && !privateKey) {
+      issues.addIssue({ code: 'custom', path: ['token'], message: 'token or private_key are not set at global level or in the plugin (set token, or private_key with app_id)' });
     }
-  });
+  }, ALWAYS);
 
 export type HandlerConfig = z.output<typeof handlerConfigSchema>;

@@ -105,7 +105,7 @@ export class JobRun {
       workflowJobRunID: wj.run_id,
       workflowName: wj.workflow_name,
       workflowJobName: wj.name,
-      jobURL: wj.html_url,
+      workflowJobURL: wj.html_url,
       attempts: job.attempts,
     });
     this.#vmName = job.vmName;

@@ -190,6 +190,10 @@ describe.concurrent('github handler, packed and run by the real anklet binary', 
     expect((await w.sim.control.waitForJob(once.id, 'completed', 90_000)).conclusion).toBe('success');
     await anklet.waitFor(msg('job completed'), { timeoutMs: 30_000 });
     expect(anklet.lines.filter(msg('waiting for runner registration timed out, will retry'))).toHaveLength(1);
+    // Job lines carry the Go handler's fields, workflowJobURL among them (not "jobURL").
+    const completed = anklet.lines.find(msg('job completed'))!;
+    expect(completed).toMatchObject({ workflowJobID: once.id, workflowJobURL: expect.stringContaining(`/actions/runs/`) });
+    expect(completed).not.toHaveProperty('jobURL');
   });
 
   it('gives up after job_retry_attempts when every runner loses the registration race', async (ctx) => {

@@ -8,7 +8,7 @@ import { definePlugin } from '@anklet/core';
 import { receiverConfigSchema } from './config.js';
 import { createReceiver } from './receiver.js';
 
-export { receiverConfigSchema, type ReceiverConfig } from './config.js';
+export { receiverConfigSchema, redeliveryConfigured, type ReceiverConfig } from './config.js';
 export { createReceiver, type ReceiverTestOptions } from './receiver.js';
 export { handleDelivery, type IntakeOptions, type IntakeAnswer, type IntakeHeaders } from './intake.js';
 export { verifySignature } from './signature.js';

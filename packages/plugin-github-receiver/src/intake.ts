@@ -150,7 +150,7 @@ async function handleWorkflowJob(options: IntakeOptions, event: WorkflowJobEvent
     action: event.action,
     owner: repositoryOwnerLogin(event.repository) ?? undefined,
     repo: event.repository.name ?? undefined,
-    jobURL: job.html_url ?? undefined,
+    workflowJobURL: job.html_url ?? undefined,
   };
   const count = (outcome: string) => metrics?.count('webhooks_received', { outcome });
   const ignore = (why: string): IntakeAnswer => {

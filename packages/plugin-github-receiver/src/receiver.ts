@@ -1,7 +1,7 @@
 import type { LeaderLease, PluginInstance, ReceiverContext } from '@anklet/core';
 import { connectionOptionsOf, createGitHubClient, queueNameOf, resolveScope, sleep, type AnkletOctokit } from '@anklet/github';
-import type { ReceiverConfig } from './config.js';
 import { BadLabelCanceller } from './bad-labels.js';
+import { redeliveryConfigured, type ReceiverConfig } from './config.js';
 import type { IntakeOptions } from './intake.js';
 import { Redeliverer } from './redelivery.js';
 import { createReceiverApp, listen, type ReceiverServer } from './server.js';
@@ -90,8 +90,10 @@ export function createReceiver(ctx: ReceiverContext<ReceiverConfig>, testOptions
       }
       if (scope.kind === 'enterprise') {
         logger.info('enterprise scope has no hook delivery API; skipping webhook redelivery (use GitHub UI to redeliver failed deliveries)');
-      } else if (config.skip_redeliver || !octokit) {
+      } else if (config.skip_redeliver) {
         logger.info('skip_redeliver is set; failed webhook deliveries are not redelivered');
+      } else if (!redeliveryConfigured(config) || !octokit) {
+        logger.warn('no hook_id and no GitHub credentials: failed webhook deliveries are not redelivered (set hook_id with token or private_key, or skip_redeliver: true)');
       } else {
         const redeliverer = new Redeliverer({
           octokit,

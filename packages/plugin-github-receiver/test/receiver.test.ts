@@ -78,7 +78,7 @@ async function deliver(url: string, event: string, payload: unknown, options: { 
 
 describe('config', () => {
   it('has the Go keys and defaults, and the Go scope texts', () => {
-    const ok = receiverConfigSchema.parse({ port: '8080', secret: 's', owner: 'acme', token: 't', hook_id: '12', redeliver_hours: 0 });
+    const ok = receiverConfigSchema.parse({ port: 8080, secret: 's', owner: 'acme', token: 't', hook_id: 12, redeliver_hours: 0 });
     expect(ok).toMatchObject({ port: 8080, hook_id: 12, redeliver_hours: 24, skip_redeliver: false, listen_address: '0.0.0.0' });
     const messages = (block: Record<string, unknown>) =>
       (receiverConfigSchema.safeParse({ port: 1, secret: 's', skip_redeliver: true, ...block }).error?.issues ?? []).map((i) => i.message);
@@ -86,10 +86,13 @@ describe('config', () => {
     expect(messages({ repo: 'r' })).toEqual(['invalid github scope: repo requires owner to be set']);
     expect(messages({})).toEqual(['invalid github scope: enterprise or owner must be set']);
     expect(messages({ owner: 'o', secret: '' })[0]).toMatch(/^secret is not set/);
-    expect(messages({ owner: 'o', skip_redeliver: false })).toEqual([
-      'token or private_key are not set at global level or in the plugin (needed for redelivery; or set skip_redeliver: true)',
-      'hook_id is required for redelivery (or set skip_redeliver: true)',
+    // Neither a hook id nor credentials: no redelivery (said at start); one without the other is a mistake.
+    expect(messages({ owner: 'o', skip_redeliver: false })).toEqual([]);
+    expect(messages({ owner: 'o', skip_redeliver: false, hook_id: 12 })).toEqual([
+      'token or private_key are not set at global level or in the plugin (needed for redelivery with hook_id; or set skip_redeliver: true)',
     ]);
+    expect(messages({ owner: 'o', skip_redeliver: false, token: 't' })).toEqual(['hook_id is required for redelivery (the id of the webhook; or set skip_redeliver: true)']);
+    expect(messages({ owner: 'o', port: 99999 })).toEqual(['expected a TCP port (1-65535)']);
     // Enterprise needs no credentials: GitHub has no delivery API for it.
     expect(messages({ enterprise: 'e', skip_redeliver: false })).toEqual([]);
   });
@@ -126,7 +129,13 @@ describe('HTTP intake', () => {
     expect(job.events.completed).toMatchObject({ action: 'completed', conclusion: 'success' });
     // Example 6 says `status: waiting` but its action is queued: it is a queued job.
     expect(await store.get('acme', '12877621891')).not.toBeNull();
-    expect(logger.lines.filter((l) => l.msg === 'job pushed to queued queue')).toHaveLength(2);
+    const pushed = logger.lines.filter((l) => l.msg === 'job pushed to queued queue');
+    expect(pushed).toHaveLength(2);
+    // The Go handler's field name for the job's page (not "jobURL").
+    for (const line of pushed) {
+      expect(line).toMatchObject({ workflowJobURL: expect.stringMatching(/^https:\/\//) });
+      expect(line).not.toHaveProperty('jobURL');
+    }
   });
 
   it('de-duplicates by delivery id and by job id', async () => {

@@ -23,6 +23,7 @@ import {
   type StoredJob,
 } from '@anklet/core';
 import { metricsKeyEnding } from './keys.js';
+import { GroupCommit } from './sqlite/group-commit.js';
 import { ClaimPicker } from './sqlite/claim-pick.js';
 import { importLegacyJsonStore, LEGACY_FILE } from './sqlite/import-json-store.js';
 import { decodeJobRow, JOB_STATES, PoisonRowError, type DecodedJob, type JobRow } from './sqlite/job-row.js';
@@ -65,6 +66,8 @@ export class EmbeddedJobStore implements JobStore {
   private readonly picker: ClaimPicker;
   private readonly logger: Logger | undefined;
   private readonly waker: LocalWaker;
+  /** Webhook writes (enqueue, record event) share one transaction per event-loop round. */
+  private readonly group: GroupCommit;
   private readonly releaseWaker: () => void;
   /** Aborted on close: ends this instance's waits (the waker is shared with other instances). */
   private readonly closing = new AbortController();
@@ -97,6 +100,8 @@ export class EmbeddedJobStore implements JobStore {
       throw unavailable(this.file, error);
     }
     ({ waker: this.waker, release: this.releaseWaker } = wakerFor(this.file));
+    // Expired delivery ids and tombstones are swept once per group transaction.
+    this.group = new GroupCommit(this.db, (error) => unavailable(this.file, error), () => this.sweepExpired(Date.now()));
   }
 
   /** Runs `fn` as one write transaction (taken at once: no lock upgrade that could deadlock). */
@@ -107,6 +112,12 @@ export class EmbeddedJobStore implements JobStore {
     } catch (error) {
       throw unavailable(this.file, error);
     }
+  }
+
+  /** Like {@link write}, in the next group transaction (see GroupCommit); settles after the commit. */
+  private writeGrouped<T>(fn: () => T): Promise<T> {
+    this.assertOpen();
+    return this.group.run(fn);
   }
 
   private read<T>(fn: () => T): T {
@@ -179,9 +190,8 @@ export class EmbeddedJobStore implements JobStore {
 
   async enqueue<P>(job: NewJob<P>): Promise<EnqueueResult> {
     const payload = JSON.stringify(job.payload ?? null);
-    const result = this.write((): EnqueueResult => {
+    const result = await this.writeGrouped((): EnqueueResult => {
       const now = Date.now();
-      this.sweepExpired(now);
       if (job.deliveryId !== undefined) {
         if (this.sql.deliverySeen.get(job.queue, job.deliveryId, now)) return 'duplicate_delivery';
         this.sql.putDelivery.run(job.queue, job.deliveryId, now + this.deliveryTtlMs);
@@ -203,7 +213,7 @@ export class EmbeddedJobStore implements JobStore {
   }
 
   async recordEvent(queue: string, jobId: string, event: JobEvent): Promise<boolean> {
-    const recorded = this.write(() => {
+    const recorded = await this.writeGrouped(() => {
       const row = this.sql.eventsOf.get(queue, jobId) as { rowid: number; events: unknown } | undefined;
       if (!row) return false;
       let events: Record<string, unknown> = {};
@@ -448,6 +458,8 @@ export class EmbeddedJobStore implements JobStore {
     this.closed = true;
     this.closing.abort();
     this.releaseWaker();
+    // Writes already accepted are committed, not dropped.
+    this.group.flush();
     this.db.close();
   }
 }

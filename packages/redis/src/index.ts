@@ -3,7 +3,8 @@
  *
  * - {@link createRedisConnection}: ioredis (standalone, TLS, Cluster) from the Go `database:` keys;
  * - {@link createRedisJobStore}: the `JobStore` on Redis, every multi-key step one Lua script;
- * - {@link createEmbeddedJobStore}: the same contract in process, persisted to a directory.
+ * - {@link createEmbeddedJobStore}: the same contract in process, persisted to a directory;
+ * - {@link checkRedisPersistence}: whether the server keeps the queue across a restart.
  *
  * @packageDocumentation
  */
@@ -22,3 +23,5 @@ export { defaultRetryPolicy, resolveRetryPolicy, retryDelay, isTransientRedisErr
 export { queueKeys, leaderKeys, metricsKey, type QueueKeys } from './keys.js';
 export { loadScripts, type LuaScript } from './scripts.js';
 export { MalformedRecordError } from './record.js';
+export { checkRedisPersistence, PERSISTENCE_FIX, type PersistenceMode, type PersistenceReport } from './persistence.js';
+export { hostIndexKey, UNINDEXED_RESCAN_MS } from './host-index.js';

@@ -5,6 +5,7 @@ import {
   type ClaimRequest,
   type EnqueueResult,
   type HostSnapshot,
+  type HostSnapshotListOptions,
   type JobEvent,
   type JobLease,
   type JobPhase,
@@ -21,7 +22,8 @@ import {
   type StoredJob,
 } from '@anklet/core';
 import { closeClient, type RedisConnection } from './connection.js';
-import { leaderKeys, metricsKey, metricsKeyPattern, queueKeys, type QueueKeys } from './keys.js';
+import { HostIndex } from './host-index.js';
+import { leaderKeys, queueKeys, type QueueKeys } from './keys.js';
 import { decodeJob, MalformedRecordError, pairsToRecord, payloadPieces, UPDATE_FIELDS } from './record.js';
 import { refusalError, RefusalCodes } from './refusals.js';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry.js';
@@ -92,6 +94,7 @@ export class RedisJobStore implements JobStore {
   private readonly finishedTtlMs: number;
   private readonly deliveryTtlMs: number;
   private readonly closeConnection: (() => Promise<void>) | undefined;
+  private readonly hosts: HostIndex;
   /** Per queue: resolves once the queue is in the current record format (see `ready`). */
   private readonly migrated = new Map<string, Promise<void>>();
   /** Per queue: the change counter seen by the last claim that found nothing (see `waitForWork`). */
@@ -115,6 +118,7 @@ export class RedisJobStore implements JobStore {
     this.deliveryTtlMs = options.deliveryTtlMs ?? 7 * DAY_MS;
     const close = options.closeConnection ?? true;
     this.closeConnection = close ? (connection ? () => connection.close() : () => closeClient(this.client)) : undefined;
+    this.hosts = new HostIndex({ client: this.client, prefix: this.prefix, run: this.run, op: (name, fn) => this.op(name, fn), logger: this.logger });
   }
 
   /** Wake-ups this store's waits acted on (each resolved one waiting handler). */
@@ -403,46 +407,16 @@ export class RedisJobStore implements JobStore {
     await this.op('release leadership', () => this.run('release-leader', [k.lock], [`${lease.owner}:${lease.token}`]));
   }
 
-  async putHostSnapshot(key: string, json: string, ttlMs: number): Promise<void> {
-    const full = metricsKey(this.prefix, key);
-    await this.op('export metrics', () => this.client.set(full, json, 'PX', Math.max(1, Math.round(ttlMs))));
+  putHostSnapshot(key: string, json: string, ttlMs: number): Promise<void> {
+    return this.hosts.put(key, json, ttlMs);
   }
 
-  async deleteHostSnapshot(key: string): Promise<void> {
-    const full = metricsKey(this.prefix, key);
-    await this.op('delete metrics', () => this.client.del(full));
+  deleteHostSnapshot(key: string): Promise<void> {
+    return this.hosts.delete(key);
   }
 
-  async listHostSnapshots(): Promise<ReadonlyArray<HostSnapshot>> {
-    const pattern = metricsKeyPattern(this.prefix);
-    const start = `${this.prefix}/metrics/`.length;
-    // A cluster spreads the snapshots over every master, and SCAN only walks the node it is sent to.
-    const nodes: Redis[] = this.isCluster() ? (this.client as Cluster).nodes('master') : [this.client as Redis];
-    const keys = new Set<string>();
-    for (const node of nodes) {
-      let cursor = '0';
-      do {
-        const [next, batch] = await this.op('scan metrics', () => node.scan(cursor, 'MATCH', pattern, 'COUNT', 100));
-        cursor = next;
-        for (const key of batch) keys.add(key);
-      } while (cursor !== '0');
-    }
-    const snapshots: HostSnapshot[] = [];
-    for (const key of [...keys].sort()) {
-      try {
-        // One GET per key: in a cluster the keys live in different slots, so MGET would be refused.
-        const json = await this.op('read metrics', () => this.client.get(key));
-        if (json !== null) snapshots.push({ key: key.slice(start), json });
-      } catch (error) {
-        // A key of another type (WRONGTYPE) is someone else's mistake; the rest of the fleet still counts.
-        this.logger?.warn('unreadable metrics key skipped', { key, error: (error as Error).message });
-      }
-    }
-    return snapshots;
-  }
-
-  private isCluster(): boolean {
-    return (this.client as { isCluster?: boolean }).isCluster === true;
+  listHostSnapshots(options?: HostSnapshotListOptions): Promise<ReadonlyArray<HostSnapshot>> {
+    return this.hosts.list(options);
   }
 
   async close(): Promise<void> {

@@ -367,11 +367,30 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
         { key: 'acme/RUNNER1', json: '{"plugins":[1]}' },
         { key: 'acme/SHORT', json: '{}' },
       ]);
+      for (const s of list) expect(Math.abs(s.updatedAt! - Date.now())).toBeLessThan(5_000);
       await sleep(250);
       expect((await store.listHostSnapshots()).map((s) => s.key).sort()).toEqual(['RECEIVER', 'acme/RUNNER1']);
       await store.deleteHostSnapshot('acme/RUNNER1');
       await store.deleteHostSnapshot('acme/never-there');
       expect((await store.listHostSnapshots()).map((s) => s.key)).toEqual(['RECEIVER']);
+    });
+
+    it('leaves out and forgets hosts silent for longer than maxAgeMs, until they write again', async () => {
+      await store.putHostSnapshot('acme/OLD', '{"n":1}', 60_000);
+      const old = (await store.listHostSnapshots())[0]!;
+      // Margins wide enough for a loaded machine: OLD is 1.5 s old, NEW well under the 1 s limit.
+      await sleep(1_500);
+      await store.putHostSnapshot('acme/NEW', '{"n":2}', 60_000);
+      const listed = await store.listHostSnapshots({ maxAgeMs: 1_000 });
+      expect(listed.map((s) => s.key)).toEqual(['acme/NEW']);
+      expect(listed[0]!.updatedAt!).toBeGreaterThan(old.updatedAt!);
+      // Forgotten: a later list without a limit does not bring it back...
+      expect((await store.listHostSnapshots()).map((s) => s.key)).toEqual(['acme/NEW']);
+      // ...but its next write does.
+      await store.putHostSnapshot('acme/OLD', '{"n":3}', 60_000);
+      expect((await store.listHostSnapshots({ maxAgeMs: 60_000 })).map((s) => s.key)).toEqual(['acme/NEW', 'acme/OLD']);
+      await store.deleteHostSnapshot('acme/OLD');
+      await store.deleteHostSnapshot('acme/NEW');
     });
 
     it('keeps everything across a restart of the store', async () => {

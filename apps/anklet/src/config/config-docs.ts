@@ -1,6 +1,6 @@
 /**
- * Renders the config JSON Schema as the Markdown reference in docs/configuration.md
- * (`anklet config schema --markdown`), so the reference cannot drift from what anklet validates.
+ * Renders the config JSON Schema (host + plugins, compose-json-schema.ts) as the Markdown reference
+ * in docs/configuration.md, so the reference cannot drift from what anklet validates.
  */
 
 type JsonSchema = {
@@ -15,7 +15,27 @@ type JsonSchema = {
   title?: string;
   minimum?: number;
   maximum?: number;
+  exclusiveMinimum?: number;
+  pattern?: string;
+  required?: string[];
+  $ref?: string;
+  $defs?: Record<string, JsonSchema>;
+  'x-anklet-plugin-ids'?: string[];
 };
+
+const SAFE = 9007199254740991;
+/** `1-65535`, `0 or more`, ... from the bounds, for the Type column. */
+function boundsOf(schema: JsonSchema): string {
+  const alt = alternatives(schema).find((a) => a.minimum !== undefined || a.maximum !== undefined || a.exclusiveMinimum !== undefined);
+  if (!alt) return '';
+  const min = alt.minimum !== undefined && alt.minimum > -SAFE ? alt.minimum : undefined;
+  const max = alt.maximum !== undefined && alt.maximum < SAFE ? alt.maximum : undefined;
+  if (alt.exclusiveMinimum !== undefined) return ` (more than ${alt.exclusiveMinimum})`;
+  if (min !== undefined && max !== undefined) return ` (${min}-${max})`;
+  if (min !== undefined) return ` (${min} or more)`;
+  if (max !== undefined) return ` (${max} or less)`;
+  return '';
+}
 
 /** The non-null alternatives of a schema, `anyOf` flattened. */
 function alternatives(schema: JsonSchema): JsonSchema[] {
@@ -67,7 +87,7 @@ function sectionOf(title: string, intro: string, schema: JsonSchema, envOf: (key
     .filter(([key]) => !skip.includes(key))
     .map(([key, child]) => ({
       key,
-      type: typeOf(child),
+      type: `${typeOf(child)}${boundsOf(child)}${(schema.required ?? []).includes(key) ? ', required' : ''}`,
       env: envOf(key),
       description: [child.description ?? '', child.default !== undefined ? `Default: \`${JSON.stringify(child.default)}\`.` : ''].filter(Boolean).join(' '),
     }));
@@ -91,12 +111,14 @@ export function renderConfigReference(schema: JsonSchema): string {
     if (db) sections.push(sectionOf('`metrics.database`', 'The Redis the aggregator reads (when `global_database_*` is not set).', db, (key) => `\`ANKLET_METRICS_DATABASE_${upper(key)}\``));
   }
   const pluginsList = top.plugins && alternatives(top.plugins).find((s) => s.type === 'array');
-  const entry = pluginsList?.items && objectOf(pluginsList.items);
+  const deref = (item: JsonSchema | undefined): JsonSchema | undefined =>
+    item?.$ref?.startsWith('#/$defs/') ? schema.$defs?.[item.$ref.slice('#/$defs/'.length)] : item;
+  const entry = deref(pluginsList?.items) && objectOf(deref(pluginsList?.items)!);
   if (entry) {
     sections.push(
       sectionOf(
         '`plugins[]`',
-        'Each entry runs one plugin instance. The keys below are the host\'s and the first-party plugins\' (from the Go config); a plugin validates its own block and may add keys of its own. `<NAME>` is the entry\'s `name` upper-cased, every character other than a letter, digit or `_` turned into `_`.',
+        'Each entry runs one plugin instance. The keys below are the host\'s; the rest of an entry belongs to its plugin (sections below). `<NAME>` is the entry\'s `name` upper-cased, every character other than a letter, digit or `_` turned into `_`.',
         entry,
         (key) => (key === 'name' || key === 'plugin' ? '-' : `\`<NAME>_${upper(key)}\``),
         ['database'],
@@ -105,10 +127,23 @@ export function renderConfigReference(schema: JsonSchema): string {
     const db = entry.properties?.database && objectOf(entry.properties.database);
     if (db) sections.push(sectionOf('`plugins[].database`', 'Redis for this plugin; each `global_database_*` that is set wins over the same key here.', db, (key) => `\`<NAME>_DATABASE_${upper(key)}\``));
   }
+  // One section per plugin, from the plugin's own schema.
+  for (const def of Object.values(schema.$defs ?? {})) {
+    const ids = def['x-anklet-plugin-ids'];
+    if (!ids) continue;
+    sections.push(
+      sectionOf(
+        `\`plugin: ${ids[0]}\`${ids.length > 1 ? ` (${ids.slice(1).map((id) => `\`${id}\``).join(', ')})` : ''}`,
+        `${def.description ?? ''} The keys of an entry whose \`plugin:\` is ${ids.map((id) => `\`${id}\``).join(' or ')}, besides the host's.`,
+        def,
+        (key) => `\`<NAME>_${upper(key)}\``,
+      ),
+    );
+  }
 
   const out = [
-    '<!-- Generated from apps/anklet/config.schema.json by `anklet config schema --markdown`; do not edit by hand. -->',
-    '<!-- Regenerate: pnpm --filter anklet build && node apps/anklet/dist/cli.js config schema --markdown > docs/configuration.md -->',
+    '<!-- Generated from the host\'s and the first-party plugins\' config schemas; do not edit by hand. -->',
+    '<!-- Regenerate: pnpm build && pnpm --filter anklet gen:config (writes this file and apps/anklet/config.schema.json) -->',
     '',
     `# ${schema.title ?? 'anklet configuration'} reference`,
     '',
@@ -118,6 +153,11 @@ export function renderConfigReference(schema: JsonSchema): string {
     'set or replaced by the environment variable in the **Environment** column; an empty variable',
     'counts as unset, booleans are true only for `true`, lists are comma-separated. A Go anklet config',
     'loads unchanged; unknown keys are warnings. Check a file with `anklet -c <file> config validate`.',
+    '',
+    'A value is read by the type of its key, as the Go anklet reads it: a **text** key keeps the text',
+    'written (`secret: 00000000` is the eight characters `00000000`, `user: 0123` is `0123`, `repo: yes`',
+    'is `yes`); a **number** key takes decimal, `0x1F`, `0o17`, `0b101`, `1_000`, `1e3` and, as in Go,',
+    'a leading zero as octal (`0123` is 83, with a warning). A key with no value (or `~`, `null`) is unset.',
     '',
   ];
   for (const section of sections) {

@@ -1,8 +1,15 @@
 import { AnkletError, ErrorCodes } from '@anklet/core';
-import { hostConfigSchema, objectShape, pluginEntrySchema, valueTypeOf, type EnvValueType } from './schema.js';
+import { kindOf, objectSchemaOf, type JsonSchemaNode, type ValueKind } from './yaml-values.js';
 
 type Env = Readonly<Record<string, string | undefined>>;
 type Mutable = Record<string, unknown>;
+
+/*
+ * Environment overrides, in the Go anklet's order and with its parsing rules. The type of each key
+ * comes from the JSON Schema of whoever owns it (the host for top-level keys, the plugin for its own
+ * keys), so a variable is read exactly like the YAML value it replaces. Precedence, as in Go:
+ * `<PLUGIN_NAME>_<KEY>` beats `ANKLET_<KEY>` beats the file. Plugins never read the environment.
+ */
 
 /**
  * The prefix of a plugin's environment overrides: its name upper-cased, with every character that
@@ -13,19 +20,20 @@ export function envPrefixOf(pluginName: string): string {
 }
 
 /** Parses one environment value as the Go anklet does. Throws with the variable's name, never its value. */
-function parseEnvValue(envName: string, raw: string, type: EnvValueType): unknown {
-  switch (type) {
-    case 'bool':
+function parseEnvValue(envName: string, raw: string, kind: ValueKind): unknown {
+  switch (kind) {
+    case 'boolean':
       // Go: only the exact string "true" is true.
       return raw === 'true';
-    case 'int':
+    case 'integer':
+      // Go: strconv.Atoi, decimal with an optional sign.
       if (!/^[+-]?\d+$/.test(raw)) throw envError(envName, 'expected a whole number');
       return Number.parseInt(raw, 10);
-    case 'float': {
+    case 'number': {
       if (!/^[+-]?(\d+\.?\d*|\.\d+)([eE][+-]?\d+)?$/.test(raw.trim())) throw envError(envName, 'expected a number');
       return Number.parseFloat(raw);
     }
-    case 'list':
+    case 'array':
       return raw
         .split(',')
         .map((item) => item.trim())
@@ -50,99 +58,112 @@ function ensureMap(parent: Mutable, key: string): Mutable {
   return created;
 }
 
-/** Applies `ANKLET_<KEY>` overrides for every scalar or list key of one object schema level. */
-function applyLevel(env: Env, target: () => Mutable, envPrefix: string, shape: Record<string, unknown>): void {
-  for (const [key, field] of Object.entries(shape)) {
-    const type = valueTypeOf(field as never);
-    if (type === 'map') continue;
+const propertiesOf = (schema: JsonSchemaNode | undefined): Record<string, JsonSchemaNode> => objectSchemaOf(schema)?.properties ?? {};
+
+/** Applies `<prefix><KEY>` overrides for every scalar or list key of one object level. */
+function applyLevel(env: Env, target: () => Mutable, envPrefix: string, properties: Record<string, JsonSchemaNode>, skip: ReadonlyArray<string> = []): void {
+  for (const [key, field] of Object.entries(properties)) {
+    if (skip.includes(key)) continue;
+    const kind = kindOf(field);
+    if (kind === 'object') continue;
     const envName = `${envPrefix}${key.toUpperCase()}`;
     const raw = env[envName];
     // An empty variable counts as unset, so `ANKLET_X=` never wipes a YAML value.
     if (raw === undefined || raw === '') continue;
-    target()[key] = parseEnvValue(envName, raw, type);
+    target()[key] = parseEnvValue(envName, raw, kind);
   }
 }
 
 /**
- * Applies the `ANKLET_*` and per-plugin `<PLUGIN_NAME>_<KEY>` overrides to a parsed YAML document,
- * in place, in the Go anklet's order. Throws an operator AnkletError when a value does not parse.
+ * Applies the `ANKLET_*` overrides of the host's keys to a read config document, in place, in the Go
+ * anklet's order. Throws an operator AnkletError when a value does not parse.
  *
  * Differences from Go, on purpose: the variables the Go README documents but never read
- * (`ANKLET_PID_FILE_DIR`, `ANKLET_LOG_FILE_DIR`, `ANKLET_PLUGINS_PATH`, the retry settings, ...) work;
- * a variable that matches two plugins (`A` and `A_B`) goes to the longer name only; an empty
- * `<NAME>_DATABASE_<INT>` counts as unset instead of failing.
+ * (`ANKLET_PID_FILE_DIR`, `ANKLET_LOG_FILE_DIR`, `ANKLET_PLUGINS_PATH`, the retry settings, ...) work.
  */
-export function applyEnvOverrides(doc: Mutable, env: Env = process.env): void {
-  const topShape = hostConfigSchema.shape as Record<string, unknown>;
-  const scalarTop = Object.fromEntries(
-    Object.entries(topShape).filter(([key]) => key !== 'log_file_dir' && key !== 'plugins'),
-  );
+export function applyHostEnvOverrides(doc: Mutable, hostSchema: JsonSchemaNode, env: Env = process.env): void {
+  const top = propertiesOf(hostSchema);
+  const metrics = propertiesOf(top.metrics);
   // 1. ANKLET_METRICS_* and ANKLET_METRICS_DATABASE_*
-  const metricsShape = objectShape(topShape.metrics as never) ?? {};
-  applyLevel(env, () => ensureMap(doc, 'metrics'), 'ANKLET_METRICS_', metricsShape);
-  applyLevel(env, () => ensureMap(ensureMap(doc, 'metrics'), 'database'), 'ANKLET_METRICS_DATABASE_', objectShape(metricsShape.database as never) ?? {});
+  applyLevel(env, () => ensureMap(doc, 'metrics'), 'ANKLET_METRICS_', metrics);
+  applyLevel(env, () => ensureMap(ensureMap(doc, 'metrics'), 'database'), 'ANKLET_METRICS_DATABASE_', propertiesOf(metrics.database));
   // ANKLET_LOG_FILE_DIR means log.file_dir (the legacy top-level log_file_dir is unused anyway).
-  applyLevel(env, () => ensureMap(doc, 'log'), 'ANKLET_LOG_', objectShape(topShape.log as never) ?? {});
+  applyLevel(env, () => ensureMap(doc, 'log'), 'ANKLET_LOG_', propertiesOf(top.log));
   // 2-8. ANKLET_WORK_DIR, ANKLET_GLOBAL_*, ANKLET_PLUGINS_PATH, ANKLET_PID_FILE_DIR
-  applyLevel(env, () => doc, 'ANKLET_', scalarTop);
+  applyLevel(env, () => doc, 'ANKLET_', top, ['log_file_dir', 'plugins']);
+}
 
-  const plugins = Array.isArray(doc.plugins) ? (doc.plugins as unknown[]) : [];
-  const entries = plugins.filter((p): p is Mutable => p !== null && typeof p === 'object' && !Array.isArray(p));
+/** What {@link applyPluginEnvOverrides} needs to know about one plugin entry. */
+export interface PluginEnvTarget {
+  /** The entry's keys: the host's and, once the plugin is loaded, the plugin's. */
+  readonly schema: JsonSchemaNode | undefined;
+  /** Env prefixes of every plugin of the config (with `_`), so that a variable goes to the longest matching name. */
+  readonly allPrefixes: ReadonlyArray<string>;
+}
 
-  // 9. ANKLET_JOB_RETRY_ATTEMPTS applies to every plugin.
+/**
+ * Applies `ANKLET_JOB_RETRY_ATTEMPTS` and the plugin's own `<PLUGIN_NAME>_<KEY>` overrides to one
+ * plugin entry, in place, Go's steps 9 and 10 (so the per-plugin variable wins).
+ *
+ * Differences from Go, on purpose: a variable that matches two plugins (`A` and `A_B`) goes to the
+ * longer name only; an empty `<NAME>_DATABASE_<NUMBER>` counts as unset instead of failing; a key
+ * the entry's schema does not declare is parsed like the value the YAML already holds.
+ */
+export function applyPluginEnvOverrides(entry: Mutable, target: PluginEnvTarget, env: Env = process.env): void {
+  const properties = propertiesOf(target.schema);
+  const kindOfKey = (key: string): ValueKind => (properties[key] ? kindOf(properties[key]) : typeOfYamlValue(entry[key]));
+
+  // 9. ANKLET_JOB_RETRY_ATTEMPTS applies to every plugin that has the key (Go: every plugin).
   const retries = env.ANKLET_JOB_RETRY_ATTEMPTS;
-  if (retries !== undefined && retries !== '') {
-    const value = parseEnvValue('ANKLET_JOB_RETRY_ATTEMPTS', retries, 'int');
-    for (const entry of entries) entry.job_retry_attempts = value;
+  if (retries !== undefined && retries !== '' && (!target.schema || 'job_retry_attempts' in properties)) {
+    entry.job_retry_attempts = parseEnvValue('ANKLET_JOB_RETRY_ATTEMPTS', retries, 'integer');
   }
 
   // 10. Per-plugin overrides.
-  applyPluginOverrides(entries, env);
+  if (typeof entry.name !== 'string' || entry.name === '') return;
+  const prefix = `${envPrefixOf(entry.name)}_`;
+  const longer = target.allPrefixes.filter((p) => p.length > prefix.length && p.startsWith(prefix));
+  const dbProperties = propertiesOf(properties.database);
+  for (const [envName, raw] of Object.entries(env)) {
+    if (raw === undefined || !envName.startsWith(prefix)) continue;
+    // RUNNER_1_X belongs to RUNNER_1 when both RUNNER and RUNNER_1 exist.
+    if (longer.some((p) => envName.startsWith(p))) continue;
+    const suffix = envName.slice(prefix.length);
 
-  // 11. Empty plugin credentials fall back to the (possibly overridden) globals.
-  for (const entry of entries) {
-    if (isBlank(entry.private_key) && !isBlank(doc.global_private_key)) entry.private_key = doc.global_private_key;
-    if (isBlank(entry.token) && !isBlank(doc.global_token)) entry.token = doc.global_token;
+    if (suffix.startsWith('DATABASE_')) {
+      const key = findKey(dbProperties, suffix.slice('DATABASE_'.length));
+      if (!key) continue;
+      const kind = kindOf(dbProperties[key]);
+      // Go sets empty strings and bools here; an empty number counts as unset instead of failing.
+      if (raw === '' && (kind === 'integer' || kind === 'number')) continue;
+      ensureMap(entry, 'database')[key] = parseEnvValue(envName, raw, kind);
+      continue;
+    }
+    if (raw.trim() === '') continue;
+    const key = findKey(properties, suffix) ?? findKey(entry, suffix);
+    if (!key || key === 'name') continue;
+    const kind = kindOfKey(key);
+    if (kind === 'object') continue;
+    entry[key] = parseEnvValue(envName, raw, kind);
   }
+}
+
+/**
+ * Go's step 11: a plugin without credentials takes the (possibly overridden) global ones. A plugin
+ * that brings one kind of credential keeps it alone (the Go README's PAT handler beside a
+ * `global_private_key` does not become an App without an `app_id`), except in enterprise scope,
+ * which needs both a token and an App.
+ */
+export function applyCredentialFallbacks(entry: Mutable, top: Readonly<Mutable>): void {
+  const enterprise = !isBlank(entry.enterprise);
+  const ownKey = !isBlank(entry.private_key);
+  const ownToken = !isBlank(entry.token);
+  if (!ownKey && (!ownToken || enterprise) && !isBlank(top.global_private_key)) entry.private_key = top.global_private_key;
+  if (!ownToken && (!ownKey || enterprise) && !isBlank(top.global_token)) entry.token = top.global_token;
 }
 
 function isBlank(value: unknown): boolean {
   return value === undefined || value === null || value === '';
-}
-
-function applyPluginOverrides(entries: Mutable[], env: Env): void {
-  const entryShape = pluginEntrySchema.shape as Record<string, unknown>;
-  const dbShape = objectShape(entryShape.database as never) ?? {};
-  const named = entries
-    .map((entry) => ({ entry, prefix: typeof entry.name === 'string' && entry.name !== '' ? `${envPrefixOf(entry.name)}_` : '' }))
-    .filter((p) => p.prefix !== '');
-  // Longest prefix first, so RUNNER_1_X goes to RUNNER_1 rather than RUNNER.
-  const byLength = [...named].sort((a, b) => b.prefix.length - a.prefix.length);
-
-  for (const [envName, raw] of Object.entries(env)) {
-    if (raw === undefined) continue;
-    const owner = byLength.find((p) => envName.startsWith(p.prefix));
-    if (!owner) continue;
-    const suffix = envName.slice(owner.prefix.length);
-    const { entry } = owner;
-
-    if (suffix.startsWith('DATABASE_')) {
-      const key = findKey(dbShape, suffix.slice('DATABASE_'.length));
-      if (!key) continue;
-      const type = valueTypeOf(dbShape[key] as never);
-      // Go sets empty strings and bools here; an empty number counts as unset instead of failing.
-      if (raw === '' && (type === 'int' || type === 'float')) continue;
-      ensureMap(entry, 'database')[key] = parseEnvValue(envName, raw, type);
-      continue;
-    }
-    if (raw.trim() === '') continue;
-    const key = findKey(entryShape, suffix) ?? findKey(entry, suffix);
-    if (!key) continue;
-    const field = entryShape[key];
-    const type = field ? valueTypeOf(field as never) : typeOfYamlValue(entry[key]);
-    if (type === 'map') continue;
-    entry[key] = parseEnvValue(envName, raw, type);
-  }
 }
 
 /** The key whose upper-cased form (with `-` as `_`) equals `suffix`. */
@@ -150,11 +171,11 @@ function findKey(shape: Record<string, unknown>, suffix: string): string | undef
   return Object.keys(shape).find((key) => key.toUpperCase().replace(/-/g, '_') === suffix);
 }
 
-/** For a third-party plugin's own key: parse the variable like the value already in the YAML. */
-function typeOfYamlValue(value: unknown): EnvValueType {
-  if (typeof value === 'boolean') return 'bool';
-  if (typeof value === 'number') return Number.isInteger(value) ? 'int' : 'float';
-  if (Array.isArray(value)) return 'list';
-  if (value !== null && typeof value === 'object') return 'map';
+/** For a key no schema declares: parse the variable like the value already in the YAML. */
+function typeOfYamlValue(value: unknown): ValueKind {
+  if (typeof value === 'boolean') return 'boolean';
+  if (typeof value === 'number') return Number.isInteger(value) ? 'integer' : 'number';
+  if (Array.isArray(value)) return 'array';
+  if (value !== null && typeof value === 'object') return 'object';
   return 'string';
 }

@@ -1,17 +1,15 @@
 import { z } from 'zod';
 import { hostConfigSchema } from './schema.js';
+import type { JsonSchemaNode } from './yaml-values.js';
+
+let cached: JsonSchemaNode | undefined;
 
 /**
- * The JSON Schema of config.yml, generated from the host's zod schema. `config.schema.json` at the
- * package root is this output; a test fails when the two differ (`pnpm --filter anklet gen:schema`).
- * Plugin entries allow extra keys, because each plugin validates its own block.
+ * The JSON Schema of the host's keys (no plugin keys), generated from its zod schema. The loader
+ * reads YAML values by the types in it; `compose-json-schema.ts` adds the plugins' keys for the
+ * published `config.schema.json`.
  */
-export function configJsonSchema(): Record<string, unknown> {
-  const generated = z.toJSONSchema(hostConfigSchema, { io: 'input', unrepresentable: 'any' }) as Record<string, unknown>;
-  return {
-    ...generated,
-    $id: 'https://github.com/anklet/anklet/apps/anklet/config.schema.json',
-    title: 'anklet config.yml',
-    description: 'The anklet host config. Plugin blocks may hold more keys: each plugin checks its own with `anklet config validate`.',
-  };
+export function hostJsonSchema(): JsonSchemaNode {
+  cached ??= z.toJSONSchema(hostConfigSchema, { io: 'input', unrepresentable: 'any', target: 'draft-2020-12' }) as JsonSchemaNode;
+  return cached;
 }

@@ -1,32 +1,50 @@
 import { z } from 'zod';
 
 /*
- * The host's view of config.yml: every key of the Go anklet, with the Go types.
+ * The host's keys of config.yml: every top-level key of the Go anklet and the keys of a `plugins:`
+ * entry the host itself reads (`name`, `plugin`, `sleep_interval`, `database`, `on_failure`). Each
+ * plugin owns the rest of its entry (its zod schema, exported beside the plugin); the docs and the
+ * JSON Schema are generated from both (scripts/gen-config-reference.ts).
  *
- * Go decodes YAML leniently: a key with no value is the zero value, and a string field accepts an
- * unquoted number (`port: 8080`). So every field is nullish, and string fields accept numbers; the
- * loader normalises both. Unknown keys are not rejected here: the loader warns about them.
+ * Values arrive typed by these schemas (yaml-values.ts): a text key holds the scalar's text as Go
+ * keeps it, a number key a number read with Go's rules. A key with no value is unset. Unknown keys
+ * are not rejected here: the loader warns about them and suggests the closest known key.
  */
 
-/** A Go `string` field: a string, or a number YAML decoded from an unquoted scalar. */
-const goString = () => z.union([z.string(), z.number()], { error: 'expected a string' }).nullish();
-const goInt = () => z.number({ error: 'expected a number' }).int({ error: 'expected a whole number' }).nullish();
-const goFloat = () => z.number({ error: 'expected a number' }).nullish();
+const goString = () => z.string({ error: 'expected text' }).nullish();
+/** A whole number, optionally in [min, max]: the bounds sit on the schema itself so that the JSON Schema has them too. */
+const goInt = (min?: number, max?: number, range?: string) => {
+  let schema = z.number({ error: 'expected a number' }).int({ error: 'expected a whole number' });
+  if (min !== undefined) schema = schema.min(min, range ?? (max === undefined ? `expected ${min} or more` : `expected ${min}-${max}`));
+  if (max !== undefined) schema = schema.max(max, range ?? (min === undefined ? `expected ${max} or less` : `expected ${min}-${max}`));
+  return schema.nullish();
+};
+const goFloat = (min?: number, max?: number, range?: string) => {
+  let schema = z.number({ error: 'expected a number' });
+  if (min !== undefined) schema = schema.min(min, range ?? (max === undefined ? `expected ${min} or more` : `expected ${min}-${max}`));
+  if (max !== undefined) schema = schema.max(max, range ?? (min === undefined ? `expected ${max} or less` : `expected ${min}-${max}`));
+  return schema.nullish();
+};
 const goBool = () => z.boolean({ error: 'expected true or false' }).nullish();
-const goList = () => z.array(z.string({ error: 'expected a string' }), { error: 'expected a list' }).nullish();
+const goList = () => z.array(z.string({ error: 'expected text' }), { error: 'expected a list' }).nullish();
+/** A TCP port written as text (Go's `metrics.port` is a string): 1-65535, or empty for "choose one". */
+export const PORT_PATTERN = /^(?:[1-9]\d{0,3}|[1-5]\d{4}|6[0-4]\d{3}|65[0-4]\d{2}|655[0-2]\d|6553[0-5])$/;
+const goPort = () => z.string({ error: 'expected a TCP port (1-65535)' }).regex(PORT_PATTERN, 'expected a TCP port (1-65535)').nullish();
+const dbPort = () => goInt(0, 65535, 'expected a TCP port (1-65535; 0 = unset)');
 
 /** The `database:` block of a plugin and of `metrics`. */
 export const databaseSchema = z
   .object(
     {
+      enabled: goBool().describe('Accepted for Go configs and unused: Redis is on whenever a url is set'),
       url: goString().describe('Redis host name or IP (not a redis:// URL)'),
-      port: goInt().describe('Redis port'),
+      port: dbPort().describe('Redis port'),
       user: goString().describe('Redis ACL user'),
       password: goString().describe('Redis password'),
-      database: goInt().describe('Redis database index (ignored in cluster mode)'),
-      max_retries: goInt().describe('Retries of a failed Redis operation (default 5)'),
-      retry_delay: goInt().describe('Base delay between retries in milliseconds (default 1000)'),
-      retry_backoff_factor: goFloat().describe('Backoff factor between retries (default 2.0)'),
+      database: goInt(0).describe('Redis database index (ignored in cluster mode)'),
+      max_retries: goInt(0).describe('Retries of a failed Redis operation (default 5)'),
+      retry_delay: goInt(0).describe('Base delay between retries in milliseconds (default 1000)'),
+      retry_backoff_factor: goFloat(0).describe('Backoff factor between retries (default 2.0)'),
       cluster_mode: goBool().describe('Connect to a Redis Cluster'),
       tls_enabled: goBool().describe('Connect with TLS'),
       tls_insecure: goBool().describe('Skip TLS certificate checks'),
@@ -39,38 +57,26 @@ export const databaseSchema = z
 export const failurePolicies = ['shutdown', 'isolate', 'restart'] as const;
 export type FailurePolicy = (typeof failurePolicies)[number];
 
-/** One entry of `plugins:`. The host checks these Go keys; the plugin's own schema checks its block. */
+/** Go's texts for a missing name, kept so that existing alerts and greps keep working. */
+export const NAME_REQUIRED = 'name is required for plugins';
+export const NAME_SPACES = 'plugin name cannot contain spaces';
+export const PLUGIN_REQUIRED = 'plugin is not set (use github, github_receiver or an npm package name)';
+
+/** The keys of a `plugins:` entry that belong to the host. Everything else is the plugin's. */
 export const pluginEntrySchema = z.looseObject(
   {
-    sleep_interval: goInt().describe('Seconds between two runs of this plugin (0 = at once)'),
-    name: goString().describe('Unique name of this plugin instance; also the prefix of its environment overrides'),
-    plugin: goString().describe('Short id (github, github_receiver) or npm package name of the plugin'),
-    token: goString().describe('GitHub personal access token (falls back to global_token)'),
-    repo: goString().describe('Repository name: with owner, the plugin serves one repository'),
-    owner: goString().describe('GitHub organisation or user; the default queue name'),
-    enterprise: goString().describe('GitHub Enterprise slug (instead of owner); the default queue name'),
-    queue_name: goString().describe('Queue namespace shared by several owners'),
-    database: databaseSchema,
-    registry_url: goString().describe('Handlers: Anka registry to pull templates from'),
-    skip_pull: goBool().describe('Handlers: never pull; use the templates already on the host'),
-    private_key: goString().describe('GitHub App private key: a file path or the PEM text (falls back to global_private_key)'),
-    app_id: goInt().describe('GitHub App id (with private_key)'),
-    installation_id: goInt().describe('GitHub App installation id'),
-    workflows: z
-      .object({ include: goList(), exclude: goList() }, { error: 'expected a map' })
-      .nullish()
-      .describe('Only (include) or never (exclude) jobs of these workflow names'),
-    port: goString().describe('Receivers: TCP port the webhook server listens on'),
-    secret: goString().describe('Webhook secret (overridden by global_receiver_secret)'),
-    hook_id: goInt().describe('Receivers: id of the webhook whose failed deliveries are redelivered'),
-    skip_redeliver: goBool().describe('Receivers: never ask GitHub to redeliver'),
-    runner_group: goString().describe('Handlers: runner group the ephemeral runners join'),
-    redeliver_hours: goInt().describe('Receivers: how far back failed deliveries are redelivered, in hours (default 24)'),
-    registration_timeout_seconds: goInt().describe('Handlers: seconds a runner may take to pick up its job before the VM is replaced'),
-    template_disk_buffer: goFloat().describe('Handlers: percent of the disk kept free when pulling templates (default: global_template_disk_buffer, else 10)'),
-    job_retry_attempts: goInt().describe('Handlers: new VMs tried for one job before it is given up'),
-    skip_cpu_and_memory_resource_checks: goBool().describe('Handlers: start VMs without checking host CPU and memory'),
-    host_to_guest_folder_mounts: goList().describe('Handlers: host folders mounted into every VM'),
+    name: z
+      .string({ error: (issue) => (issue.input === undefined || issue.input === null ? NAME_REQUIRED : 'expected text') })
+      .min(1, NAME_REQUIRED)
+      .regex(/^[^ ]+$/, NAME_SPACES)
+      .describe('Unique name of this plugin instance; also the prefix of its environment overrides. No spaces.'),
+    plugin: z
+      .string({ error: (issue) => (issue.input === undefined || issue.input === null ? PLUGIN_REQUIRED : 'expected text') })
+      .min(1, PLUGIN_REQUIRED)
+      .describe('Short id (github, github_receiver) or npm package name of the plugin'),
+    sleep_interval: goInt(0, undefined, 'must be 0 or more seconds')
+      .describe('Seconds between two runs of this plugin (0 = at once)'),
+    database: databaseSchema.describe('Redis for this plugin; each global_database_* that is set wins over the same key here'),
     on_failure: z
       .enum(failurePolicies, { error: `expected one of ${failurePolicies.join(', ')}` })
       .nullish()
@@ -78,6 +84,9 @@ export const pluginEntrySchema = z.looseObject(
   },
   { error: 'expected a map' },
 );
+
+/** The keys of a plugin entry the host reads; a plugin's schema need not (and should not) declare them. */
+export const HOST_ENTRY_KEYS: ReadonlySet<string> = new Set(Object.keys(pluginEntrySchema.shape));
 
 /** The whole config file. */
 export const hostConfigSchema = z.object(
@@ -99,10 +108,13 @@ export const hostConfigSchema = z.object(
       .object(
         {
           aggregator: goBool().describe('Serve the whole fleet from the database instead of running plugins'),
-          port: goString().describe('Metrics port; unset: the first free port from 8080'),
+          port: goPort().describe('Metrics port; unset: the first free port from 8080'),
           address: goString().describe('Interface the metrics server listens on (default: all, as in Go)'),
           metrics_urls: goList().describe('Accepted and unused, as in Go'),
-          sleep_interval: goInt().describe('Accepted for Go configs; the TypeScript host exports every 10 s'),
+          sleep_interval: goInt(0).describe('Accepted for Go configs; the TypeScript host exports every 10 s'),
+          stale_after_seconds: goInt(0).describe('Aggregator and anklet status: a host silent this long is marked stale, listed apart and left out of totals (default 60)'),
+          drop_after_seconds: goInt(0).describe('Aggregator and anklet status: a host silent this long leaves the fleet view (default 600; 0 keeps every host)'),
+          include_unindexed_hosts: goBool().describe('Aggregator and anklet status: also show Go anklet hosts, found by a SCAN of the whole keyspace at most once a minute (default false)'),
           database: databaseSchema,
         },
         { error: 'expected a map' },
@@ -112,18 +124,18 @@ export const hostConfigSchema = z.object(
     global_token: goString().describe('GitHub token for plugins that set none'),
     plugins_path: goString().describe('npm prefix the plugins are installed into (default ~/.config/anklet/plugins)'),
     global_database_url: goString().describe('Redis host for every plugin; with none, a single host uses the embedded store'),
-    global_database_port: goInt().describe('Redis port (default 6379)'),
+    global_database_port: dbPort().describe('Redis port (default 6379)'),
     global_database_user: goString().describe('Redis ACL user'),
     global_database_password: goString().describe('Redis password'),
-    global_database_database: goInt().describe('Redis database index (ignored in cluster mode)'),
-    global_database_max_retries: goInt().describe('Retries of a failed Redis operation (default 5)'),
-    global_database_retry_delay: goInt().describe('Base delay between retries in milliseconds (default 1000)'),
-    global_database_retry_backoff_factor: goFloat().describe('Backoff factor between retries (default 2.0)'),
+    global_database_database: goInt(0).describe('Redis database index (ignored in cluster mode)'),
+    global_database_max_retries: goInt(0).describe('Retries of a failed Redis operation (default 5)'),
+    global_database_retry_delay: goInt(0).describe('Base delay between retries in milliseconds (default 1000)'),
+    global_database_retry_backoff_factor: goFloat(0).describe('Backoff factor between retries (default 2.0)'),
     global_database_cluster_mode: goBool().describe('Connect to a Redis Cluster'),
     global_database_tls_enabled: goBool().describe('Connect with TLS'),
     global_database_tls_insecure: goBool().describe('Skip TLS certificate checks'),
     global_receiver_secret: goString().describe('Webhook secret that replaces every receiver\'s secret'),
-    global_template_disk_buffer: goFloat().describe('Handlers: disk buffer percent when a handler sets none'),
+    global_template_disk_buffer: goFloat(0, 100, 'expected a percentage (0-100)').describe('Handlers: disk buffer percent when a handler sets none'),
     global_skip_cpu_and_memory_resource_checks: goBool().describe('Handlers: true turns the CPU and memory check off for all'),
     global_host_to_guest_folder_mounts: goList().describe('Handlers: folders mounted into every VM, before each handler\'s own'),
   },

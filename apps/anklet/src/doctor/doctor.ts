@@ -2,7 +2,7 @@ import { statfsSync } from 'node:fs';
 import os from 'node:os';
 import { isAnkletError } from '@anklet/core';
 import { createAnkaHost } from '@anklet/anka';
-import { createRedisConnection, type DatabaseConfig } from '@anklet/redis';
+import { checkRedisPersistence, createRedisConnection, type DatabaseConfig } from '@anklet/redis';
 import { describeIssues, effectiveDatabase, loadConfig, type LoadedConfig } from '../config/load-config.js';
 import { preparePlugins, type PreparedPlugin } from '../config/prepare-plugins.js';
 import { createCoordination } from '../host/coordination.js';
@@ -28,6 +28,29 @@ export interface DoctorOptions {
 const pass = (check: string, detail: string): DoctorCheck => ({ check, status: 'pass', detail });
 const fail = (check: string, detail: string, fix: string): DoctorCheck => ({ check, status: 'fail', detail, fix });
 
+/**
+ * The config problems as rows, from the lines `anklet config validate` prints (so both commands say
+ * the same): one row per problem, named after the plugin entry it is in (`config plugins[1]
+ * "RUNNER2"`), its place in the file (`line 4:13`, when the line says it) leading the detail, and a
+ * `; fix: ...` part as the row's fix.
+ */
+export function configProblemRows(lines: ReadonlyArray<string>, status: 'fail' | 'warn'): DoctorCheck[] {
+  return lines.map((line) => {
+    const located = /^(line \d+:\d+)\s+([\s\S]*)$/.exec(line);
+    const where = located ? `${located[1]}: ` : '';
+    const text = located ? located[2]! : line;
+    const entry = /^(plugins\[\d+\](?: "[^"]*")?): ([\s\S]*)$/.exec(text);
+    const [check, rest] = entry ? [`config ${entry[1]}`, entry[2]!] : ['config', text];
+    const at = rest.lastIndexOf('; fix: ');
+    if (at < 0) return { check, status, detail: `${where}${rest}` };
+    // The value the problem is about, when the line ends with it, belongs to the problem, not the fix.
+    let fix = rest.slice(at + '; fix: '.length);
+    const got = / \(got [\s\S]*\)$/.exec(fix);
+    if (got) fix = fix.slice(0, got.index);
+    return { check, status, detail: `${where}${rest.slice(0, at)}${got ? got[0] : ''}`, fix };
+  });
+}
+
 /** The config, then every plugin it names loaded and its block checked, as `anklet start` would. */
 async function checkConfig(options: DoctorOptions): Promise<{ checks: DoctorCheck[]; config?: LoadedConfig; plugins: PreparedPlugin[] }> {
   let config: LoadedConfig;
@@ -35,17 +58,16 @@ async function checkConfig(options: DoctorOptions): Promise<{ checks: DoctorChec
     config = loadConfig({ configPath: options.configPath, env: options.env });
   } catch (error) {
     if (!isAnkletError(error) || !error.operator) throw error;
-    return { checks: [fail('config', error.message, error.hint ?? 'write the config file, or pass it with -c <file>')], plugins: [] };
+    return { checks: [{ check: 'config', status: 'fail', detail: error.message, fix: error.hint }], plugins: [] };
   }
   const plugins = await preparePlugins(config);
+  const warnings = configProblemRows(describeIssues(config, config.warnings), 'warn');
   if (config.issues.length > 0) {
     const lines = describeIssues(config, config.issues);
-    return {
-      checks: [fail('config', `${config.file}: ${lines.length} problem${lines.length === 1 ? '' : 's'}: ${lines.join('; ')}`, 'fix each problem; anklet config validate lists them')],
-      plugins: [],
-    };
+    const summary: DoctorCheck = { check: 'config', status: 'fail', detail: `${config.file}: ${lines.length} problem${lines.length === 1 ? '' : 's'}, each below` };
+    return { checks: [summary, ...configProblemRows(lines, 'fail'), ...warnings], plugins: [] };
   }
-  const checks = [pass('config', `${config.file}: ${plugins.length} plugin${plugins.length === 1 ? '' : 's'}`)];
+  const checks = [pass('config', `${config.file}: ${plugins.length} plugin${plugins.length === 1 ? '' : 's'}`), ...warnings];
   for (const p of plugins) checks.push(pass(`plugin ${p.entry.name}`, `${p.manifest.name}@${p.manifest.version} (${p.kind}) loads`));
   return { checks, config, plugins };
 }
@@ -67,6 +89,15 @@ async function checkRedis(config: LoadedConfig): Promise<DoctorCheck[]> {
       const version = /^redis_version:(.+)$/m.exec(info)?.[1]?.trim() ?? 'unknown';
       const tls = database.tls_enabled ? `TLS${database.tls_insecure ? ' without certificate checks' : ''}` : 'no TLS';
       checks.push(pass(name, `Redis ${version}, ${tls}${database.cluster_mode ? ', cluster' : ''}`));
+      // Jobs live in Redis: one that forgets them on restart loses every queued job.
+      const persistence = await checkRedisPersistence(connection.client);
+      checks.push(
+        persistence.mode === 'aof' && !persistence.fix
+          ? pass(`${name} persistence`, persistence.detail)
+          : persistence.mode === 'rdb'
+            ? { check: `${name} persistence`, status: 'pass', detail: persistence.detail, fix: persistence.fix }
+            : { check: `${name} persistence`, status: 'warn', detail: persistence.detail, fix: persistence.fix },
+      );
       if (database.tls_insecure) {
         checks.push({ check: `${name} TLS`, status: 'warn', detail: 'certificate checks are off', fix: 'set tls_insecure: false once the server certificate is trusted' });
       }
@@ -90,8 +121,9 @@ async function checkAnka(config: LoadedConfig, plugins: ReadonlyArray<PreparedPl
   try {
     host = await createAnkaHost({ coordination, env });
   } catch (error) {
-    if (!isAnkletError(error) || !error.operator) throw error;
-    return [fail('anka', error.message, error.hint ?? 'install Anka Develop/Build and activate its licence (anka license activate <key>)')];
+    // Any failure is this check's result: the doctor reports, it does not stop at a stack trace.
+    const hint = isAnkletError(error) ? error.hint : undefined;
+    return [fail('anka', (error as Error).message, hint ?? 'install the Anka CLI and activate an Anka Build licence (anka license activate <key>)')];
   }
   const checks = [pass('anka', `anka ${host.version}, licence ${host.license.licenseType || 'valid'} (${host.license.status})`)];
   const running = (await host.forPlugin().listRunning()).length;
@@ -129,7 +161,9 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorChec
 /** The table for people, then one `fix:` line per failure or warning. */
 export function renderDoctor(checks: ReadonlyArray<DoctorCheck>): string[] {
   const mark = { pass: 'PASS', fail: 'FAIL', warn: 'WARN', skip: 'SKIP' } as const;
-  const lines = renderTable(['', 'CHECK', 'DETAIL'], checks.map((c) => [mark[c.status], c.check, c.detail]));
+  // A detail of several lines (a YAML error with the line it is about) continues on rows of its own.
+  const rows = checks.flatMap((c) => c.detail.split('\n').map((text, i) => (i === 0 ? [mark[c.status], c.check, text] : ['', '', text])));
+  const lines = renderTable(['', 'CHECK', 'DETAIL'], rows);
   const fixes = checks.filter((c) => c.fix && (c.status === 'fail' || c.status === 'warn'));
   if (fixes.length > 0) lines.push('', ...fixes.map((c) => `${c.check}: fix: ${c.fix}`));
   const failed = checks.filter((c) => c.status === 'fail').length;

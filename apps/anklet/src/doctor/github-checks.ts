@@ -22,6 +22,43 @@ const whereOf = (scope: GitHubScope): string => (scope.kind === 'enterprise' ? s
 /** The HTTP status of an Octokit error, if it has one. */
 const statusOf = (error: unknown): number | undefined => (error as { status?: number }).status;
 
+/** Error codes of a request that never got an answer: no route, no DNS, refused, reset, timed out, or a TLS failure. */
+const NO_ANSWER = /^(E[A-Z_]+|UND_ERR_[A-Z_]+|ERR_TLS_[A-Z_]+|[A-Z_]*CERT[A-Z_]*|UNABLE_TO_[A-Z_]+)$/;
+
+/** Why a request got no answer: the system error's words, and whether TLS refused the server. */
+export interface NoAnswer {
+  readonly reason: string;
+  readonly tls: boolean;
+}
+
+/**
+ * Why a request got no answer from GitHub at all, or undefined when GitHub answered. Octokit turns
+ * a failed `fetch` into an error with status 500 and no `response`; the system error (ECONNREFUSED,
+ * ENOTFOUND, a certificate problem ...) is further down the `cause` chain, and with an App it is
+ * wrapped once more by the installation look-up.
+ */
+export function unreachableReason(error: unknown): NoAnswer | undefined {
+  for (let e: unknown = error, depth = 0; e && typeof e === 'object' && depth < 8; e = (e as { cause?: unknown }).cause, depth += 1) {
+    if ((e as { response?: unknown }).response !== undefined) return undefined;
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && NO_ANSWER.test(code)) return { reason: (e as Error).message || code, tls: /CERT|TLS|SSL|^UNABLE_TO_/.test(code) };
+    if ((e as Error).name === 'AbortError' || (e as Error).name === 'TimeoutError') return { reason: 'the request timed out', tls: false };
+  }
+  return undefined;
+}
+
+/** The check for credentials that could not be tried because GitHub did not answer. */
+function unreachableCheck(name: string, baseUrl: string, noAnswer: NoAnswer): DoctorCheck {
+  return {
+    check: name,
+    status: 'fail',
+    detail: `cannot reach GitHub at ${baseUrl}: ${noAnswer.reason}`,
+    fix: noAnswer.tls
+      ? `trust the certificate of ${baseUrl} (NODE_EXTRA_CA_CERTS=<ca.pem> for anklet), or correct github_base_url`
+      : `check that this host can reach ${baseUrl} (network, DNS, firewall, proxy) and that github_base_url is right; the credentials were not checked`,
+  };
+}
+
 /**
  * What a GitHub plugin needs from GitHub, read-only: valid credentials for its scope; for handlers,
  * access to the scope's self-hosted runners and its `runner_group`; for receivers, the webhook
@@ -38,7 +75,7 @@ export async function checkGitHub(plugins: ReadonlyArray<PreparedPlugin>, option
       scope = resolveScope(block as Parameters<typeof resolveScope>[0]);
     } catch (error) {
       if (!(error instanceof ScopeError)) throw error;
-      checks.push({ check: name, status: 'fail', detail: error.message, fix: 'set owner (and repo for one repository) or enterprise' });
+      checks.push({ check: name, status: 'fail', detail: error.message, fix: 'set either owner (and repo for one repository) or enterprise' });
       continue;
     }
     const token = text(block.token);
@@ -70,6 +107,11 @@ export async function checkGitHub(plugins: ReadonlyArray<PreparedPlugin>, option
       await client.octokit.request('GET /rate_limit');
       checks.push({ check: name, status: 'pass', detail: `${auth} accepted for ${where}` });
     } catch (error) {
+      const noAnswer = unreachableReason(error);
+      if (noAnswer) {
+        checks.push(unreachableCheck(name, text(block.github_base_url) ?? 'https://api.github.com', noAnswer));
+        continue;
+      }
       const status = statusOf(error);
       checks.push({
         check: name,

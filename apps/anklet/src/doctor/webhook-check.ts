@@ -13,6 +13,62 @@ interface ListedHook {
   last_response?: { code: number | null; status: string | null; message: string | null };
 }
 
+/** A delivery as `GET …/hooks/{hook_id}/deliveries` lists it (the fields we read), newest first. */
+interface ListedDelivery {
+  id: number;
+  delivered_at: string;
+  status: string;
+  status_code: number;
+  redelivery: boolean;
+}
+
+/** How many recent deliveries the doctor reads: one page, enough to say "3 of the last 20 failed". */
+const RECENT_DELIVERIES = 20;
+
+/**
+ * Whether GitHub's newest delivery to the webhook reached the receiver. Read from the deliveries
+ * API, which repository and organization webhooks both have (an organization webhook has no
+ * `last_response`); a repository webhook's `last_response` is the fallback when the list cannot be
+ * read. A failed newest delivery is a warning: the receiver may have been down only for a while.
+ */
+async function checkRecentDeliveries(input: { client: GitHubClient; base: string; hook: ListedHook; settings: string; check: string }): Promise<DoctorCheck[]> {
+  const { client, base, hook, settings, check } = input;
+  const fix = `see Recent Deliveries of webhook ${hook.id} (${settings}): a 401 means the secrets differ, a 503 that the receiver could not store the job, no answer that GitHub cannot reach the receiver`;
+  const ok = (code: number | null | undefined) => code !== null && code !== undefined && code >= 200 && code < 300;
+  let deliveries: ListedDelivery[];
+  try {
+    deliveries = (await client.octokit.request(`GET ${base}/hooks/{hook_id}/deliveries`, { hook_id: hook.id, per_page: RECENT_DELIVERIES })).data as ListedDelivery[];
+  } catch (error) {
+    const last = hook.last_response;
+    if (last) {
+      if (last.status === 'unused' || ok(last.code)) return [];
+      return [{ check, status: 'warn', detail: `the newest delivery of webhook ${hook.id} failed: ${last.message ?? `HTTP ${last.code ?? '?'}`}`, fix }];
+    }
+    const status = (error as { status?: number }).status;
+    return [
+      {
+        check,
+        status: 'warn',
+        detail: `could not read the recent deliveries of webhook ${hook.id} (HTTP ${status ?? '?'}): whether GitHub reaches the receiver is not checked`,
+        fix: `look at Recent Deliveries of webhook ${hook.id} (${settings}), or give the token "Webhooks: read"`,
+      },
+    ];
+  }
+  const newest = deliveries[0];
+  if (!newest || ok(newest.status_code)) return [];
+  const failed = deliveries.filter((d) => !ok(d.status_code)).length;
+  // GitHub's own words ("Invalid HTTP Response: 401", "failed to connect to host"), else the code.
+  const reason = newest.status || (newest.status_code ? `HTTP ${newest.status_code}` : 'no answer');
+  return [
+    {
+      check,
+      status: 'warn',
+      detail: `the newest delivery of webhook ${hook.id} failed: ${reason}; ${failed} of the last ${deliveries.length} failed`,
+      fix,
+    },
+  ];
+}
+
 /**
  * `--receiver-url` as the URL a webhook must use: taken as it is when it has a path, with
  * `/jobs/v1/receiver` added when it is only an origin (`https://anklet.example.com`).
@@ -175,14 +231,6 @@ export async function checkWebhook(input: {
   if (String(hook.config.insecure_ssl ?? '0') === '1') {
     checks.push({ check: `${check} TLS`, status: 'warn', detail: `webhook ${hook.id} has SSL verification off`, fix: `enable SSL verification on webhook ${hook.id} (${settings})` });
   }
-  const last = hook.last_response;
-  if (last && last.status !== 'unused' && !(last.code !== null && last.code >= 200 && last.code < 300)) {
-    checks.push({
-      check: `${check} last delivery`,
-      status: 'warn',
-      detail: `the newest delivery of webhook ${hook.id} failed: ${last.message ?? `HTTP ${last.code ?? '?'}`}`,
-      fix: `see Recent Deliveries of webhook ${hook.id} (${settings}): a 401 means the secrets differ, no answer that GitHub cannot reach the receiver`,
-    });
-  }
+  checks.push(...(await checkRecentDeliveries({ client, base, hook, settings, check: `${check} last delivery` })));
   return checks;
 }

@@ -1,6 +1,6 @@
 import os from 'node:os';
 import { ErrorCodes, isAnkletError, type Logger } from '@anklet/core';
-import { startAggregator, startHostMetrics, type HostMetrics, type HostMetricsService, type HostMetricsServiceOptions, type ListenOptions } from '@anklet/metrics';
+import { startAggregator, startHostMetrics, type FleetReadOptions, type HostMetrics, type HostMetricsService, type HostMetricsServiceOptions, type ListenOptions } from '@anklet/metrics';
 import { effectiveDatabase, type LoadedConfig } from '../config/load-config.js';
 import { ANKLET_VERSION } from '../version.js';
 import { ExitCode } from './exit-codes.js';
@@ -18,7 +18,8 @@ export function metricsListenOptions(config: LoadedConfig): ListenOptions {
 function portProblem(root: Logger, err: unknown, port: number | undefined): { exit: number } {
   if (!isAnkletError(err) || err.code !== ErrorCodes.HOST_RESOURCE) throw err;
   root.error('metrics port already in use', { port: port ?? err.details?.port, error: err.message, ...(err.hint ? { hint: err.hint } : {}) });
-  return { exit: ExitCode.Config };
+  // A port held by a host that is still stopping frees itself: the service manager may try again.
+  return { exit: ExitCode.Unavailable };
 }
 
 /** Starts the host's metrics (server, sampler, export), or returns the exit code after logging why not. */
@@ -35,6 +36,17 @@ export async function startMetricsService(
   } catch (err) {
     return portProblem(options.logger, err, options.port);
   }
+}
+
+/** `metrics.stale_after_seconds`, `drop_after_seconds`, `include_unindexed_hosts`: how the fleet view judges hosts. */
+export function fleetReadOptionsOf(config: LoadedConfig): Omit<FleetReadOptions, 'now'> {
+  const raw = config.raw.metrics;
+  const seconds = (value: number | null | undefined) => (typeof value === 'number' ? Math.max(0, value) : undefined);
+  return {
+    staleAfterSeconds: seconds(raw?.stale_after_seconds),
+    dropAfterSeconds: seconds(raw?.drop_after_seconds),
+    includeUnindexed: raw?.include_unindexed_hosts === true,
+  };
 }
 
 /**
@@ -54,16 +66,16 @@ export async function runAggregator(config: LoadedConfig, root: Logger): Promise
   const stores = new HostStores(config.workDir ?? config.configDir, root);
   let store;
   try {
-    store = await stores.open(database, 'aggregator');
+    store = await stores.open(database, 'aggregator', { checkPersistence: false });
   } catch (err) {
     if (!isAnkletError(err) || !err.operator) throw err;
     root.error('unable to access database', { error: err.message, hint: err.hint });
-    return ExitCode.Config;
+    return ExitCode.Unavailable;
   }
   const listen = metricsListenOptions(config);
   let server;
   try {
-    server = await startAggregator({ ...listen, store, logger: root });
+    server = await startAggregator({ ...listen, store, logger: root, fleet: fleetReadOptionsOf(config) });
   } catch (err) {
     await stores.close();
     return portProblem(root, err, listen.port).exit;

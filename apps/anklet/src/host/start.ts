@@ -74,7 +74,8 @@ export async function loadAndValidate(
       root.error('log directory does not exist', { directory: `${config.logFileDir}/` });
     }
     root.error('invalid config', { file: config.file, errors });
-    errorStream.write(`anklet: ${config.file} has ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n${errors.map((e) => `  ${e}`).join('\n')}\n`);
+    const located = describeIssues(config, config.issues, { locate: true });
+    errorStream.write(`anklet: ${config.file} has ${errors.length} problem${errors.length === 1 ? '' : 's'}:\n${located.map((e) => `  ${e}`).join('\n')}\n  fix each (anklet -c ${config.file} config validate shows them all)\n`);
     return { exit: ExitCode.Config };
   }
   return { config, plugins };
@@ -189,7 +190,8 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
       root.error('unable to access database', { error: err.message, hint: err.hint });
       await stores.close();
       removePid();
-      return ExitCode.Config;
+      // Redis may come up later (a host that boots first): not a config error, so services retry.
+      return ExitCode.Unavailable;
     }
 
     const supervised: SupervisedPlugin[] = plugins.map((prepared) => {

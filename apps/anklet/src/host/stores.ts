@@ -21,13 +21,17 @@ export class HostStores {
     private readonly logger: Logger,
   ) {}
 
-  /** Opens (or reuses) the store for one plugin. A Redis that does not answer is an error here, before any plugin starts. */
-  async open(database: DatabaseConfig | null, pluginName: string): Promise<JobStore> {
+  /**
+   * Opens (or reuses) the store for one plugin. A Redis that does not answer is an error here,
+   * before any plugin starts. A newly opened Redis has its persistence checked (`checkPersistence`,
+   * default true): a WARN when a restart of Redis would lose the queue.
+   */
+  async open(database: DatabaseConfig | null, pluginName: string, options: { checkPersistence?: boolean } = {}): Promise<JobStore> {
     if (!database) {
       this.#embedded ??= createEmbeddedJobStore({ dir: path.join(this.dataRoot, 'store'), logger: this.logger.child({ store: 'embedded' }) });
       return this.#embedded;
     }
-    const { createRedisConnection, createRedisJobStore } = await import('@anklet/redis');
+    const { checkRedisPersistence, createRedisConnection, createRedisJobStore } = await import('@anklet/redis');
     const key = JSON.stringify(database);
     const existing = this.#redis.get(key);
     if (existing) return existing;
@@ -43,6 +47,13 @@ export class HostStores {
         cause: err,
         hint: 'check global_database_* / database.* in the config and that Redis is running',
       });
+    }
+    if (options.checkPersistence ?? true) {
+      const report = await checkRedisPersistence(connection.client);
+      const fields = { target: connection.target, persistence: report.mode, detail: report.detail, ...(report.fix ? { hint: report.fix } : {}) };
+      if (report.mode === 'none') this.logger.warn('redis does not persist its data: queued jobs would not survive a restart of redis', fields);
+      else if (report.mode === 'unknown') this.logger.warn('redis persistence could not be checked', fields);
+      else this.logger.info('redis persistence', fields);
     }
     const store = createRedisJobStore({ redis: connection, prefix: STORE_PREFIX, logger: this.logger.child({ store: connection.target }) });
     this.#redis.set(key, store);

@@ -34,6 +34,7 @@ interface Entry {
   level: Level;
   message: string;
   fields?: LogFields | undefined;
+  /** The logger's context fields, already redacted. */
   context: LogFields;
   [MESSAGE]?: string;
 }
@@ -41,7 +42,7 @@ interface Entry {
 /** Turns a line into the object we write: time, level, msg, the call's fields, then the context's. */
 function lineObject(entry: Entry, secrets: SecretRegistry): Record<string, unknown> {
   const body = secrets.redact({ ...entry.fields }) as Record<string, unknown>;
-  const context = secrets.redact(entry.context) as Record<string, unknown>;
+  const context = entry.context;
   const merged: Record<string, unknown> = {
     time: formatLocalTime(new Date()),
     level: entry.level.toUpperCase(),
@@ -84,14 +85,23 @@ function formatFor(pretty: boolean, secrets: SecretRegistry) {
 
 /** Our {@link Logger} over one winston logger; children share it and add context fields. */
 class WinstonLogger implements Logger {
+  /** The context redacted once per set of known secrets, not once per line (a webhook is one line). */
+  #redacted: { version: number; context: LogFields } | undefined;
+
   constructor(
     private readonly sink: winston.Logger,
     private readonly secrets: SecretRegistry,
     private readonly context: LogFields,
   ) {}
 
+  private redactedContext(): LogFields {
+    const version = this.secrets.version;
+    if (this.#redacted?.version !== version) this.#redacted = { version, context: this.secrets.redact(this.context) as LogFields };
+    return this.#redacted.context;
+  }
+
   private write(level: Level, msg: string, fields?: LogFields): void {
-    this.sink.log({ level, message: msg, fields, context: this.context } as never);
+    this.sink.log({ level, message: msg, fields, context: this.redactedContext() } as never);
   }
 
   debug(msg: string, fields?: LogFields): void {

@@ -10,14 +10,22 @@ const SECRET_FIELD = /(token|secret|passw(or)?d|private_?key|authorization|jit_?
  */
 export class SecretRegistry {
   readonly #values = new Set<string>();
+  #version = 0;
 
   /** Registers a value; values shorter than 4 characters are ignored (they would mask ordinary text). */
   add(value: unknown): void {
     if (typeof value !== 'string') return;
     const trimmed = value.trim();
+    const before = this.#values.size;
     if (trimmed.length >= 4) this.#values.add(trimmed);
     // A PEM key is also matched line by line, in case a library logs a fragment of it.
     if (trimmed.includes('\n')) for (const line of trimmed.split('\n')) if (line.trim().length >= 16) this.#values.add(line.trim());
+    if (this.#values.size !== before) this.#version += 1;
+  }
+
+  /** Changes whenever a new secret is registered (what was redacted before may need it again). */
+  get version(): number {
+    return this.#version;
   }
 
   get size(): number {

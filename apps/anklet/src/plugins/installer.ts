@@ -4,7 +4,7 @@ import { createRequire } from 'node:module';
 import path from 'node:path';
 import { AnkletError, childEnv, ErrorCodes, isAnkletError } from '@anklet/core';
 import { findPackageDir, loadPlugin } from './load-plugin.js';
-import { readManifest } from './manifest.js';
+import { readManifest, type PluginManifest } from './manifest.js';
 import { SHORT_IDS, expandInstallSpec, packageNameOf } from './short-ids.js';
 
 const require = createRequire(import.meta.url);
@@ -192,16 +192,40 @@ export interface PluginListing {
   readonly status: string;
 }
 
-/** What is installed in `plugins_path`, each checked the way `anklet start` would load it. */
+/** A package in `plugins_path` that is not a plugin: the host's core, or a library plugins use. */
+export interface LibraryListing {
+  readonly name: string;
+  readonly version: string;
+}
+
+/**
+ * Whether a package says it is a plugin: an `anklet` field or the `anklet-plugin` keyword. One that
+ * says so and does not load is a broken plugin; one that says neither is a library (left behind,
+ * for instance, when the plugins that needed it were removed), not an error.
+ */
+function claimsToBePlugin(manifest: PluginManifest): boolean {
+  return manifest.anklet !== undefined || manifest.keywords.includes('anklet-plugin');
+}
+
+/** What is installed in `plugins_path`, each plugin checked the way `anklet start` would load it. */
 export async function listPlugins(pluginsPath: string): Promise<PluginListing[]> {
+  return (await listInstalled(pluginsPath)).plugins;
+}
+
+/** The plugins of `plugins_path` (each checked as `anklet start` would load it) and the libraries beside them. */
+export async function listInstalled(pluginsPath: string): Promise<{ plugins: PluginListing[]; libraries: LibraryListing[] }> {
   const rows: PluginListing[] = [];
+  const libraryRows: LibraryListing[] = [];
   const names = Object.keys(readDependencies(pluginsPath)).sort();
   const libraries = libraryNames(pluginsPath, names);
   for (const name of names) {
-    // The host's core link and libraries that plugins depend on are not plugins.
-    if (name === '@anklet/core' || libraries.has(name)) continue;
     const dir = findPackageDir(pluginsPath, name);
     const manifest = dir ? readManifest(dir) : undefined;
+    // The host's core link and libraries that plugins depend on are not plugins.
+    if (name === '@anklet/core' || libraries.has(name) || (manifest && !claimsToBePlugin(manifest))) {
+      libraryRows.push({ name, version: manifest?.version ?? '?' });
+      continue;
+    }
     let status = 'ok';
     let kind = String(manifest?.anklet?.kind ?? '?');
     try {
@@ -218,5 +242,5 @@ export async function listPlugins(pluginsPath: string): Promise<PluginListing[]>
       status,
     });
   }
-  return rows;
+  return { plugins: rows, libraries: libraryRows };
 }

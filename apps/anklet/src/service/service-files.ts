@@ -1,4 +1,6 @@
 import path from 'node:path';
+import { pathToFileURL } from 'node:url';
+import { ExitCode } from '../host/exit-codes.js';
 
 /** The service managers `anklet service` writes for. */
 export type ServicePlatform = 'darwin' | 'linux';
@@ -22,6 +24,8 @@ export interface ServiceSpec {
    * them in the config file (or the private key file it names).
    */
   readonly environmentFile: string | undefined;
+  /** The README of the installed anklet, for systemd's `Documentation=`; unset when there is none. */
+  readonly documentation?: string | undefined;
 }
 
 /** Seconds the manager waits after SIGTERM before killing: anklet deletes its VMs and runners first. */
@@ -44,7 +48,12 @@ export function serviceFileOf(platform: ServicePlatform, name: string, home: str
 const xml = (text: string): string =>
   text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;').replace(/'/g, '&apos;');
 
-/** A launchd LaunchAgent: started at login, restarted when it exits with a failure. */
+/**
+ * A launchd LaunchAgent: started at login, restarted when it exits with a failure. launchd cannot
+ * leave out one exit code as systemd does, so a config error is retried every ThrottleInterval;
+ * `anklet service install` refuses an invalid config so that this does not start that way.
+ * Nothing user-given goes into the XML comment (`--` is not allowed in one).
+ */
 export function renderLaunchdPlist(spec: ServiceSpec): string {
   const strings = (values: ReadonlyArray<string>) => values.map((v) => `    <string>${xml(v)}</string>`).join('\n');
   const logs = spec.logFiles
@@ -52,7 +61,7 @@ export function renderLaunchdPlist(spec: ServiceSpec): string {
     : '';
   return `<?xml version="1.0" encoding="UTF-8"?>
 <!DOCTYPE plist PUBLIC "-//Apple//DTD PLIST 1.0//EN" "http://www.apple.com/DTDs/PropertyList-1.0.dtd">
-<!-- Written by anklet service install; remove with: anklet service uninstall --name ${xml(spec.name)} -->
+<!-- Written by "anklet service install". "anklet service uninstall" with the same name removes it. -->
 <plist version="1.0">
 <dict>
   <key>Label</key>
@@ -101,19 +110,25 @@ export function renderSystemdUnit(spec: ServiceSpec): string {
     `# Written by anklet service install; remove with: anklet service uninstall --name ${spec.name}`,
     '[Unit]',
     `Description=anklet (${spec.name}): GitHub Actions jobs in Anka VMs`,
-    'Documentation=https://www.npmjs.com/package/anklet',
+  ];
+  // A file: URL of the README installed with anklet; "%" doubled, as systemd expands specifiers here.
+  if (spec.documentation) lines.push(`Documentation=${pathToFileURL(spec.documentation).href.replace(/%/g, '%%')}`);
+  lines.push(
     '',
     '[Service]',
     'Type=simple',
     `ExecStart=${spec.programArguments.map(systemdWord).join(' ')}`,
     `WorkingDirectory=${systemdWord(spec.workingDirectory)}`,
     `Environment=${systemdWord(`PATH=${spec.path}`)}`,
-  ];
+  );
   // The leading "-" makes the file optional: the unit works without it.
   if (spec.environmentFile) lines.push(`EnvironmentFile=-${systemdWord(spec.environmentFile)}`);
   lines.push(
     'Restart=on-failure',
     `RestartSec=${RESTART_DELAY_SECONDS}`,
+    // Exit 1 is a config or install problem: starting again cannot fix it (exit-codes.ts). Exits 3
+    // (a plugin failed) and 4 (Redis or the metrics port did not answer) are restarted.
+    `RestartPreventExitStatus=${ExitCode.Config}`,
     // SIGTERM is anklet's graceful interrupt; only the main process gets it, so a VM clean-up it runs is not killed under it.
     'KillMode=mixed',
     `TimeoutStopSec=${STOP_TIMEOUT_SECONDS}`,

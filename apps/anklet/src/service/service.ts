@@ -2,8 +2,9 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AnkletError, childEnv, ErrorCodes } from '@anklet/core';
-import { configDirOf, expandHome, resolveConfigPath } from '../config/load-config.js';
+import { AnkletError, childEnv, ErrorCodes, isAnkletError } from '@anklet/core';
+import { configDirOf, describeIssues, expandHome, loadConfig, resolveConfigPath, type LoadedConfig } from '../config/load-config.js';
+import { preparePlugins } from '../config/prepare-plugins.js';
 import {
   launchdLabelOf,
   renderServiceFile,
@@ -45,6 +46,37 @@ function cliScript(): string {
   return path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'cli.js');
 }
 
+/** The README installed beside the CLI (npm packs it with every package), if it is there. */
+function readme(): string | undefined {
+  const file = path.resolve(path.dirname(cliScript()), '..', 'README.md');
+  return existsSync(file) ? file : undefined;
+}
+
+/**
+ * Loads the config and every plugin it names, as `anklet start` will, and refuses it with every
+ * problem listed: a service started on a broken config would only fail (and, under launchd,
+ * restart) until someone looks. Nothing is written before this passes.
+ */
+export async function validateServiceConfig(options: ServiceOptions): Promise<void> {
+  const env = options.env ?? process.env;
+  const configFile = resolveConfigPath(options.configPath, env, options.home);
+  if (!existsSync(configFile)) return; // serviceSpecOf says so, with its fix
+  let loaded: LoadedConfig;
+  try {
+    loaded = loadConfig({ configPath: configFile, env });
+  } catch (error) {
+    if (!isAnkletError(error) || !error.operator) throw error;
+    throw usage(`${error.message}; no service was installed`, error.hint ?? `anklet -c ${configFile} config validate shows the problem`);
+  }
+  await preparePlugins(loaded);
+  if (loaded.issues.length === 0) return;
+  const lines = describeIssues(loaded, loaded.issues);
+  throw usage(
+    `${loaded.file} has ${lines.length} problem${lines.length === 1 ? '' : 's'}; no service was installed:\n${lines.map((l) => `  ${l}`).join('\n')}`,
+    `fix ${lines.length === 1 ? 'it' : 'them'} (anklet -c ${loaded.file} config validate checks the file), then run service install again`,
+  );
+}
+
 /** Builds what the service file will say. The config must exist: a service without one would restart forever. */
 export function serviceSpecOf(options: ServiceOptions): ServiceSpec {
   const env = options.env ?? process.env;
@@ -72,6 +104,7 @@ export function serviceSpecOf(options: ServiceOptions): ServiceSpec {
     path: searchPath,
     logFiles: logDir ? { stdout: path.join(logDir, `${name}.log`), stderr: path.join(logDir, `${name}.err.log`) } : undefined,
     environmentFile: platform === 'linux' ? path.join(configDir, `${name}.env`) : undefined,
+    documentation: readme(),
   };
 }
 
@@ -121,6 +154,7 @@ export interface ServiceResult {
 /** Writes the service file and, unless `start` is false or this is another platform, loads it. */
 export async function installService(options: ServiceOptions & { start: boolean }): Promise<ServiceResult> {
   const spec = serviceSpecOf(options);
+  await validateServiceConfig(options);
   const file = serviceFileOf(spec.platform, spec.name, options.home, options.env ?? process.env);
   const commands = managerCommands(spec.platform, spec.name, file);
   const lines: string[] = [];

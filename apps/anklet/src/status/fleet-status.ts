@@ -3,6 +3,7 @@ import { queueNameOf } from '@anklet/github';
 import { readFleet, statusView, type StatusView } from '@anklet/metrics';
 import type { DatabaseConfig } from '@anklet/redis';
 import { effectiveDatabase, type LoadedConfig } from '../config/load-config.js';
+import { fleetReadOptionsOf } from '../host/metrics.js';
 
 /** One queue's counts, read live from the store (the snapshots' figures can be 10 s old). */
 export interface QueueStatus {
@@ -25,7 +26,9 @@ export const QUARANTINE_SHOWN = 5;
 /** What `anklet status --json` prints. */
 export interface FleetStatus {
   readonly generated_at: string;
+  /** Hosts that report; silent ones are in `stale_hosts` (see `metrics.stale_after_seconds`). */
   readonly hosts: StatusView['hosts'];
+  readonly stale_hosts: StatusView['stale_hosts'];
   readonly queues: ReadonlyArray<QueueStatus>;
 }
 
@@ -62,7 +65,8 @@ export async function readFleetStatus(
   config: LoadedConfig,
   options: { queues?: ReadonlyArray<string>; now?: Date } = {},
 ): Promise<FleetStatus> {
-  const view = statusView(await readFleet(store), options.now ?? new Date());
+  const now = options.now ?? new Date();
+  const view = statusView(await readFleet(store, undefined, { ...fleetReadOptionsOf(config), now }), now);
   const queues: QueueStatus[] = [];
   for (const queue of queuesToCount(config, view, options.queues ?? [])) {
     const s = await store.stats(queue);
@@ -86,8 +90,8 @@ export async function readFleetStatus(
         : {}),
     });
   }
-  const hosts = [...view.hosts].sort((a, b) => a.key.localeCompare(b.key));
-  return { generated_at: view.generated_at, hosts, queues };
+  const byKey = (a: { key: string }, b: { key: string }) => a.key.localeCompare(b.key);
+  return { generated_at: view.generated_at, hosts: [...view.hosts].sort(byKey), stale_hosts: [...view.stale_hosts].sort(byKey), queues };
 }
 
 /** `75` → `1m15s`; `null` → `-`. */
@@ -118,15 +122,19 @@ function secondsSince(time: string, now: number): number | null {
 /** The terminal form: hosts, plugins, queues. */
 export function renderFleetStatus(status: FleetStatus, source: string): string[] {
   const now = Date.parse(status.generated_at);
-  const plugins = status.hosts.flatMap((h) => h.plugins.map((p) => ({ host: h.key, ...p })));
-  const out = [`fleet from ${source}: ${status.hosts.length} host${status.hosts.length === 1 ? '' : 's'}, ${plugins.length} plugin${plugins.length === 1 ? '' : 's'}`, ''];
-  if (status.hosts.length === 0) {
+  // Stale hosts are listed after the others (marked STALE) and left out of the counts.
+  const hosts = [...status.hosts, ...status.stale_hosts];
+  const plugins = hosts.flatMap((h) => h.plugins.map((p) => ({ host: h.key, ...p })));
+  const counted = status.hosts.reduce((n, h) => n + h.plugins.length, 0);
+  const stale = status.stale_hosts.length > 0 ? ` (and ${status.stale_hosts.length} stale)` : '';
+  const out = [`fleet from ${source}: ${status.hosts.length} host${status.hosts.length === 1 ? '' : 's'}${stale}, ${counted} plugin${counted === 1 ? '' : 's'}`, ''];
+  if (hosts.length === 0) {
     out.push('no host has reported (hosts write their status every 10 s while anklet runs)');
   } else {
     out.push(
       ...renderTable(
         ['HOST', 'MACHINE', 'VERSION', 'UPDATED', 'VMS', 'DRAINING', 'CPU', 'MEM', 'DISK'],
-        status.hosts.map((h) => [
+        hosts.map((h) => [
           h.key,
           h.host_name || '-',
           h.version || '(go)',

@@ -123,7 +123,7 @@ export async function waitForIdle(fleet: Fleet, hostNames: string[]): Promise<vo
  */
 export function logDigest(fleet: Fleet, since: number, jobIds?: ReadonlySet<number>): string {
   const rows: Array<[number, string]> = [];
-  const skip = new Set(['time', 'level', 'msg', 'attributes', 'workflowJobID', 'pid', 'hostname', 'plugin', 'owner', 'repo', 'ankaTemplate', 'ankaTemplateTag', 'workflowName', 'jobURL', 'workflowJobName', 'workflowJobRunID', 'ownerID']);
+  const skip = new Set(['time', 'level', 'msg', 'attributes', 'workflowJobID', 'pid', 'hostname', 'plugin', 'owner', 'repo', 'ankaTemplate', 'ankaTemplateTag', 'workflowName', 'workflowJobURL', 'workflowJobName', 'workflowJobRunID', 'ownerID']);
   for (const host of fleet.hosts) {
     for (const line of logsOf(host)) {
       const t = Date.parse(String(line.time));
