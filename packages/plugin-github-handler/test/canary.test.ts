@@ -156,15 +156,11 @@ plugins:
       let done = false;
       const finished = Promise.all(jobs.map((job) => sim.control.waitForJob(job.id, 'completed', 120_000))).finally(() => (done = true));
       const rootCmdline = readFileSync(`/proc/${root}/cmdline`, 'utf8').replace(/\0/g, ' ');
-      let preExec = 0;
       while (!done) {
         for (const sample of sampleDescendants(root)) {
           // A child caught between fork and exec still shows the host's own cmdline and
           // environment (the memory it shares with the host); it is sampled again once it runs.
-          if (sample.cmdline === rootCmdline) {
-            preExec += 1;
-            continue;
-          }
+          if (sample.cmdline === rootCmdline) continue;
           sampled.set(sample.pid, sample);
           // The runner itself (run.sh and what it starts) is the JIT config's one recipient: it reads
           // ACTIONS_RUNNER_INPUT_JITCONFIG. On a real host it runs inside the VM; in anka-sim the
