@@ -278,7 +278,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
   const pathOption = ['-p, --plugins-path <dir>', 'plugins folder (default: plugins_path of the config, else ~/.config/anklet/plugins)'] as const;
   plugins
     .command('install')
-    .description('install plugin packages (npm names, short ids github / github_receiver, tarballs or folders); rolled back if a plugin fails validation')
+    .description('install plugin packages (short ids github / github_receiver, npm names with an optional version range, tarballs or folders) from the registry of your npm configuration; nothing changes unless every plugin passes validation')
     .argument('<packages...>')
     .option(...pathOption)
     .action(async (packages: string[], opts: { pluginsPath?: string }) => {
@@ -287,6 +287,22 @@ export function buildProgram(setExit: (code: number) => void): Command {
         const { installPlugins } = await import('./plugins/installer.js');
         const installed = await installPlugins(packages, { ...where, onProgress: (line) => err(line) });
         for (const p of installed) out(`installed ${p.name}@${p.version} (${p.kind}) in ${where.pluginsPath}`);
+      } catch (error) {
+        setExit(reportFailure(error));
+      }
+    });
+  plugins
+    .command('update')
+    .description('move installed plugins (all, or the named ones) to the newest version that fits this anklet; all or nothing')
+    .argument('[packages...]')
+    .option(...pathOption)
+    .action(async (packages: string[], opts: { pluginsPath?: string }) => {
+      const where = await pluginsPathFor({ ...opts, ...program.opts() });
+      try {
+        const { updatePlugins } = await import('./plugins/installer.js');
+        const updated = await updatePlugins(packages, { ...where, onProgress: (line) => err(line) });
+        if (updated.length === 0) out(`no plugins to update in ${where.pluginsPath}`);
+        for (const p of updated) out(`updated ${p.name} to ${p.version} (${p.kind}) in ${where.pluginsPath}`);
       } catch (error) {
         setExit(reportFailure(error));
       }

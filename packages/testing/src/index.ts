@@ -9,3 +9,4 @@ export { startRedisServer, uniquePrefix, waitForRedis, deleteKeysWithPrefix, typ
 export { startRedisCluster, type RedisCluster, type StartRedisClusterOptions } from './redis-cluster.js';
 export { findFreePort, isPortFree } from './free-port.js';
 export { promtoolCheck } from './promtool.js';
+export { startLocalRegistry, configuredRegistry, type LocalRegistry, type StartLocalRegistryOptions } from './verdaccio.js';

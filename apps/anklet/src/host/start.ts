@@ -9,8 +9,10 @@ import { describeIssues, loadConfig, UNREADABLE_MESSAGE, type LoadedConfig } fro
 import { preparePlugins, type PreparedPlugin } from '../config/prepare-plugins.js';
 import { createLogger, logModeFromEnv, type HostLogger } from '../logging/create-logger.js';
 import { SecretRegistry } from '../logging/redact.js';
-import { declaredKind } from '../plugins/load-plugin.js';
+import { declaredNeedsAnka } from '../plugins/load-plugin.js';
+import { needsAnka } from '../plugins/manifest.js';
 import { createCoordination } from './coordination.js';
+import { refusingAnka } from './no-anka.js';
 import { ExitCode } from './exit-codes.js';
 import { writePidFile } from './pid-file.js';
 import { Supervisor, type SupervisedPlugin } from './supervisor.js';
@@ -102,7 +104,8 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
   /**
    * Once per start, as soon as the config is read (while the plugins load): the coordination, and
    * the Anka checks with the template discovery's listing when a configured plugin's package.json
-   * declares a handler (the same field the plugin loader checks, so the two agree).
+   * declares a handler that needs Anka (the same fields the plugin loader checks, so the two agree;
+   * `"anklet": { "anka": false }` declares a handler that never calls Anka).
    */
   const beginStart = (config: LoadedConfig) => {
     if (early) return early;
@@ -114,7 +117,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     });
     const top = config.raw as Record<string, unknown>;
     const handlers = config.plugins
-      .filter((entry) => entry.plugin !== '' && declaredKind(entry.plugin, config.pluginsPath) === 'handler')
+      .filter((entry) => entry.plugin !== '' && declaredNeedsAnka(entry.plugin, config.pluginsPath))
       .map((entry) => ankaSettingsFromConfig(entry.block, top));
     let anka: Promise<AnkaHost> | undefined;
     if (handlers.length > 0) {
@@ -160,8 +163,8 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     // One Anka client per process, only when a handler needs it (a receiver-only host may be Linux).
     let ankaHost: AnkaHost | undefined;
     const ankaSettings = new Map<string, AnkaPluginSettings>();
-    for (const { entry, kind } of plugins) {
-      if (kind === 'handler') ankaSettings.set(entry.name, ankaSettingsFromConfig(entry.block, config.raw as Record<string, unknown>));
+    for (const { entry, manifest } of plugins) {
+      if (needsAnka(manifest)) ankaSettings.set(entry.name, ankaSettingsFromConfig(entry.block, config.raw as Record<string, unknown>));
     }
     if (ankaChecks) {
       try {
@@ -222,7 +225,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
       const dataDir = path.join(dataRoot, 'data', entry.name);
       const store = storeOf.get(entry.name)!;
       const settings = ankaSettings.get(entry.name);
-      const anka = settings && ankaHost ? ankaHost.forPlugin(settings, { logger, metrics: pluginMetrics }) : undefined;
+      const anka = settings && ankaHost ? ankaHost.forPlugin(settings, { logger, metrics: pluginMetrics }) : refusingAnka(entry.plugin);
       return {
         name: entry.name,
         onFailure: entry.onFailure,

@@ -1,19 +1,15 @@
-import { execFile } from 'node:child_process';
-import { existsSync, mkdirSync, readFileSync, realpathSync, rmSync, writeFileSync } from 'node:fs';
+import { copyFileSync, existsSync, mkdirSync, readFileSync, realpathSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import path from 'node:path';
-import { AnkletError, childEnv, ErrorCodes, isAnkletError } from '@anklet/core';
-import { findPackageDir, loadPlugin } from './load-plugin.js';
+import { AnkletError, ErrorCodes, isAnkletError } from '@anklet/core';
+import { findPackageDir, hostCoreVersion, loadPlugin } from './load-plugin.js';
 import { readManifest, type PluginManifest } from './manifest.js';
+import { packFolder, runNpm } from './npm.js';
+import { isLocalSpec, newestCompatible, preflight } from './preflight.js';
 import { SHORT_IDS, expandInstallSpec, packageNameOf } from './short-ids.js';
+import { withStagedCopy } from './staging.js';
 
 const require = createRequire(import.meta.url);
-
-/**
- * Flags for every npm call: no lifecycle scripts (a plugin's install script would run with the
- * operator's rights before we validated anything), no audit/fund noise, production deps only.
- */
-const NPM_FLAGS = ['--ignore-scripts', '--no-audit', '--no-fund', '--omit=dev', '--loglevel=error', '--no-update-notifier'];
 
 export interface InstallOptions {
   readonly pluginsPath: string;
@@ -40,53 +36,24 @@ function readDependencies(pluginsPath: string): Record<string, string> {
   return { ...pkg.dependencies };
 }
 
-function runNpm(args: string[], cwd: string): Promise<void> {
-  return new Promise((resolve, reject) => {
-    // An argument array, never a shell string: specs come from the command line.
-    execFile('npm', [...args, ...NPM_FLAGS], { cwd, maxBuffer: 16 * 1024 * 1024, env: childEnv(process.env, { prefixes: ['npm_config_', 'NPM_CONFIG_'], set: { npm_config_prefix: cwd } }) }, (err, _stdout, stderr) => {
-      if (!err) return resolve();
-      const tail = String(stderr).trim().split('\n').slice(-12).join('\n');
-      reject(new AnkletError(ErrorCodes.PLUGIN_INSTALL_FAILED, `npm ${args[0]} failed${tail ? `:\n${tail}` : ''}`, { operator: true, cause: err }));
-    });
-  });
-}
-
 /** The directory of the `@anklet/core` this host runs with (real path, symlinks resolved). */
 export function hostCoreDir(): string {
   return realpathSync(path.dirname(require.resolve('@anklet/core/package.json')));
 }
 
 /**
- * Plugins import `@anklet/core` as a peer dependency. Until core is published, and so that a
- * plugin always shares the host's copy, the prefix gets a link to the host's own core.
+ * Plugins import `@anklet/core` as a peer dependency, and must share the host's own copy (one
+ * module instance, the version the host was built with). The folder gets a `file:` link to the
+ * host's core as a dependency of its own, in an npm call of its own: npm 10 and 11 crash
+ * ("Cannot read properties of null (reading 'matches')") when a plugin and the link of its peer
+ * come in one call. Once the link is there, npm sees the peer satisfied and leaves it alone.
  */
-function coreLinkSpec(pluginsPath: string): string | undefined {
+async function linkHostCore(folder: string): Promise<void> {
   const coreDir = hostCoreDir();
-  const linked = findPackageDir(pluginsPath, '@anklet/core');
-  if (linked && existsSync(linked) && realpathSync(linked) === coreDir) return undefined;
-  return coreDir;
-}
-
-interface Snapshot {
-  readonly files: ReadonlyArray<readonly [string, string | undefined]>;
-}
-
-function snapshot(pluginsPath: string): Snapshot {
-  return {
-    files: ['package.json', 'package-lock.json'].map((name) => {
-      const file = path.join(pluginsPath, name);
-      return [file, existsSync(file) ? readFileSync(file, 'utf8') : undefined] as const;
-    }),
-  };
-}
-
-async function restore(pluginsPath: string, saved: Snapshot): Promise<void> {
-  for (const [file, content] of saved.files) {
-    if (content === undefined) rmSync(file, { force: true });
-    else writeFileSync(file, content);
-  }
-  // Bring node_modules back in line with the restored manifest (removes what the failed install added).
-  await runNpm(['install'], pluginsPath);
+  const linked = findPackageDir(folder, '@anklet/core');
+  const declared = readDependencies(folder)['@anklet/core'];
+  if (declared && linked && existsSync(linked) && realpathSync(linked) === coreDir) return;
+  await runNpm(['install', '--save', coreDir], folder);
 }
 
 /**
@@ -114,59 +81,111 @@ export interface InstalledPlugin {
 }
 
 /**
- * Installs plugin packages into `plugins_path` and validates each one exactly as `anklet start`
- * will load it. If any of them fails validation, the prefix is restored to what it was before.
+ * A tarball or folder is kept as a tarball in `plugins_path/packages/` and installed from there:
+ * later npm runs in the folder find it even when the original is gone, and a folder is installed
+ * as a copy that shares the host's core (a linked folder would import its own node_modules).
  */
-export async function installPlugins(specs: ReadonlyArray<string>, options: InstallOptions): Promise<InstalledPlugin[]> {
-  const { pluginsPath } = options;
-  ensurePluginsPrefix(pluginsPath);
-  const before = readDependencies(pluginsPath);
-  const saved = snapshot(pluginsPath);
-  // Local tarballs and folders are resolved against the caller's working directory, not the prefix.
-  const expanded = specs.map((spec) => {
-    const mapped = expandInstallSpec(spec);
-    return /^(\.{1,2}\/|\/)/.test(mapped) || mapped.endsWith('.tgz') ? path.resolve(mapped) : mapped;
-  });
-  const core = coreLinkSpec(pluginsPath);
-  options.onProgress?.(`installing ${expanded.join(' ')} into ${pluginsPath}`);
-  try {
-    await runNpm(['install', '--save', ...expanded, ...(core ? [core] : [])], pluginsPath);
-  } catch (err) {
-    await restore(pluginsPath, saved).catch(() => undefined);
-    throw err;
+async function keepLocalPackage(spec: string, folder: string): Promise<string> {
+  if (!existsSync(spec)) {
+    throw new AnkletError(ErrorCodes.PLUGIN_INSTALL_FAILED, `${spec} does not exist`, {
+      operator: true,
+      hint: 'fix: give the path of a plugin folder or of a tarball made with npm pack',
+    });
   }
+  const kept = path.join(folder, 'packages');
+  mkdirSync(kept, { recursive: true });
+  const file = statSync(spec).isDirectory() ? await packFolder(spec, kept) : path.basename(spec);
+  if (!statSync(spec).isDirectory()) copyFileSync(spec, path.join(kept, file));
+  return `./packages/${file}`;
+}
 
-  const after = readDependencies(pluginsPath);
-  const changed = Object.keys(after).filter((name) => name !== '@anklet/core' && after[name] !== before[name]);
-  // A reinstall of the same spec changes nothing in package.json: validate what was named then.
-  const named = expanded
-    .map((spec) => Object.keys(after).find((name) => spec === name || spec.startsWith(`${name}@`)))
-    .filter((name): name is string => name !== undefined && name !== '@anklet/core');
-  const candidates = [...new Set([...changed, ...named])];
-  const libraries = libraryNames(pluginsPath, candidates);
-  const toCheck = candidates.filter((name) => !libraries.has(name));
-
+/** Validates the plugins among `candidates` in `folder` exactly as `anklet start` will load them. */
+async function validate(folder: string, candidates: ReadonlyArray<string>, options: InstallOptions): Promise<InstalledPlugin[]> {
+  const libraries = libraryNames(folder, candidates);
   const installed: InstalledPlugin[] = [];
   const failures: string[] = [];
-  for (const name of toCheck) {
+  for (const name of candidates.filter((n) => !libraries.has(n))) {
     try {
-      const loaded = await loadPlugin({ plugin: name, pluginsPath, ...(options.cliFlags ? { cliFlags: options.cliFlags } : {}) });
+      const loaded = await loadPlugin({ plugin: name, pluginsPath: folder, ...(options.cliFlags ? { cliFlags: options.cliFlags } : {}) });
       installed.push({ name, version: loaded.manifest.version, kind: loaded.kind });
     } catch (err) {
       failures.push(isAnkletError(err) ? `${err.message}${err.hint ? `\n  ${err.hint}` : ''}` : String(err));
     }
   }
   if (failures.length > 0) {
-    options.onProgress?.('validation failed; rolling back');
-    await restore(pluginsPath, saved);
-    throw new AnkletError(ErrorCodes.PLUGIN_INSTALL_FAILED, `not installed, the plugins folder was rolled back:\n${failures.join('\n')}`, {
-      operator: true,
-    });
+    throw new AnkletError(ErrorCodes.PLUGIN_INSTALL_FAILED, `nothing was changed in ${options.pluginsPath}:\n${failures.join('\n')}`, { operator: true });
   }
   return installed;
 }
 
-/** Removes plugin packages (short ids accepted) from `plugins_path`. */
+/**
+ * Installs plugin packages into `plugins_path` (short ids, names, `name@range`, tarballs, folders)
+ * from the registry of the user's npm configuration. Each spec is checked against this host
+ * before anything changes; npm then works on a copy of the folder, every new plugin is validated
+ * there exactly as `anklet start` will load it, and only then is the copy swapped in. Any failure
+ * leaves `plugins_path` as it was.
+ */
+export async function installPlugins(specs: ReadonlyArray<string>, options: InstallOptions): Promise<InstalledPlugin[]> {
+  const { pluginsPath } = options;
+  // Local tarballs and folders are resolved against the caller's working directory, not the prefix.
+  const expanded = specs.map((spec) => {
+    const mapped = expandInstallSpec(spec);
+    return isLocalSpec(mapped) ? path.resolve(mapped.replace(/^file:/, '').replace(/^~(?=\/)/, process.env.HOME ?? '~')) : mapped;
+  });
+  const cwd = existsSync(pluginsPath) ? pluginsPath : process.cwd();
+  for (const spec of expanded) await preflight(spec, { cwd, cliFlags: options.cliFlags });
+
+  return withStagedCopy(pluginsPath, async (staging) => {
+    ensurePluginsPrefix(staging);
+    await linkHostCore(staging);
+    const before = readDependencies(staging);
+    options.onProgress?.(`installing ${expanded.join(' ')} into ${pluginsPath}`);
+    const npmSpecs: string[] = [];
+    for (const spec of expanded) npmSpecs.push(isLocalSpec(spec) ? await keepLocalPackage(spec, staging) : spec);
+    await runNpm(['install', '--save', ...npmSpecs], staging);
+    const after = readDependencies(staging);
+    const changed = Object.keys(after).filter((name) => name !== '@anklet/core' && after[name] !== before[name]);
+    // A reinstall of the same spec changes nothing in package.json: validate what was named then.
+    const named = expanded
+      .map((spec) => Object.keys(after).find((name) => spec === name || spec.startsWith(`${name}@`)))
+      .filter((name): name is string => name !== undefined && name !== '@anklet/core');
+    return validate(staging, [...new Set([...changed, ...named])], options);
+  });
+}
+
+/**
+ * Moves installed plugins (all, or the named ones) to the newest published version whose
+ * `@anklet/core` range accepts this host, through the same checked, all-or-nothing path as install.
+ */
+export async function updatePlugins(names: ReadonlyArray<string>, options: InstallOptions): Promise<InstalledPlugin[]> {
+  const { pluginsPath } = options;
+  const deps = readDependencies(pluginsPath);
+  const installed = Object.keys(deps).filter((name) => name !== '@anklet/core' && !/^(file:|\.|\/)/.test(deps[name] ?? ''));
+  const libraries = libraryNames(pluginsPath, installed);
+  const wanted = names.length > 0 ? names.map(packageNameOf) : installed.filter((name) => !libraries.has(name));
+  const missing = wanted.filter((name) => !(name in deps));
+  if (missing.length > 0) {
+    throw new AnkletError(ErrorCodes.PLUGIN_INSTALL_FAILED, `not installed in ${pluginsPath}: ${missing.join(', ')}`, {
+      operator: true,
+      hint: `fix: install it first: anklet plugins install ${missing.join(' ')}${options.cliFlags ? ` ${options.cliFlags}` : ''}`,
+    });
+  }
+  if (wanted.length === 0) return [];
+  const specs: string[] = [];
+  for (const name of wanted) {
+    const newest = await newestCompatible(name, pluginsPath);
+    if (!newest) {
+      throw new AnkletError(ErrorCodes.PLUGIN_INCOMPATIBLE, `no published version of ${name} accepts @anklet/core ${hostCoreVersion}`, {
+        operator: true,
+        hint: `fix: npm install -g anklet@latest, then: anklet plugins update ${name}${options.cliFlags ? ` ${options.cliFlags}` : ''}`,
+      });
+    }
+    specs.push(`${name}@^${newest.version}`);
+  }
+  return installPlugins(specs, options);
+}
+
+/** Removes plugin packages (short ids accepted) from `plugins_path`, all or nothing. */
 export async function removePlugins(names: ReadonlyArray<string>, options: InstallOptions): Promise<string[]> {
   const deps = readDependencies(options.pluginsPath);
   const packages = names.map(packageNameOf);
@@ -177,7 +196,14 @@ export async function removePlugins(names: ReadonlyArray<string>, options: Insta
       hint: `see what is installed: anklet plugins list${options.cliFlags ? ` ${options.cliFlags}` : ''}`,
     });
   }
-  await runNpm(['uninstall', '--save', ...packages], options.pluginsPath);
+  await withStagedCopy(options.pluginsPath, async (staging) => {
+    await runNpm(['uninstall', '--save', ...packages], staging);
+    // The kept tarball of a package installed from a file goes with it.
+    for (const name of packages) {
+      const kept = /^file:(packages\/[^/]+)$/.exec(deps[name] ?? '')?.[1];
+      if (kept) rmSync(path.join(staging, kept), { force: true });
+    }
+  });
   return packages;
 }
 

@@ -6,7 +6,7 @@ import { AnkletError, ErrorCodes, apiVersion, isPlugin, type ErrorCode, type Plu
 import { resolve as resolveModule } from 'import-meta-resolve';
 // The one function used: the whole package costs twice as long to load at every start.
 import satisfies from 'semver/functions/satisfies.js';
-import { PLUGIN_KEYWORD, readManifest, type PluginManifest } from './manifest.js';
+import { PLUGIN_KEYWORD, needsAnka, readManifest, type PluginManifest } from './manifest.js';
 import { SHORT_IDS, packageNameOf } from './short-ids.js';
 
 const require = createRequire(import.meta.url);
@@ -70,6 +70,19 @@ export function declaredKind(plugin: string, pluginsPath: string): PluginKind | 
   }
 }
 
+/**
+ * True when a configured plugin's package.json declares a handler that needs Anka (see
+ * {@link needsAnka}); read without importing it, like {@link declaredKind}.
+ */
+export function declaredNeedsAnka(plugin: string, pluginsPath: string): boolean {
+  try {
+    const dir = findPackageDir(pluginsPath, packageNameOf(plugin));
+    return dir ? needsAnka(readManifest(dir)) : false;
+  } catch {
+    return false;
+  }
+}
+
 /** Checks the manifest without running the plugin's code. Throws the "incompatible" error. */
 export function checkManifest(manifest: PluginManifest, request: LoadRequest): PluginKind {
   const reinstall = command(request, `plugins install ${manifest.name}@latest`);
@@ -88,6 +101,10 @@ export function checkManifest(manifest: PluginManifest, request: LoadRequest): P
   const kind = manifest.anklet.kind;
   if (kind !== 'handler' && kind !== 'receiver') {
     throw fail(ErrorCodes.PLUGIN_INCOMPATIBLE, request, `${about} declares anklet.kind ${JSON.stringify(kind)}; expected "handler" or "receiver"`, reinstall);
+  }
+  const anka = manifest.anklet.anka;
+  if (anka !== undefined && typeof anka !== 'boolean') {
+    throw fail(ErrorCodes.PLUGIN_INCOMPATIBLE, request, `${about} declares anklet.anka ${JSON.stringify(anka)}; expected true or false`, reinstall);
   }
   if (!manifest.keywords.includes(PLUGIN_KEYWORD)) {
     throw fail(ErrorCodes.PLUGIN_INCOMPATIBLE, request, `${about} lacks the "${PLUGIN_KEYWORD}" keyword that marks anklet plugins`, reinstall);

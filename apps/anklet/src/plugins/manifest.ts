@@ -8,7 +8,8 @@ export interface PluginManifest {
   readonly dir: string;
   readonly description: string | undefined;
   readonly keywords: ReadonlyArray<string>;
-  readonly anklet: { readonly apiVersion?: unknown; readonly kind?: unknown } | undefined;
+  /** `apiVersion`, `kind`, and `anka` (does a handler need the Anka CLI; default true for handlers). */
+  readonly anklet: { readonly apiVersion?: unknown; readonly kind?: unknown; readonly anka?: unknown } | undefined;
   readonly corePeerRange: string | undefined;
 }
 
@@ -28,4 +29,12 @@ export function readManifest(dir: string): PluginManifest {
     anklet: anklet !== null && typeof anklet === 'object' ? (anklet as PluginManifest['anklet']) : undefined,
     corePeerRange: peers?.['@anklet/core'],
   };
+}
+
+/**
+ * Whether a plugin needs the Anka CLI on this host: a handler does unless its package.json says
+ * `"anklet": { "anka": false }`; a receiver never does.
+ */
+export function needsAnka(manifest: Pick<PluginManifest, 'anklet'>): boolean {
+  return manifest.anklet?.kind === 'handler' && manifest.anklet.anka !== false;
 }

@@ -1,0 +1,3 @@
+#!/usr/bin/env node
+// The `github-sim-runner` command: a file in the repository so `pnpm install` can link it before the first build.
+import '../dist/runner-cli.js';
