@@ -1,5 +1,5 @@
 import { spawn } from 'node:child_process';
-import { AnkletError, ErrorCodes, type Logger } from '@anklet/core';
+import { AnkletError, childEnv, ErrorCodes, type Logger } from '@anklet/core';
 import { AnkaCliError } from './errors.js';
 
 /** How one `anka` process is run. */
@@ -56,7 +56,8 @@ export function execAnka(settings: ExecSettings, request: ExecRequest): Promise<
     // `detached` puts anka in its own process group: a Ctrl-C on the host's terminal does not reach
     // it (deletions must finish), and a time-out can kill it with everything it started.
     const child = spawn(settings.bin, [...request.args], {
-      env: settings.env,
+      // Never anklet's own environment: it may hold the token and keys (see childEnv).
+      env: childEnv(settings.env ?? process.env),
       stdio: ['pipe', 'pipe', 'pipe'],
       detached: true,
       shell: false,

@@ -33,6 +33,7 @@ export type {
   HostSnapshot,
   HostSnapshotListOptions,
 } from './job-store.js';
+export { childEnv, looksSecretName, CHILD_ENV_NAMES, CHILD_ENV_PREFIXES, type ChildEnvOptions } from './child-env.js';
 export { isAnkaFailure } from './anka.js';
 export type {
   AnkaClient,

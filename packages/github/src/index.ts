@@ -8,7 +8,7 @@
 export { createGitHubClient, AnkletOctokit, primaryRateLimitReset, type GitHubClient, type GitHubClientOptions } from './client.js';
 export { pauseUntilReset, sleep, type PauseReporting } from './rate-limit-pause.js';
 export { checkPrivateKey, loadPrivateKey } from './private-key.js';
-export { parseAnkaLabels, TEMPLATE_LABEL_PREFIX, TEMPLATE_TAG_LABEL_PREFIX, type AnkaLabels } from './labels.js';
+export { parseAnkaLabels, TEMPLATE_LABEL_PREFIX, TEMPLATE_TAG_LABEL_PREFIX, type AnkaLabels, type LabelNearMiss } from './labels.js';
 export { resolveScope, queueNameOf, hookPathOf, scopeErrorMessage, ScopeError, type GitHubScope, type ScopeConfig } from './scope.js';
 export { toQueueJob, repositoryOwnerLogin } from './queue-job.js';
 export { ALWAYS, configField, githubConnectionFields, addGitHubConfigIssues, connectionOptionsOf, type GitHubConnectionOptions } from './config-fields.js';

@@ -21,19 +21,60 @@ export interface AnkaLabels {
   readonly perJobLabel?: string | undefined;
   /** Problems a handler should report (an empty value, two different templates, ...). */
   readonly problems: ReadonlyArray<string>;
+  /** Labels that look like anka labels but are not (`anka-template`, `my-anka-template:x`), with a suggestion. */
+  readonly nearMisses: ReadonlyArray<LabelNearMiss>;
+  /**
+   * `anka`: a well-formed anklet job; `bad`: its labels look like anka labels but do not parse
+   * (see {@link AnkaLabels.badReason}); `none`: not an anklet job at all (`self-hosted`, `macos`).
+   */
+  readonly verdict: 'anka' | 'bad' | 'none';
+  /** For `verdict: 'bad'`: why, in one line, with a suggestion where there is one. */
+  readonly badReason?: string | undefined;
+}
+
+/** A label that looks like an anka label but does not parse. */
+export interface LabelNearMiss {
+  readonly label: string;
+  readonly reason: string;
+  /** What the label probably meant (`anka-template:x`). */
+  readonly suggestion?: string | undefined;
+}
+
+// Any spelling of "anka template" (case, `_`, a missing `-`, a plural): a label meant for anklet.
+const LOOKS_ANKA = /anka[-_ ]?templ/i;
+
+/** Says why a label that mentions `anka-template` is not one, and what it probably meant. */
+function nearMissOf(label: string): LabelNearMiss | undefined {
+  const at = label.search(LOOKS_ANKA);
+  if (at < 0) return undefined;
+  const colon = label.indexOf(':', at);
+  const value = colon < 0 ? '' : label.slice(colon + 1).trim();
+  const name = (colon < 0 ? label.slice(at) : label.slice(at, colon)).toLowerCase();
+  const isTag = name.includes('tag');
+  const prefix = isTag ? TEMPLATE_TAG_LABEL_PREFIX : TEMPLATE_LABEL_PREFIX;
+  const suggestion = `${prefix}${value || (isTag ? '<tag>' : '<template-uuid>')}`;
+  let reason: string;
+  if (colon < 0) reason = `label "${label}" has no ":" and no ${isTag ? 'tag' : 'template'} after it`;
+  else if (at > 0) reason = `label "${label}" has text before "${prefix}"`;
+  else reason = `label "${label}" is not "${prefix}<value>" (anka labels are lower-case, exact prefixes)`;
+  return { label, reason, suggestion };
 }
 
 /**
  * Parses a job's labels by exact prefix, never by substring: `my-anka-template:x` and
  * `anka-template` alone are not anklet labels (the Go receiver matched any label containing
- * `anka-template`). A job that names only a tag still counts as an anklet job, as in Go, so the
- * handler can fail it with a clear reason instead of it hanging in GitHub's queue.
+ * `anka-template`). They are reported, though: a label that mentions "anka template" in any
+ * spelling without being a well-formed one is a near miss (`verdict: 'bad'`, with a reason and a
+ * suggestion), and so is a job whose anka labels conflict or lack a template. The receiver fails
+ * such a job at once instead of leaving it in GitHub's queue. Labels that do not mention
+ * "anka template" (`self-hosted`, `macos`) give `verdict: 'none'`.
  */
 export function parseAnkaLabels(labels: ReadonlyArray<unknown> | null | undefined): AnkaLabels {
   let template: string | undefined;
   let tag: string | undefined;
   let perJobLabel: string | undefined;
   const problems: string[] = [];
+  const nearMisses: LabelNearMiss[] = [];
   let isAnkaJob = false;
   for (const raw of labels ?? []) {
     if (typeof raw !== 'string') continue;
@@ -42,6 +83,7 @@ export function parseAnkaLabels(labels: ReadonlyArray<unknown> | null | undefine
       const value = label.slice(TEMPLATE_TAG_LABEL_PREFIX.length);
       if (!value) {
         problems.push(`label "${label}" has no tag`);
+        nearMisses.push({ label, reason: `label "${label}" has no tag`, suggestion: `${TEMPLATE_TAG_LABEL_PREFIX}<tag>` });
         continue;
       }
       isAnkaJob = true;
@@ -51,6 +93,7 @@ export function parseAnkaLabels(labels: ReadonlyArray<unknown> | null | undefine
       const value = label.slice(TEMPLATE_LABEL_PREFIX.length);
       if (!value) {
         problems.push(`label "${label}" has no template`);
+        nearMisses.push({ label, reason: `label "${label}" has no template`, suggestion: `${TEMPLATE_LABEL_PREFIX}<template-uuid>` });
         continue;
       }
       isAnkaJob = true;
@@ -58,8 +101,21 @@ export function parseAnkaLabels(labels: ReadonlyArray<unknown> | null | undefine
       else template = value;
     } else if (PER_JOB.test(label)) {
       perJobLabel ??= label;
+    } else {
+      const miss = nearMissOf(label);
+      if (miss) nearMisses.push(miss);
     }
   }
   if (isAnkaJob && template === undefined) problems.push('no anka-template:<uuid> label');
-  return { isAnkaJob, template, templateIsUuid: template !== undefined && UUID.test(template), tag, perJobLabel, problems };
+  let verdict: AnkaLabels['verdict'] = 'none';
+  let badReason: string | undefined;
+  if (nearMisses.length > 0) {
+    verdict = 'bad';
+    const [first] = nearMisses;
+    badReason = `${first!.reason}${first!.suggestion ? `; did you mean "${first!.suggestion}"?` : ''}`;
+  } else if (isAnkaJob && problems.length > 0) {
+    verdict = 'bad';
+    badReason = problems[0] === 'no anka-template:<uuid> label' ? 'no "anka-template:<template-uuid>" label (a tag alone is not enough)' : problems[0];
+  } else if (isAnkaJob) verdict = 'anka';
+  return { isAnkaJob, template, templateIsUuid: template !== undefined && UUID.test(template), tag, perJobLabel, problems, nearMisses, verdict, badReason };
 }

@@ -46,6 +46,9 @@ describe('label grammar', () => {
       tag: 'vanilla+port-forward',
       perJobLabel: '1234-0',
       problems: [],
+      nearMisses: [],
+      verdict: 'anka',
+      badReason: undefined,
     });
     for (const labels of [['ubuntu-latest'], ['my-anka-template:x'], ['anka-template'], ['anka-template:'], ['xanka-template-tag:t'], []]) {
       expect(parseAnkaLabels(labels).isAnkaJob, JSON.stringify(labels)).toBe(false);

@@ -30,6 +30,14 @@ export const COUNTERS: Readonly<Record<string, FamilySpec>> = {
   },
   cancel_failures: { help: 'Cancels of a given-up job GitHub refused or did not confirm; the job stays in the store and is tried again.', labels: ['reason'] },
   host_faults: { help: 'Host-level GitHub failures (not counted against any job), by the state they put the plugin in and reason.', labels: ['state', 'reason'] },
+  jobs_bad_labels: {
+    help: 'Jobs whose labels look like anka labels but do not parse, by what the receiver did (action: cancel or ignore, from on_bad_labels).',
+    labels: ['action'],
+  },
+  bad_label_cancels: {
+    help: 'Workflow-run cancels the receiver sent for jobs with bad labels (result: sent, already_completed, failed).',
+    labels: ['result'],
+  },
 };
 
 export const GAUGES: Readonly<Record<string, FamilySpec>> = {

@@ -1,3 +1,4 @@
+import { statfs } from 'node:fs/promises';
 import type { OSUtils } from 'node-os-utils';
 import type { Logger } from '@anklet/core';
 
@@ -104,6 +105,14 @@ export class HostSampler {
   }
 
   async #take(): Promise<void> {
+    const diskOfRoot = async () => {
+      try {
+        const fs = await statfs('/');
+        return { total: fs.blocks * fs.bsize, used: (fs.blocks - fs.bfree) * fs.bsize, available: fs.bavail * fs.bsize };
+      } catch {
+        return undefined;
+      }
+    };
     try {
       this.#os ??= import('node-os-utils').then(({ OSUtils }) => new OSUtils());
       const utils = await this.#os;
@@ -111,7 +120,8 @@ export class HostSampler {
         utils.cpu.coreCount(),
         utils.cpu.usage(),
         utils.memory.info(),
-        utils.disk.usageByMountPoint('/'),
+        // statfs, not node-os-utils' `df`: a child process would inherit anklet's environment.
+        diskOfRoot(),
       ]);
       const next = { ...this.#figures };
       if (cpuCount.success) next.host_cpu_count = cpuCount.data.physical || cpuCount.data.logical;
@@ -127,10 +137,9 @@ export class HostSampler {
         next.host_memory_used_bytes = Math.max(0, total - available);
         next.host_memory_usage_percentage = total > 0 ? round2(((total - available) / total) * 100) : 0;
       }
-      if (disk.success && disk.data) {
-        const used = Math.round(disk.data.used.bytes);
-        const available = Math.round(disk.data.available.bytes);
-        next.host_disk_total_bytes = Math.round(disk.data.total.bytes);
+      if (disk) {
+        const { used, available } = disk;
+        next.host_disk_total_bytes = disk.total;
         next.host_disk_used_bytes = used;
         next.host_disk_available_bytes = available;
         // Go's rule: used / (used + available), so space reserved for root does not count as free.

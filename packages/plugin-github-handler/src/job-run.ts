@@ -176,6 +176,11 @@ export class JobRun {
       this.#log.warn('job was given up but its cancel is not confirmed; cancelling again', { reason: job.lastReason.slice(CANCEL_PENDING.length) });
       return { kind: 'cancel', reason: job.lastReason.slice(CANCEL_PENDING.length) };
     }
+    // Its `in_progress` came before its `queued` (the receiver stored the job from it): a runner
+    // that is not ours took it (no runner of ours exists before the first attempt), so it is
+    // watched, not run, until GitHub says it is over (or back in the queue: then it is retried).
+    const started = job.events.in_progress;
+    if (started && job.attempts === 0) return this.#waitForEarlierRunner(started.runnerName ?? null);
     const labels = parseAnkaLabels(job.payload.workflow_job.labels ?? []);
     if (!labels.template) {
       this.#log.error('anka-template label missing from workflow job; cancelling job', { problems: labels.problems });

@@ -32,6 +32,12 @@ export const receiverConfigSchema = z
     store_timeout_ms: int(100, 9500)
       .default(8000)
       .describe('The store write must finish within this, or the webhook gets a 503 so GitHub records a failed delivery (anklet only)'),
+    on_bad_labels: z
+      .enum(['cancel', 'ignore'], { error: 'expected cancel or ignore' })
+      .default('cancel')
+      .describe(
+        'A job whose labels look like anka labels but do not parse (anka-template without ":", my-anka-template:x, two templates, an empty tag): cancel stores it, logs an ERROR and cancels its workflow run; ignore leaves it waiting on GitHub (anklet only)',
+      ),
     workflows: z
       .object({ include: list().describe('Only jobs of these workflows'), exclude: list().describe('Never jobs of these workflows') }, { error: 'expected a map' })
       .nullish()

@@ -1,5 +1,6 @@
-import type { JobStore, Logger, PluginMetrics } from '@anklet/core';
+import type { JobEvent, JobStore, Logger, PluginMetrics } from '@anklet/core';
 import { parseAnkaLabels, repositoryOwnerLogin, toQueueJob, type WorkflowJobEvent } from '@anklet/github';
+import type { BadLabelCanceller, OnBadLabels } from './bad-labels.js';
 import { verifySignature } from './signature.js';
 
 /** The answer to one webhook. */
@@ -18,6 +19,10 @@ export interface IntakeOptions {
   readonly metrics?: PluginMetrics | undefined;
   readonly storeTimeoutMs: number;
   readonly workflows: { readonly include: ReadonlyArray<string>; readonly exclude: ReadonlyArray<string> };
+  /** What to do with a job whose labels look like anka labels but do not parse (default `cancel`). */
+  readonly onBadLabels?: OnBadLabels | undefined;
+  /** Cancels the runs of bad-label jobs; without it they are only recorded (a handler cancels them). */
+  readonly canceller?: BadLabelCanceller | undefined;
 }
 
 /** The request headers the intake reads (lower-case names, as node gives them). */
@@ -153,46 +158,69 @@ async function handleWorkflowJob(options: IntakeOptions, event: WorkflowJobEvent
     logger.debug(`ignoring workflow_job: ${why}`, fields);
     return { status: 200, body: 'ignored' };
   };
-  if (!labels.isAnkaJob) return ignore('no anka-template label');
+  if (labels.verdict === 'none') return ignore('no anka-template label');
   const workflow = job.workflow_name ?? '';
   if (options.workflows.include.length > 0 && !options.workflows.include.includes(workflow)) return ignore('workflow not included');
   if (options.workflows.exclude.includes(workflow)) return ignore('workflow excluded');
+  const bad = labels.verdict === 'bad';
+  if (bad && (options.onBadLabels ?? 'cancel') === 'ignore') {
+    metrics?.count('jobs_bad_labels', { action: 'ignore' });
+    logger.warn('ignoring workflow_job: its labels look like anka labels but do not parse (on_bad_labels: ignore)', { ...fields, reason: labels.badReason });
+    return { status: 200, body: 'ignored' };
+  }
+  const enqueue = () =>
+    withDeadline(
+      options.storeTimeoutMs,
+      store.enqueue({
+        id: String(job.id),
+        queue,
+        payload: toQueueJob(event),
+        deliveryId,
+        repositoryOwner: fields.owner,
+        template: labels.template,
+      }),
+    );
 
   try {
     switch (event.action) {
       case 'queued': {
         // `action` decides, not `status`: a queued event may say `status: waiting` (environments).
-        const result = await withDeadline(
-          options.storeTimeoutMs,
-          store.enqueue({
-            id: String(job.id),
-            queue,
-            payload: toQueueJob(event),
-            deliveryId,
-            repositoryOwner: fields.owner,
-            template: labels.template,
-          }),
-        );
+        // A bad-label job is stored too (a record that a handler cancels if the receiver cannot).
+        const result = await enqueue();
         count(result);
-        if (result === 'enqueued') logger.info('job pushed to queued queue', { ...fields, queue });
+        if (bad && result === 'enqueued') {
+          metrics?.count('jobs_bad_labels', { action: 'cancel' });
+          logger.error('job labels look like anka labels but do not parse; cancelling its workflow run', { ...fields, queue, reason: labels.badReason });
+          if (fields.owner && fields.repo && job.run_id) options.canceller?.cancel({ owner: fields.owner, repo: fields.repo, runId: job.run_id }, labels.badReason ?? 'bad labels', fields);
+        } else if (result === 'enqueued') logger.info('job pushed to queued queue', { ...fields, queue });
         else logger.warn('job already present in queued queue, skipping enqueue', { ...fields, queue, reason: result });
         return { status: 200, body: result };
       }
       case 'in_progress':
       case 'completed': {
         if (event.action === 'in_progress' && job.conclusion === 'cancelled') return ignore('in_progress of a cancelled job');
-        const known = await withDeadline(
-          options.storeTimeoutMs,
-          store.recordEvent(queue, String(job.id), {
-            action: event.action as 'in_progress' | 'completed',
-            runnerName: job.runner_name ?? undefined,
-            runnerId: job.runner_id ?? undefined,
-            conclusion: job.conclusion ?? undefined,
-            at: Date.now(),
-          }),
-        );
-        count(known ? 'recorded' : 'unknown_job');
-        if (known) logger.info(`job pushed to ${event.action} queue`, { ...fields, queue, runnerName: job.runner_name ?? undefined, conclusion: job.conclusion ?? undefined });
+        const recorded: JobEvent = {
+          action: event.action as 'in_progress' | 'completed',
+          runnerName: job.runner_name ?? undefined,
+          runnerId: job.runner_id ?? undefined,
+          conclusion: job.conclusion ?? undefined,
+          at: Date.now(),
+        };
+        const record = () => withDeadline(options.storeTimeoutMs, store.recordEvent(queue, String(job.id), recorded));
+        let known = await record();
+        // Before its `queued` (webhooks are not ordered, and a `queued` may be redelivered late):
+        // store the job with this event, so the `queued` that follows is a duplicate and the
+        // handler that claims it sees the job is over (or running elsewhere) instead of running it.
+        // A bad-label job is not stored this way: there is nothing to cancel once it started or ended.
+        let early = false;
+        if (!known && !bad) {
+          const result = await enqueue();
+          early = result === 'enqueued';
+          known = await record();
+        }
+        count(known ? (early ? 'recorded_early' : 'recorded') : 'unknown_job');
+        if (early) logger.info(`job ${event.action} before its queued event; recorded it so it is not run`, { ...fields, queue, runnerName: job.runner_name ?? undefined, conclusion: job.conclusion ?? undefined });
+        else if (known) logger.info(`job pushed to ${event.action} queue`, { ...fields, queue, runnerName: job.runner_name ?? undefined, conclusion: job.conclusion ?? undefined });
         else logger.debug('job not present in any tracked queue, skipping', { ...fields, queue });
         return { status: 200, body: known ? 'recorded' : 'unknown job' };
       }

@@ -1,5 +1,6 @@
 import type { LeaderLease, PluginInstance, ReceiverContext } from '@anklet/core';
-import { connectionOptionsOf, createGitHubClient, queueNameOf, resolveScope, sleep } from '@anklet/github';
+import { connectionOptionsOf, createGitHubClient, queueNameOf, resolveScope, sleep, type AnkletOctokit } from '@anklet/github';
+import { BadLabelCanceller } from './bad-labels.js';
 import { redeliveryConfigured, type ReceiverConfig } from './config.js';
 import type { IntakeOptions } from './intake.js';
 import { Redeliverer } from './redelivery.js';
@@ -21,6 +22,9 @@ export function createReceiver(ctx: ReceiverContext<ReceiverConfig>, testOptions
   const scope = resolveScope(config);
   const queue = queueNameOf(config);
   ctx.logger.addSecret(config.secret);
+  // The GitHub client, once start() made one (only with credentials, outside enterprise scope).
+  let octokit: AnkletOctokit | undefined;
+  const canceller = new BadLabelCanceller(() => octokit, logger, ctx.metrics);
   const intake: IntakeOptions = {
     secret: config.secret,
     allowSha1: config.allow_sha1_signature,
@@ -30,6 +34,8 @@ export function createReceiver(ctx: ReceiverContext<ReceiverConfig>, testOptions
     metrics: ctx.metrics,
     storeTimeoutMs: config.store_timeout_ms,
     workflows: config.workflows,
+    onBadLabels: config.on_bad_labels,
+    canceller,
   };
   let server: ReceiverServer | undefined;
   const stopping = new AbortController();
@@ -69,13 +75,9 @@ export function createReceiver(ctx: ReceiverContext<ReceiverConfig>, testOptions
     async start() {
       server = await listen(createReceiverApp(intake, config.body_limit_bytes), config.port, config.listen_address);
       logger.info('receiver listening', { port: server.port, address: config.listen_address, queue });
-      if (scope.kind === 'enterprise') {
-        logger.info('enterprise scope has no hook delivery API; skipping webhook redelivery (use GitHub UI to redeliver failed deliveries)');
-      } else if (config.skip_redeliver) {
-        logger.info('skip_redeliver is set; failed webhook deliveries are not redelivered');
-      } else if (!redeliveryConfigured(config)) {
-        logger.warn('no hook_id and no GitHub credentials: failed webhook deliveries are not redelivered (set hook_id with token or private_key, or skip_redeliver: true)');
-      } else {
+      const hasCredentials = Boolean(config.token || config.private_key);
+      // Enterprise scope has no repository client here: a handler cancels bad-label jobs there.
+      if (scope.kind !== 'enterprise' && hasCredentials) {
         const client = await createGitHubClient({
           ...connectionOptionsOf(config),
           scope,
@@ -84,8 +86,17 @@ export function createReceiver(ctx: ReceiverContext<ReceiverConfig>, testOptions
           signal,
           ...(testOptions.writeSpacingMs === undefined ? {} : { writeSpacingMs: testOptions.writeSpacingMs }),
         });
+        octokit = client.octokit;
+      }
+      if (scope.kind === 'enterprise') {
+        logger.info('enterprise scope has no hook delivery API; skipping webhook redelivery (use GitHub UI to redeliver failed deliveries)');
+      } else if (config.skip_redeliver) {
+        logger.info('skip_redeliver is set; failed webhook deliveries are not redelivered');
+      } else if (!redeliveryConfigured(config) || !octokit) {
+        logger.warn('no hook_id and no GitHub credentials: failed webhook deliveries are not redelivered (set hook_id with token or private_key, or skip_redeliver: true)');
+      } else {
         const redeliverer = new Redeliverer({
-          octokit: client.octokit,
+          octokit,
           scope,
           hookId: config.hook_id,
           hours: config.redeliver_hours,
@@ -116,6 +127,7 @@ export function createReceiver(ctx: ReceiverContext<ReceiverConfig>, testOptions
       stopping.abort();
       await server?.close();
       await loop;
+      await canceller.settle();
       if (lease) await ctx.store.releaseLeadership(lease).catch(() => undefined);
       lease = null;
     },

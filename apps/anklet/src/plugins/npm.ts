@@ -1,5 +1,5 @@
 import { execFile } from 'node:child_process';
-import { AnkletError, ErrorCodes } from '@anklet/core';
+import { AnkletError, childEnv, ErrorCodes } from '@anklet/core';
 
 /**
  * Flags for every npm call that changes a plugins folder: no lifecycle scripts (a plugin's install
@@ -16,7 +16,7 @@ const INSTALL_FLAGS = ['--ignore-scripts', '--no-audit', '--no-fund', '--omit=de
 function npm(args: ReadonlyArray<string>, cwd: string): Promise<{ stdout: string; stderr: string; failed: Error | null }> {
   return new Promise((resolve) => {
     // An argument array, never a shell string: specs come from the command line.
-    execFile('npm', [...args], { cwd, maxBuffer: 64 * 1024 * 1024, env: { ...process.env, npm_config_prefix: cwd } }, (error, stdout, stderr) => {
+    execFile('npm', [...args], { cwd, maxBuffer: 64 * 1024 * 1024, env: childEnv(process.env, { prefixes: ['npm_config_', 'NPM_CONFIG_'], set: { npm_config_prefix: cwd } }) }, (error, stdout, stderr) => {
       resolve({ stdout: String(stdout), stderr: String(stderr), failed: error });
     });
   });

@@ -1,7 +1,7 @@
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import path from 'node:path';
-import { AnkletError, ErrorCodes } from '@anklet/core';
+import { AnkletError, childEnv, ErrorCodes } from '@anklet/core';
 import rcompare from 'semver/functions/rcompare.js';
 import satisfies from 'semver/functions/satisfies.js';
 import { checkManifest, hostCoreVersion } from './load-plugin.js';
@@ -41,7 +41,7 @@ function localManifest(spec: string): RegistryVersion | undefined {
   try {
     if (existsSync(file) && statSync(file).isDirectory()) return JSON.parse(readFileSync(path.join(file, 'package.json'), 'utf8')) as RegistryVersion;
     // npm's tarballs hold the package in `package/`.
-    const text = execFileSync('tar', ['-xzOf', file, 'package/package.json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'] });
+    const text = execFileSync('tar', ['-xzOf', file, 'package/package.json'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'ignore'], env: childEnv() });
     return JSON.parse(text) as RegistryVersion;
   } catch {
     return undefined;

@@ -2,7 +2,7 @@ import { execFile } from 'node:child_process';
 import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { AnkletError, ErrorCodes, isAnkletError } from '@anklet/core';
+import { AnkletError, childEnv, ErrorCodes, isAnkletError } from '@anklet/core';
 import { configDirOf, describeIssues, expandHome, loadConfig, resolveConfigPath, type LoadedConfig } from '../config/load-config.js';
 import { preparePlugins } from '../config/prepare-plugins.js';
 import {
@@ -108,10 +108,13 @@ export function serviceSpecOf(options: ServiceOptions): ServiceSpec {
   };
 }
 
+// `systemctl --user` finds the user's manager through these.
+const SERVICE_ENV_NAMES = ['XDG_RUNTIME_DIR', 'DBUS_SESSION_BUS_ADDRESS'];
+
 /** Runs a service manager command (an argument array, never a shell). */
 function run(command: string, args: string[]): Promise<{ ok: boolean; output: string }> {
   return new Promise((resolve) => {
-    execFile(command, args, { timeout: 30_000 }, (error, stdout, stderr) => {
+    execFile(command, args, { timeout: 30_000, env: childEnv(process.env, { names: SERVICE_ENV_NAMES }) }, (error, stdout, stderr) => {
       resolve({ ok: !error, output: `${stdout}${stderr}`.trim() || (error ? error.message : '') });
     });
   });
