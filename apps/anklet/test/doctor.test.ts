@@ -152,7 +152,7 @@ describe('anklet doctor', () => {
     const notYaml = writeFile(path.join(home, 'not-yaml.yml'), 'plugins: [\n');
     const yaml = await runCli(['-c', notYaml, 'doctor'], { home });
     expect(yaml.code).toBe(1);
-    expect(yaml.stdout).toMatch(/^FAIL\s+config\s+\S+not-yaml\.yml is not valid YAML/m);
+    expect(yaml.stdout).toMatch(/^FAIL\s+config\s+\S+not-yaml\.yml:\d+:\d+: not valid YAML/m);
     expect(yaml.stdout).not.toContain('write the config file');
 
     const pluginsPath = path.join(home, 'plugins');
