@@ -147,7 +147,8 @@ plugins:
       // With split_by_plugin the plugins log to their files only.
       await untilLogged(logDir, 'github handler started', 60_000);
       const labels = (name: string) => [`anka-template:${TEMPLATE}`, 'anka-template-tag:1c2r', `${name}-0`];
-      const jobs = [0, 1, 2, 3].map((i) => sim.control.dispatchJob({ repository: 'acme/app', labels: labels(`canary-${i}`), name: `canary-${i}`, durationMs: 1500 }));
+      // Each job runs 5 s so that a loaded machine still samples its runner while it is alive.
+      const jobs = [0, 1, 2, 3].map((i) => sim.control.dispatchJob({ repository: 'acme/app', labels: labels(`canary-${i}`), name: `canary-${i}`, durationMs: 5000 }));
 
       // Sample the host's descendants until every job is over.
       const sampled = new Map<number, Sample>();
