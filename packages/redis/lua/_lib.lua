@@ -208,6 +208,24 @@ local function wakeOne(now)
   end
 end
 
+-- Like wakeOne for `n` new jobs: one change, and up to `n` idle waiters woken.
+local function wakeMany(now, n)
+  redis.call('HINCRBY', META, 'seq', 1)
+  local idle = BASE .. ':idle'
+  local woken = 0
+  while woken < n do
+    local popped = redis.call('ZPOPMIN', idle)
+    if #popped == 0 then return woken end
+    local ends = tonumber(popped[2])
+    if ends >= PASSIVE then ends = ends - PASSIVE end
+    if ends > now then
+      redis.call('PUBLISH', BASE .. ':wake', popped[1])
+      woken = woken + 1
+    end
+  end
+  return woken
+end
+
 -- Appends (tail) or prepends (head) a job to its main-queue group list at a new position.
 local function toQueue(id, rec, atHead)
   local pos = redis.call('HINCRBY', META, atHead and 'head' or 'tail', atHead and -1 or 1)

@@ -15,7 +15,7 @@
  * <prefix>:jobs:{<queue>}:delayed       zset   job id -> time it is due (ms, server clock)
  * <prefix>:jobs:{<queue>}:j:<id>        hash   the job record (format 2: see lua/_lib.lua)
  * <prefix>:jobs:{<queue>}:done:<id>     string tombstone of a finished or quarantined job (TTL)
- * <prefix>:jobs:{<queue>}:dl:<b>:<s>   hash   webhook deliveries seen in time bucket b, first byte s (TTL)
+ * <prefix>:jobs:{<queue>}:dl2:<b>:<s>  hash   webhook deliveries seen in time bucket b (as wide as the delivery TTL), first byte s (TTL)
  * <prefix>:jobs:{<queue>}:quarantine    list   notes on records set aside (newest first, 1,000 kept)
  * <prefix>:jobs:{<queue>}:bad:<id>      any    a record set aside (TTL)
  * <prefix>:jobs:{<queue>}:idle          zset   idle waiter token -> end of its wait (ms)

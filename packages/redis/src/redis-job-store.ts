@@ -57,6 +57,21 @@ function isConnection(value: RedisConnectionOrClient): value is RedisConnection 
 }
 type RedisConnectionOrClient = RedisConnection | Redis | Cluster;
 
+/** Jobs per enqueue script call at most (one event-loop round's webhooks usually number far fewer). */
+const ENQUEUE_BATCH_MAX = 64;
+
+/** One enqueue waiting for its batch's script call. */
+interface PendingEnqueue {
+  readonly args: ReadonlyArray<string | Buffer>;
+  resolve(result: EnqueueResult): void;
+  reject(error: Error): void;
+}
+
+/** True when Redis answered the call with an error (not a lost connection or a timeout). */
+function isRefusedByServer(error: unknown): boolean {
+  return error instanceof AnkletError && error.code === ErrorCodes.STORE_UNAVAILABLE && error.message.startsWith('job store refused');
+}
+
 /** Counted list for the claim script's ARGV: n, then n values. */
 function counted(values: ReadonlyArray<string> | undefined): string[] {
   const list = values ?? [];
@@ -97,6 +112,8 @@ export class RedisJobStore implements JobStore {
   private readonly hosts: HostIndex;
   /** Per queue: resolves once the queue is in the current record format (see `ready`). */
   private readonly migrated = new Map<string, Promise<void>>();
+  /** Per queue: the enqueues of this event-loop round, sent together (see `enqueue`). */
+  private readonly enqueueBatches = new Map<string, PendingEnqueue[]>();
   /** Per queue: the change counter seen by the last claim that found nothing (see `waitForWork`). */
   private readonly seenChanges = new Map<string, string>();
   /** Per queue: claims that found nothing and were not yet followed by a wait (those waits are active). */
@@ -164,14 +181,58 @@ export class RedisJobStore implements JobStore {
     return done;
   }
 
+  /**
+   * Enqueues go out in batches: the calls of one event-loop round for one queue share one script
+   * call (one round trip, one Lua run), each job answered with its own result. The script stores
+   * them in call order with the same de-duplication as one by one.
+   */
   async enqueue<P>(job: NewJob<P>): Promise<EnqueueResult> {
-    const k = this.keys(job.queue);
     await this.ready(job.queue);
+    const args: Array<string | Buffer> = [job.id, deliveryArg(job.deliveryId), job.repositoryOwner ?? '', job.template ?? ''];
     const pieces = payloadPieces(JSON.stringify(job.payload) ?? 'null');
-    const result = await this.op('enqueue job', () =>
-      this.script('enqueue-job', k, [job.id, deliveryArg(job.deliveryId), job.repositoryOwner ?? '', job.template ?? '', this.deliveryTtlMs, ...pieces]),
-    );
-    return result as EnqueueResult;
+    args.push(String(pieces.length), ...pieces);
+    return new Promise<EnqueueResult>((resolve, reject) => {
+      let batch = this.enqueueBatches.get(job.queue);
+      if (!batch || batch.length >= ENQUEUE_BATCH_MAX) {
+        const fresh: PendingEnqueue[] = [];
+        batch = fresh;
+        this.enqueueBatches.set(job.queue, fresh);
+        setImmediate(() => {
+          if (this.enqueueBatches.get(job.queue) === fresh) this.enqueueBatches.delete(job.queue);
+          void this.flushEnqueues(job.queue, fresh);
+        });
+      }
+      batch.push({ args, resolve, reject });
+    });
+  }
+
+  private async flushEnqueues(queue: string, batch: ReadonlyArray<PendingEnqueue>): Promise<void> {
+    const k = this.keys(queue);
+    const call = (jobs: ReadonlyArray<PendingEnqueue>) =>
+      this.op('enqueue job', () => this.script('enqueue-jobs', k, [this.deliveryTtlMs, ...jobs.flatMap((p) => p.args)])) as Promise<unknown[]>;
+    try {
+      const results = await call(batch);
+      batch.forEach((p, i) => {
+        const result = String(results[i]);
+        if (!result.startsWith('error')) return p.resolve(result as EnqueueResult);
+        p.reject(new AnkletError(ErrorCodes.STORE_UNAVAILABLE, `job store refused enqueue job on ${this.target}: ${result.slice('error: '.length)}`, { details: { op: 'enqueue job', target: this.target } }));
+      });
+    } catch (error) {
+      if (batch.length === 1 || !isRefusedByServer(error)) {
+        for (const p of batch) p.reject(error as Error);
+        return;
+      }
+      // The server refused the batch (one job's key of the wrong type, say): one call per job, so
+      // only that job's webhook fails.
+      await Promise.all(
+        batch.map((p) =>
+          call([p]).then(
+            (results) => p.resolve(results[0] as EnqueueResult),
+            (one: unknown) => p.reject(one as Error),
+          ),
+        ),
+      );
+    }
   }
 
   async recordEvent(queue: string, jobId: string, event: JobEvent): Promise<boolean> {

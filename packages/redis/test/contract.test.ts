@@ -202,3 +202,37 @@ describe('metrics snapshots in Redis', () => {
     }
   });
 });
+
+describe('batched enqueues in Redis', () => {
+  it('a queue list of the wrong type fails only its own jobs, writes nothing of them and lets their redelivery through', async () => {
+    const connection = createRedisConnection({ url: server.url, ...fastRetry });
+    const prefix = uniquePrefix('batch');
+    const store = createRedisJobStore({ redis: connection, prefix, closeConnection: false });
+    const raw = connection.client;
+    try {
+      // A job of group (acme, t1) makes the group's list; then the list is replaced by a string.
+      expect(await store.enqueue({ id: 'seed', queue: 'q', payload: {}, repositoryOwner: 'acme', template: 't1' })).toBe('enqueued');
+      const k = queueKeys(prefix, 'q');
+      const listKeys = (await raw.keys(`${k.base}:q:*`)).filter((key) => key.endsWith('acme' + 't1'));
+      expect(listKeys).toHaveLength(1);
+      await raw.del(listKeys[0]!);
+      await raw.set(listKeys[0]!, 'not a list');
+      const settled = await Promise.allSettled([
+        store.enqueue({ id: 'ok1', queue: 'q', payload: {}, deliveryId: 'g1', repositoryOwner: 'other', template: 't1' }),
+        store.enqueue({ id: 'bad', queue: 'q', payload: {}, deliveryId: 'g2', repositoryOwner: 'acme', template: 't1' }),
+        store.enqueue({ id: 'ok2', queue: 'q', payload: {}, deliveryId: 'g3' }),
+      ]);
+      expect(settled.map((s) => s.status)).toEqual(['fulfilled', 'rejected', 'fulfilled']);
+      expect(String((settled[1] as PromiseRejectedResult).reason)).toMatch(/is not a list/);
+      expect(await raw.exists(k.job('bad'))).toBe(0);
+      // Fixed, GitHub's redelivery of the refused webhook (same delivery id) is stored.
+      await raw.del(listKeys[0]!);
+      expect(await store.enqueue({ id: 'bad', queue: 'q', payload: {}, deliveryId: 'g2', repositoryOwner: 'acme', template: 't1' })).toBe('enqueued');
+      expect(await store.enqueue({ id: 'ok3', queue: 'q', payload: {}, deliveryId: 'g1' })).toBe('duplicate_delivery');
+    } finally {
+      await store.close();
+      await deleteKeysWithPrefix(raw, prefix);
+      await connection.close();
+    }
+  });
+});

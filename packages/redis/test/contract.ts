@@ -100,6 +100,34 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
       expect(await store.stats(q)).toMatchObject({ queued: 2, handedOff: 0, claimed: 0, quarantined: 0 });
     });
 
+    it('gives concurrent enqueues (one event-loop round, several groups, duplicates among them) the results and order of one-by-one calls', async () => {
+      // Sent without awaiting: a store that batches the webhooks of one round must answer each as
+      // if they had come one after another, in call order.
+      const calls = [
+        { id: 'c1', queue: q, payload: { n: 1 }, deliveryId: 'e1', repositoryOwner: 'acme', template: 't1' },
+        { id: 'c2', queue: q, payload: { n: 2 }, deliveryId: 'e2', repositoryOwner: 'other', template: 't1' },
+        { id: 'c1', queue: q, payload: { n: 1 }, deliveryId: 'e3', repositoryOwner: 'acme', template: 't1' },
+        { id: 'c3', queue: q, payload: { n: 3 }, deliveryId: 'e2', repositoryOwner: 'acme', template: 't2' },
+        { id: 'c4', queue: q, payload: { n: 'é'.repeat(70) }, deliveryId: '0f8fad5b-d9cb-469f-a165-70867728950e', repositoryOwner: 'acme', template: 't2' },
+        { id: 'c5', queue: q, payload: { n: 5 }, deliveryId: '0f8fad5b-d9cb-469f-a165-70867728950e', repositoryOwner: 'acme' },
+        { id: 'c6', queue: q, payload: { n: 6 }, repositoryOwner: 'acme', template: 't1' },
+      ];
+      const results = await Promise.all(calls.map((c) => store.enqueue(c)));
+      expect(results).toEqual(['enqueued', 'enqueued', 'duplicate_job', 'duplicate_delivery', 'enqueued', 'duplicate_delivery', 'enqueued']);
+      expect((await store.get<{ n: unknown }>(q, 'c4'))?.payload.n).toBe('é'.repeat(70));
+      // FIFO across the groups, in call order.
+      const order: string[] = [];
+      for (let got = await store.claim({ queue: q, owner: 'h1', ...lease }); got; got = await store.claim({ queue: q, owner: 'h1', ...lease })) order.push(got.job.id);
+      expect(order).toEqual(['c1', 'c2', 'c4', 'c6']);
+      // The ids and deliveries of the round are remembered like those of single calls.
+      expect(await store.enqueue({ id: 'c6', queue: q, payload: {} })).toBe('duplicate_job');
+      expect(await store.enqueue({ id: 'c7', queue: q, payload: {}, deliveryId: 'e1' })).toBe('duplicate_delivery');
+      // Many in one round, more than one batch's worth.
+      const many = await Promise.all(Array.from({ length: 150 }, (_, i) => store.enqueue({ id: `m${i}`, queue: q, payload: { i }, deliveryId: `dm${i}` })));
+      expect(many.every((r) => r === 'enqueued')).toBe(true);
+      expect((await store.stats(q)).queued).toBe(150);
+    });
+
     it('claims oldest first with a lease and an increasing fencing token', async () => {
       for (const id of ['a', 'b', 'c']) await store.enqueue({ id, queue: q, payload: { n: 0 } });
       const first = await store.claim<Payload>({ queue: q, owner: 'h1', ...lease });
