@@ -231,7 +231,7 @@ describe('batched enqueues in Redis', () => {
       expect(await store.enqueue({ id: 'ok3', queue: 'q', payload: {}, deliveryId: 'g1' })).toBe('duplicate_delivery');
     } finally {
       await store.close();
-      await deleteKeysWithPrefix(raw, prefix);
+      await deleteKeysWithPrefix(server.url, prefix);
       await connection.close();
     }
   });

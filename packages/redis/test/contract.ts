@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isAnkletError, isLeaseRefusal, ErrorCodes, type JobLease, type JobStore } from '@anklet/core';
+import { isAnkletError, isLeaseRefusal, ErrorCodes, type JobLease, type JobStore, type NewJob } from '@anklet/core';
 import { describePoisonCases } from './contract-poison.js';
 import { describeRefusalCases } from './contract-refusals.js';
 import { describeStarvationCases } from './contract-starvation.js';
@@ -103,7 +103,7 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
     it('gives concurrent enqueues (one event-loop round, several groups, duplicates among them) the results and order of one-by-one calls', async () => {
       // Sent without awaiting: a store that batches the webhooks of one round must answer each as
       // if they had come one after another, in call order.
-      const calls = [
+      const calls: Array<NewJob<{ n: unknown }>> = [
         { id: 'c1', queue: q, payload: { n: 1 }, deliveryId: 'e1', repositoryOwner: 'acme', template: 't1' },
         { id: 'c2', queue: q, payload: { n: 2 }, deliveryId: 'e2', repositoryOwner: 'other', template: 't1' },
         { id: 'c1', queue: q, payload: { n: 1 }, deliveryId: 'e3', repositoryOwner: 'acme', template: 't1' },
