@@ -59,6 +59,8 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
     // the first claim): a refusal throws a host fault before any job is touched. This process
     // creates no runner before it returns, so the listing can be taken before the jobs.
     const runners = await listRunnersOrNull(d);
+    // A named runner group that does not exist is a configuration fault: found here, not at the first job.
+    await d.api.runnerGroupId(config.runner_group);
     const owned = await ctx.store.listOwned(queue, ctx.name);
     for (const any of owned) {
       const check = readQueueJob(any);

@@ -258,6 +258,47 @@ describe.concurrent('github handler under faults', () => {
     expect((await store.stats('acme')).claimed).toBe(0);
   }, 300_000);
 
+  it('a runner group that does not exist: config_failed with the fix, nothing claimed, the job runs on another host uncounted', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx, true);
+    const store = storeOf(w, '');
+    const homeReceiver = newHome(w, 'receiver-');
+    const homeBad = newHome(w, 'no-group-');
+    const homeGood = newHome(w, 'good-group-');
+    const badPort = await findFreePort();
+    const [configReceiver, configBad, configGood] = await Promise.all([
+      hostConfig(w, homeReceiver, { receiver: true, metricsPort: await findFreePort() }),
+      hostConfig(w, homeBad, { handler: 'GITHUB_HANDLER_NO_GROUP', extra: 'runner_group: no-such-group', metricsPort: badPort }),
+      hostConfig(w, homeGood, { handler: 'GITHUB_HANDLER_GOOD', metricsPort: await findFreePort() }),
+    ]);
+    const receiver = start(w, configReceiver, homeReceiver);
+    await receiver.waitFor(msg('receiver finished starting'), { timeoutMs: 60_000 });
+    const bad = start(w, configBad, homeBad);
+    // Start-up asks GitHub once before the first claim: the group lookup fails there.
+    await bad.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    expect(bad.lines.find(msg('github handler started'))?.state).toBe('config_failed');
+    const refused = bad.lines.find(msg('GitHub refuses this plugin; not claiming jobs until it works again'));
+    expect(refused).toMatchObject({ state: 'config_failed', reason: 'runner_group_missing' });
+    expect(String(refused?.fix)).toContain('"no-such-group"');
+    const text = await prometheus(badPort);
+    expect(sample(text, 'anklet_plugin_health', { plugin: 'GITHUB_HANDLER_NO_GROUP', state: 'config_failed' })).toBe(1);
+    expect(sample(text, 'anklet_plugin_status', { plugin: 'GITHUB_HANDLER_NO_GROUP', status: 'config_failed' })).toBe(1);
+
+    const jobs = Array.from({ length: 2 }, (_, i) => w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels(`group${i}`), name: `group${i}`, durationMs: 200 }));
+    await expect.poll(async () => (await store.stats('acme')).queued, { timeout: 60_000 }).toBe(2);
+    // Both wait in the queue with the host up (it takes nothing while GitHub refuses its configuration).
+    expect(bad.child.exitCode).toBeNull();
+
+    const good = start(w, configGood, homeGood);
+    for (const job of jobs) expect((await w.sim.control.waitForJob(job.id, 'completed', 180_000)).conclusion).toBe('success');
+    await good.waitFor(msg('cleanup | finished'), { count: 2, timeoutMs: 60_000 });
+    expect(good.lines.filter(msg('queued job found')).map((l) => l.attempts)).toEqual([0, 0]);
+    expect(bad.lines.some(msg('queued job found'))).toBe(false);
+    // One ERROR for the refusal however many re-checks saw it.
+    expect(bad.lines.filter(msg('GitHub refuses this plugin; not claiming jobs until it works again'))).toHaveLength(1);
+    expect(await store.stats('acme')).toMatchObject({ queued: 0, claimed: 0, handedOff: 0 });
+  }, 300_000);
+
   it('a cancel GitHub refuses keeps the job in the store, uncounted, until a cancel succeeds', async (ctx) => {
     const { expect } = ctx;
     const w = await makeWorld(ctx, true);
