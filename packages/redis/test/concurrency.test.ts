@@ -77,8 +77,13 @@ describe('concurrent claimers in separate processes', () => {
       const all = await fill(store, 'q', 400);
       // One claimer grabs jobs and never finishes them, while honest claimers drain the rest.
       const doomed = startClaimer(prefix, 'q', 'doomed', 400, 'hold');
+      // The honest claimers start once the doomed one holds jobs (on a loaded machine they could
+      // otherwise drain the queue before it claims anything).
+      for (let waited = 0; ids(doomed.lines, 'claimed').length < 3; waited += 5) {
+        if (waited > 40_000) throw new Error(`the doomed claimer claimed ${ids(doomed.lines, 'claimed').length} jobs in 40 s`);
+        await sleep(5);
+      }
       const honest = Array.from({ length: 3 }, (_, i) => startClaimer(prefix, 'q', `h${i}`, 30_000, 'finish'));
-      while (ids(doomed.lines, 'claimed').length < 3) await sleep(2);
       doomed.kill();
       await doomed.exited;
       await Promise.all(honest.map((c) => c.exited));
@@ -103,5 +108,5 @@ describe('concurrent claimers in separate processes', () => {
       await store.close();
       if (server.external) await deleteKeysWithPrefix(server.url, prefix);
     }
-  }, 60_000);
+  }, 120_000);
 });
