@@ -1,4 +1,5 @@
 import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
 import path from 'node:path';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -62,6 +63,38 @@ describe('JSON lines', () => {
     // eslint-disable-next-line no-control-regex -- the ANSI colour codes are what is tested
     expect(text).toMatch(/^\u001b\[37m\[\d{2}:\d{2}:\d{2}\.\d{3}\]\u001b\[0m \u001b\[36mINFO:\u001b\[0m \u001b\[97mstarting anklet\u001b\[0m /);
     expect(text).toContain('"version": "1.0.0"');
+  });
+});
+
+describe('writes', () => {
+  it('writes the lines of one event-loop round with one write, in order, and the next round with the next', async () => {
+    const writes: string[] = [];
+    const stream = new PassThrough();
+    stream.on('data', (chunk: Buffer) => writes.push(chunk.toString()));
+    const logger = createLogger({ mode: json, secrets: new SecretRegistry(), stream });
+    for (let i = 0; i < 50; i += 1) logger.info('burst', { i });
+    await new Promise((resolve) => setImmediate(resolve));
+    logger.info('next round');
+    await logger.close();
+    expect(writes).toHaveLength(2);
+    expect(writes[0]!.trimEnd().split('\n').map((l) => (JSON.parse(l) as { i: number }).i)).toEqual(Array.from({ length: 50 }, (_, i) => i));
+    expect(JSON.parse(writes[1]!)).toMatchObject({ msg: 'next round' });
+  });
+
+  it('a process that exits right after logging (process.exit) still writes its last lines', async () => {
+    const dir = makeTmp('anklet-log-exit-');
+    const script = writeFile(
+      path.join(dir, 'exit.mjs'),
+      `import { createLogger } from ${JSON.stringify(new URL('../dist/logging/create-logger.js', import.meta.url).href)};
+import { SecretRegistry } from ${JSON.stringify(new URL('../dist/logging/redact.js', import.meta.url).href)};
+const logger = createLogger({ mode: { level: 'info', pretty: false }, secrets: new SecretRegistry() });
+for (let i = 0; i < 3; i += 1) logger.error('last words', { i });
+process.exit(7);
+`,
+    );
+    const child = spawnSync(process.execPath, [script], { encoding: 'utf8' });
+    expect(child.status).toBe(7);
+    expect(child.stdout.trimEnd().split('\n').map((l) => (JSON.parse(l) as { i: number }).i)).toEqual([0, 1, 2]);
   });
 });
 

