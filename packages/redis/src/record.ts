@@ -28,6 +28,12 @@ export function pairsToRecord(flat: ReadonlyArray<unknown>, from = 0): Record<st
 
 /** Cuts text into pieces of at most {@link PIECE_BYTES} UTF-8 bytes, never inside a character. */
 export function payloadPieces(text: string): string[] {
+  // ASCII only (the usual webhook): a character is a byte, so string slices are the pieces.
+  if (Buffer.byteLength(text, 'utf8') === text.length) {
+    const pieces: string[] = [];
+    for (let start = 0; start < text.length; start += PIECE_BYTES) pieces.push(text.slice(start, start + PIECE_BYTES));
+    return pieces.length > 0 ? pieces : [''];
+  }
   const bytes = Buffer.from(text, 'utf8');
   const pieces: string[] = [];
   let start = 0;
