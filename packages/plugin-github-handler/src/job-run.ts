@@ -757,7 +757,7 @@ export class JobRun {
         (err: unknown) => {
           // Gone from the store: GitHub decides (see #checkVanishedRecord).
           if (isAnkletError(err) && err.code === ErrorCodes.JOB_NOT_FOUND) {
-            void this.#recordVanished();
+            this.#recordVanished().catch((again: unknown) => this.#log.warn('error checking a vanished job record', { error: describeError(again) }));
             return;
           }
           // Lost, finished (the reaper asked GitHub) or quarantined: stop working on it.

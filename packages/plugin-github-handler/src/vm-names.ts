@@ -33,7 +33,8 @@ export function loadVmNamePrefix(dataDir: string, hostId?: string): string {
   let token = match?.[1];
   const madeFor = match?.[2];
   if (!token || (hostId && madeFor && madeFor !== hostId)) token = randomBytes(6).toString('hex');
-  const wanted = hostId ? `${token} ${hostId}` : token;
+  // Without a host id (an older host) a valid file is left as it is.
+  const wanted = hostId ? `${token} ${hostId}` : match && token === match[1] ? text : token;
   if (wanted !== text) writeFileSync(file, `${wanted}\n`, { mode: 0o644 });
   return `${VM_NAME_PREFIX}${token}-`;
 }

@@ -78,7 +78,8 @@ export class InstanceNames {
         }
         if (result.held) {
           if (refusedBy) logger.info('instance name is free again; starting the plugin', { previousHolder: refusedBy });
-          this.#registered.push({ name, store, logger, taken: false });
+          // A plugin restarted after a failure registers again: one heartbeat per name.
+          if (!this.#registered.some((entry) => entry.name === name && entry.store === store)) this.#registered.push({ name, store, logger, taken: false });
           this.#startHeartbeat();
           return true;
         }
