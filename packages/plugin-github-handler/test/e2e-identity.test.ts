@@ -3,7 +3,7 @@ import path from 'node:path';
 import { createEmbeddedJobStore } from '@anklet/redis';
 import { Redis } from 'ioredis';
 import { describe, it } from 'vitest';
-import { msg, type LogLine } from '../../../apps/anklet/test/helpers.js';
+import { msg } from '../../../apps/anklet/test/helpers.js';
 import { withInstalledPlugins } from './setup.js';
 import { addMac, ankletVms, hostConfig, labels, makeWorld, newHome, prefixOf, prometheusOf, startHost, useWorlds, type World } from './world.js';
 
@@ -20,7 +20,7 @@ const TOKEN = 'ghp_e2e_identity_token_never_logged';
 useWorlds();
 const world = (ctx: Parameters<typeof makeWorld>[0]): Promise<World> => makeWorld(ctx, { shared, pluginsPath, token: TOKEN });
 
-const nameTaken = (line: LogLine) => line.code === 'ANKLET_ERR_INSTANCE_NAME_TAKEN';
+const nameTaken = (line: { readonly code?: unknown }) => line.code === 'ANKLET_ERR_INSTANCE_NAME_TAKEN';
 /** Lines that would mean a running job was torn down or cancelled. */
 const TEAR_DOWN = ['lease on the job was lost', 'job cancelled', 'cleaning up job left by a previous run'];
 
@@ -137,7 +137,8 @@ describe.concurrent('fleet identity', () => {
     const home1 = newHome(w, 'process-1-');
     const home2 = newHome(w, 'process-2-');
     const home3 = newHome(w, 'process-3-');
-    const handler = 'lease_seconds: 10\nstatus_check_interval_seconds: 5';
+    // Leases outlast a restart: a SIGKILLed process comes back to its own running jobs.
+    const handler = 'lease_seconds: 60\nstatus_check_interval_seconds: 5';
     const config1 = await hostConfig(w, home1, { GITHUB_HANDLER1: handler }, true, { embeddedWorkDir: workDir });
     const config2 = await hostConfig(w, home2, { GITHUB_HANDLER2: handler }, false, { embeddedWorkDir: workDir });
     const config3 = await hostConfig(w, home3, { GITHUB_HANDLER1: handler }, false, { embeddedWorkDir: workDir });

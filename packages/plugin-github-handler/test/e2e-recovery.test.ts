@@ -1,6 +1,6 @@
 import { describe, it } from 'vitest';
 import { msg } from '../../../apps/anklet/test/helpers.js';
-import { withInstalledPlugins } from './setup.js';
+import { TEMPLATE, withInstalledPlugins } from './setup.js';
 import { ankaCli, ankletVms, hostConfig, makeWorld, metricsPortOf, newHome, prefixOf, startHost, useWorlds, labels, type World } from './world.js';
 
 /**
