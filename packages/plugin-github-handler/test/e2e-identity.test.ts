@@ -178,28 +178,42 @@ describe.concurrent('fleet identity', () => {
     expect(p1.lines.filter(nameTaken)).toEqual([]);
     jobs.push(...dispatch(3, 'third'));
 
-    // Every job whose `queued` delivery the receiver acknowledged runs to success.
+    // Every job whose `queued` delivery the receiver acknowledged runs to success. (A delivery the
+    // receiver stored but answered after GitHub's timeout counts as not acknowledged: GitHub would
+    // redeliver it; it runs all the same.)
     await w.sim.control.deliveriesSettled();
     const acked = new Set<number>();
     for (const d of w.sim.control.deliveries()) {
       const payload = (d.request as { payload?: { workflow_job?: { id?: number } } } | undefined)?.payload;
       if (d.event === 'workflow_job' && d.action === 'queued' && d.success && payload?.workflow_job?.id) acked.add(payload.workflow_job.id);
     }
-    expect(acked.size).toBeGreaterThanOrEqual(jobs.length - 2);
+    const unacked = jobs.slice(7, 9);
+    expect(unacked.filter((id) => acked.has(id))).toEqual([]);
+    expect(acked.size).toBeGreaterThanOrEqual(5);
     const outcomes = await Promise.all([...acked].map(async (id) => (await w.sim.control.waitForJob(id, 'completed', 180_000).catch(() => ({ conclusion: 'lost' }))).conclusion));
     const lost = outcomes.filter((c) => c === 'lost').length;
     const notSuccess = outcomes.filter((c) => c !== 'success');
-    expect({ lost, notSuccess }).toEqual({ lost: 0, notSuccess: [] });
+    expect({ acked: acked.size, lost, notSuccess }).toEqual({ acked: acked.size, lost: 0, notSuccess: [] });
 
-    // The processes stop cleanly; the shared store holds no job and no claim.
-    w.afterChecks.push(async () => {
-      const store = createEmbeddedJobStore({ dir: path.join(workDir, 'store') });
-      try {
-        const stats = await store.stats('acme');
-        expect({ claimed: stats.claimed, queued: stats.queued + stats.handedOff + stats.delayed }).toEqual({ claimed: 0, queued: 0 });
-      } finally {
-        await store.close();
-      }
-    });
+    // Whatever else the store took runs to its end too before the processes stop: the shared store
+    // drains (nothing queued, nothing claimed).
+    const store = createEmbeddedJobStore({ dir: path.join(workDir, 'store') });
+    try {
+      await expect
+        .poll(
+          async () => {
+            const stats = await store.stats('acme');
+            return stats.claimed + stats.queued + stats.handedOff + stats.delayed;
+          },
+          { timeout: 180_000, interval: 500 },
+        )
+        .toBe(0);
+    } finally {
+      await store.close();
+    }
+    for (const id of jobs.filter((job) => !unacked.includes(job))) {
+      const conclusion = w.sim.control.job(id)?.conclusion;
+      if (conclusion !== undefined && conclusion !== null) expect(conclusion, String(id)).toBe('success');
+    }
   }, 420_000);
 });

@@ -34,8 +34,6 @@ export interface World {
   readonly token: string;
   readonly pluginsPath: string;
   readonly shared: string;
-  /** Extra checks of the scenario after its processes stopped (e.g. its embedded store). */
-  readonly afterChecks: Array<() => Promise<void>>;
 }
 
 const SECRET = 'e2e-world-webhook-secret';
@@ -60,7 +58,7 @@ export async function makeWorld(ctx: TestContext, options: { shared: string; plu
   const [redis, receiverPort] = await Promise.all([startRedisServer({ allowExternal: false }), findFreePort()]);
   const sim = await startGitHubSim({ tokens: [options.token], hooks: [{ org: 'acme', url: `http://127.0.0.1:${receiverPort}/jobs/v1/receiver`, secret: SECRET }] });
   const store = createRedisJobStore({ redis: new Redis(redis.url), prefix: 'anklet' });
-  const w: World = { redis, anka, macs: [anka], sim, store, receiverPort, runs: [], homes: [], token: options.token, pluginsPath: options.pluginsPath, shared: options.shared, afterChecks: [] };
+  const w: World = { redis, anka, macs: [anka], sim, store, receiverPort, runs: [], homes: [], token: options.token, pluginsPath: options.pluginsPath, shared: options.shared };
   worlds.set(ctx.task.id, w);
   return w;
 }
@@ -87,7 +85,6 @@ export function useWorlds(): void {
       for (const mac of w.macs) expect(ankletVms(mac)).toEqual([]);
       expect(w.sim.control.runners()).toEqual([]);
       expect((await w.store.stats('acme')).claimed).toBe(0);
-      for (const check of w.afterChecks) await check();
     } finally {
       await w.store.close();
       await w.sim.close();
