@@ -1,6 +1,6 @@
 import { realpathSync } from 'node:fs';
 import path from 'node:path';
-import { createEmbeddedJobStore } from '@anklet/redis';
+import { createEmbeddedJobStore, queueKeys } from '@anklet/redis';
 import { Redis } from 'ioredis';
 import { describe, it } from 'vitest';
 import { msg } from '../../../apps/anklet/test/helpers.js';
@@ -129,6 +129,42 @@ describe.concurrent('fleet identity', () => {
     await expect.poll(() => ankletVms(w.anka), { timeout: 30_000 }).toEqual([]);
     expect(again.lines.filter(nameTaken)).toEqual([]);
   }, 300_000);
+
+  it('after an upgrade, a lease owned by the bare name is adopted only when its VM is provably this handler’s', async (ctx) => {
+    const { expect } = ctx;
+    const w = await world(ctx);
+    const home = newHome(w, 'upgrade-');
+    const config = await hostConfig(w, home, { GITHUB_HANDLER1: '' }, true);
+    const first = startHost(w, config, home);
+    await first.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('upgrade'), name: 'upgrade', durationMs: 10_000 });
+    await first.waitFor(msg('job found registered runner and is now in progress'), { timeoutMs: 60_000 });
+    // SIGINT while the job runs: its VM and lease stay for the next start (the Go rule).
+    first.signal('SIGINT');
+    expect((await first.exited).code).toBe(0);
+    // What an anklet before host ids left: the lease owned by the bare name.
+    const raw = new Redis(w.redis.url);
+    await raw.hset(queueKeys('anklet', 'acme').job(String(job.id)), 'w', 'GITHUB_HANDLER1');
+    await raw.quit();
+    // And a lease under the same bare name whose VM is not this handler's (another host's, from a copied config).
+    const other = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('other'), name: 'other', durationMs: 200 });
+    const payload = { workflow_job: { id: other.id, run_id: other.run_id, labels: labels('other'), name: 'other' }, repository: { name: 'app', owner: 'acme' } };
+    await w.store.enqueue({ id: String(other.id), queue: 'acme', payload, repositoryOwner: 'acme' });
+    const foreign = (await w.store.claim({ queue: 'acme', owner: 'GITHUB_HANDLER1', leaseMs: 600_000 }))!;
+    expect(foreign.job.id).toBe(String(other.id));
+    await w.store.update(foreign, { phase: 'in_progress', vmName: `anklet-vm-0123456789ab-${'0'.repeat(8)}-0000-4000-8000-${'0'.repeat(12)}` });
+
+    const second = startHost(w, config, home);
+    await second.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    expect(second.lines.filter(msg('found job of a previous run still in its vm; watching it')).map((l) => l.workflowJobID)).toEqual([job.id]);
+    expect(second.lines.find(msg("leaving leases held under this instance name that are not provably this host's"))?.jobs).toEqual([String(other.id)]);
+    expect((await w.sim.control.waitForJob(job.id, 'completed', 60_000)).conclusion).toBe('success');
+    await second.waitFor(msg('cleanup | finished'), { timeoutMs: 30_000 });
+    // The foreign lease was not touched: still claimed by its owner, who finishes it.
+    expect((await w.store.get('acme', String(other.id)))?.owner).toBe('GITHUB_HANDLER1');
+    await w.store.finish(foreign, 'cancelled by the test');
+    w.sim.control.cancelRun(other.run_id);
+  }, 180_000);
 
   it('two anklet processes on one work dir share the embedded store: SIGKILLs lose no acknowledged job', async (ctx) => {
     const { expect } = ctx;
