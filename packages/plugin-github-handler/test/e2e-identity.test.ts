@@ -50,6 +50,33 @@ describe.concurrent('fleet identity', () => {
     expect(await prometheusOf(config)).toMatch(/^anklet_job_records_restored_total\{[^}]*GITHUB_HANDLER1[^}]*\} 1$/m);
   }, 180_000);
 
+  it('a job whose record vanished before its runner existed is handed back to the queue, its attempts unchanged, and runs', async (ctx) => {
+    const { expect } = ctx;
+    const w = await world(ctx);
+    const home = newHome(w, 'vanished-early-');
+    const config = await hostConfig(w, home, { GITHUB_HANDLER1: 'lease_seconds: 10' }, true);
+    // The runner install in the first VM hangs: the record vanishes while the job is being prepared.
+    w.anka.setFaults([{ command: 'run', times: 1, delayMs: 30_000 }]);
+    const host = startHost(w, config, home);
+    await host.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('early'), name: 'early', durationMs: 300 });
+    await host.waitFor(msg('installing github runner inside of vm'), { timeoutMs: 60_000 });
+    const raw = new Redis(w.redis.url);
+    await raw.flushall();
+    await raw.quit();
+
+    // The lease renewal finds the record gone; GitHub says queued and our runner does not exist yet.
+    const decided = (line: { msg?: unknown }) => line.msg === 'job record vanished from the store; GitHub decides how the attempt ends';
+    await host.waitFor(decided, { timeoutMs: 30_000 });
+    expect(host.lines.find(decided)).toMatchObject({ githubStatus: 'queued', outcome: 'handoff', reason: 'job_record_lost_before_running' });
+    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
+    await host.waitFor(msg('cleanup | finished'), { count: 2, timeoutMs: 30_000 });
+    // Claimed twice, both times as its first attempt; one VM removed by the hand-back, one by the run.
+    expect(host.lines.filter(msg('queued job found')).map((l) => l.attempts)).toEqual([0, 0]);
+    for (const line of TEAR_DOWN) expect(host.lines.filter(msg(line)), line).toEqual([]);
+    expect(await w.store.enqueue({ id: String(job.id), queue: 'acme', payload: {} })).toBe('duplicate_job');
+  }, 180_000);
+
   it('a second Mac with a copied config is refused the name while the first runs its job, and takes it on a clean stop', async (ctx) => {
     const { expect } = ctx;
     const w = await world(ctx);
