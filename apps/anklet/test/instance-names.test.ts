@@ -6,7 +6,8 @@ import { HostMetrics } from '@anklet/metrics';
 import { createEmbeddedJobStore } from '@anklet/redis/embedded';
 import { afterEach, describe, expect, it } from 'vitest';
 import { hostIdentity } from '../src/host/host-identity.js';
-import { InstanceNames, isProcessAlive } from '../src/host/instance-names.js';
+import { InstanceNames } from '../src/host/instance-names.js';
+import { isProcessAlive } from '../src/host/process-alive.js';
 import { Supervisor } from '../src/host/supervisor.js';
 import { makeTmp } from './helpers.js';
 

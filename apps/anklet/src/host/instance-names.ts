@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AnkletError, ErrorCodes, type InstanceHolder, type JobStore, type Logger, type PluginMetrics } from '@anklet/core';
+import { isProcessAlive } from './process-alive.js';
 
 /**
  * How long a handler's instance name stays registered without a heartbeat. A host that stopped
@@ -7,17 +8,6 @@ import { AnkletError, ErrorCodes, type InstanceHolder, type JobStore, type Logge
  * runs every third of it.
  */
 export const INSTANCE_NAME_TTL_MS = 30_000;
-
-/** Whether process `pid` of this machine exists (EPERM: it does, under another user). */
-export function isProcessAlive(pid: number): boolean {
-  if (!Number.isInteger(pid) || pid <= 0) return false;
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * The refusal of a handler instance name that another live host (or another anklet process of this
