@@ -41,6 +41,8 @@ export const ErrorCodes = {
   ALREADY_RUNNING: 'ANKLET_ERR_ALREADY_RUNNING',
   /** A host resource (metrics port, log directory, ...) is missing or busy. */
   HOST_RESOURCE: 'ANKLET_ERR_HOST_RESOURCE',
+  /** A handler's instance name is registered in the store by another live host (or anklet process). */
+  INSTANCE_NAME_TAKEN: 'ANKLET_ERR_INSTANCE_NAME_TAKEN',
 } as const;
 
 /** One of the {@link ErrorCodes} values. */

@@ -28,8 +28,16 @@ export type ShutdownMode = 'none' | 'graceful' | 'interrupt';
 
 /** Coordination between the plugins of one host process. */
 export interface HostCoordination {
-  /** This host's name (for lease owners and logs). */
+  /** This host's name (for logs and people; it may change and two machines may share it). */
   readonly hostName: string;
+  /**
+   * This host's identity: 16 hex digits derived from the machine's id (macOS hardware UUID, Linux
+   * machine-id) and the work dir, so it is the same across restarts, and differs between two Macs
+   * that share a config (or a copied work dir) and between two work dirs of one Mac. A handler
+   * qualifies its lease owner with it (`<name>@<hostId>`) so that start-up recovery adopts only
+   * its own leases. Absent on hosts older than the fleet identity.
+   */
+  readonly hostId?: string | undefined;
   /** Logical CPUs and physical memory of the host, for VM admission. */
   readonly cpuCount: number;
   readonly memoryBytes: number;

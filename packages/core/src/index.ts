@@ -32,6 +32,9 @@ export type {
   LeaderLease,
   HostSnapshot,
   HostSnapshotListOptions,
+  InstanceHolder,
+  InstanceRegistration,
+  RegisterInstanceOptions,
 } from './job-store.js';
 export { childEnv, looksSecretName, CHILD_ENV_NAMES, CHILD_ENV_PREFIXES, type ChildEnvOptions } from './child-env.js';
 export { isAnkaFailure } from './anka.js';

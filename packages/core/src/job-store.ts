@@ -194,6 +194,38 @@ export interface LeaderLease {
   readonly token: number;
 }
 
+/**
+ * Who holds a registered instance name (see {@link JobStore.registerInstance}). Two holders are the
+ * same when every field is equal.
+ */
+export interface InstanceHolder {
+  /** The host identity: stable for one machine and work dir, across restarts (see `HostCoordination.hostId`). */
+  readonly hostId: string;
+  /** The machine's host name, for people reading the refusal. */
+  readonly hostName: string;
+  /** The anklet process holding the name. */
+  readonly pid: number;
+  /** The work dir of that process. */
+  readonly workDir: string;
+}
+
+/** What {@link JobStore.registerInstance} answered. */
+export type InstanceRegistration =
+  /** The name is ours until `ttlMs` from now unless registered again. */
+  | { readonly held: true }
+  /** Another holder has it; its registration ends in `expiresInMs` unless it renews it. */
+  | { readonly held: false; readonly holder: InstanceHolder; readonly expiresInMs: number };
+
+/** Options of {@link JobStore.registerInstance}. */
+export interface RegisterInstanceOptions {
+  /**
+   * Take the name even though this holder still has it (its heartbeat has not run out): the caller
+   * knows it is gone (the same host id, and its process no longer exists). Compare-and-set: when
+   * the name is held by anyone else, nothing changes.
+   */
+  readonly replace?: InstanceHolder | undefined;
+}
+
 /** The store interface. */
 export interface JobStore {
   /** Stores a new job at the tail of its queue, de-duplicated by job id and by delivery id. */
@@ -225,6 +257,23 @@ export interface JobStore {
    * known, so a redelivery of the same job is refused like a finished one.
    */
   quarantine(lease: JobLease, reason: string): Promise<void>;
+  /**
+   * Writes back the record of a job this lease holds after the store lost it (a Redis restarted
+   * without its data, a record removed by hand): the job is stored again as claimed by `lease`,
+   * with the same fencing token, a lease of `leaseMs`, and what `lease.job` says (payload,
+   * attempts, phase, VM name, runner id, events, repository owner, template). The owner can then
+   * renew, update and finish it as before. Returns the lease with its new end.
+   *
+   * Refused like the other calls on an owned job: `ANKLET_ERR_JOB_FINISHED` when the job is
+   * remembered as finished, `ANKLET_ERR_JOB_QUARANTINED` when it was set aside, and
+   * `ANKLET_ERR_LEASE_LOST` when the store has a record of the job that this lease does not hold
+   * (it was queued again meanwhile, or someone else claimed it). When the record is there and this
+   * lease holds it, the call only renews the lease (a retry after a lost reply).
+   *
+   * Optional: stores written before it existed lack it; callers then treat a vanished record as a
+   * lost lease.
+   */
+  restore?<P>(lease: JobLease<P>, leaseMs: number): Promise<JobLease<P>>;
   /** Jobs a handler instance still owns (for resuming after a restart). */
   listOwned<P>(queue: string, owner: string): Promise<ReadonlyArray<JobLease<P>>>;
   /** Reads one job. */
@@ -259,6 +308,16 @@ export interface JobStore {
   renewLeadership(lease: LeaderLease, ttlMs: number): Promise<void>;
   /** Gives a leadership up (no-op when it is no longer ours). */
   releaseLeadership(lease: LeaderLease): Promise<void>;
+  /**
+   * Registers the instance name `name` for `holder` for `ttlMs` (the host's heartbeat: it calls
+   * again every third of the TTL). Answers `held: true` when the name was free, its registration
+   * had run out, it was already this holder's (the TTL starts again), or `options.replace` named
+   * its current holder; otherwise who holds it. Instance names live in one namespace per store,
+   * apart from leaderships.
+   */
+  registerInstance(name: string, holder: InstanceHolder, ttlMs: number, options?: RegisterInstanceOptions): Promise<InstanceRegistration>;
+  /** Gives an instance name up (on a clean exit). No-op when `holder` no longer holds it. */
+  releaseInstance(name: string, holder: InstanceHolder): Promise<void>;
   /**
    * Stores one host's metrics snapshot (the Go anklet's JSON) under `<prefix>/metrics/<key>`, which
    * with the default prefix is the Go key `anklet/metrics/<owner>/<name>`, replacing any previous one;

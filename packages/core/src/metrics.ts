@@ -11,6 +11,8 @@ export type PluginStatus =
   /** GitHub says the plugin's configuration is wrong (no App installation, no such runner group): it claims nothing until fixed. */
   | 'config_failed'
   | 'draining'
+  /** Another live host (or anklet process) holds this handler's instance name: it is not started until the name is free. */
+  | 'name_taken'
   | 'stopped'
   | 'failed';
 

@@ -29,6 +29,10 @@ export const COUNTERS: Readonly<Record<string, FamilySpec>> = {
     labels: ['reason'],
   },
   cancel_failures: { help: 'Cancels of a given-up job GitHub refused or did not confirm; the job stays in the store and is tried again.', labels: ['reason'] },
+  job_records_restored: {
+    help: 'Job records a handler wrote back to the store after the store lost them (a Redis restarted without its data) while it worked on the job.',
+    labels: [],
+  },
   host_faults: { help: 'Host-level GitHub failures (not counted against any job), by the state they put the plugin in and reason.', labels: ['state', 'reason'] },
   jobs_bad_labels: {
     help: 'Jobs whose labels look like anka labels but do not parse, by what the receiver did (action: cancel or ignore, from on_bad_labels).',

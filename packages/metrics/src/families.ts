@@ -14,6 +14,7 @@ export const PLUGIN_STATUSES: ReadonlyArray<PluginStatus> = [
   'auth_failed',
   'config_failed',
   'draining',
+  'name_taken',
   'stopped',
   'failed',
 ];

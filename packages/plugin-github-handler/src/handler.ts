@@ -6,6 +6,7 @@ import { connectGitHub, describeError, type GitHubApi } from './github-api.js';
 import { PluginHealth } from './health.js';
 import { hostFaultOf } from './host-faults.js';
 import { JobRun, type JobRunDeps } from './job-run.js';
+import { leaseOwnerOf } from './lease-owner.js';
 import { readQueueJob } from './payload.js';
 import { startReaper, type Reaper } from './reaper.js';
 import { installRunnerScripts } from './runner-scripts.js';
@@ -25,6 +26,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
   const config = ctx.config;
   const scope: GitHubScope = resolveScope(config);
   const queue = queueNameOf(config);
+  const owner = leaseOwnerOf(ctx);
   let deps: JobRunDeps | undefined;
   let reaper: Reaper | undefined;
   /** Jobs of a previous process still running in their VMs; watched before new work is taken. */
@@ -49,8 +51,9 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
 
   /**
    * Adopts or cleans up the jobs, VMs and runners a previous process of this plugin left behind.
-   * Only VMs and runners named with this instance's prefix are candidates, so handlers of other
-   * queues on this host, and other hosts, never lose theirs.
+   * Only leases whose owner carries this host's id are candidates, and only VMs and runners named
+   * with this instance's prefix, so handlers of other queues on this host, and other hosts (even
+   * one with the same instance name, from a copied config), never lose theirs.
    */
   async function recover(d: JobRunDeps): Promise<void> {
     // VMs first, then jobs: a VM created after this listing cannot be taken for an orphan.
@@ -61,7 +64,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
     const runners = await listRunnersOrNull(d);
     // A named runner group that does not exist is a configuration fault: found here, not at the first job.
     await d.api.runnerGroupId(config.runner_group);
-    const owned = await ctx.store.listOwned(queue, ctx.name);
+    const owned = [...(await ctx.store.listOwned(queue, owner)), ...(await legacyLeases(d))];
     for (const any of owned) {
       const check = readQueueJob(any);
       if (!check.ok) {
@@ -89,6 +92,20 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
       }
     }
     if (runners) await removeOrphanRunners(d, runners, live);
+  }
+
+  /**
+   * Leases taken under the bare instance name, before owners carried the host id: only those whose
+   * VM is named with this instance's prefix are provably this host's. The others may be another
+   * host's (a copied config): they are left alone, and the reaper returns them if nobody renews them.
+   */
+  async function legacyLeases(d: JobRunDeps): Promise<ReadonlyArray<JobLease>> {
+    if (owner === ctx.name) return [];
+    const leases = await ctx.store.listOwned(queue, ctx.name);
+    const mine = leases.filter((lease) => lease.job.vmName?.startsWith(d.vmNamePrefix));
+    const others = leases.filter((lease) => !mine.includes(lease)).map((lease) => lease.job.id);
+    if (others.length > 0) ctx.logger.warn('leaving leases held under this instance name that are not provably this host\'s', { jobs: others });
+    return mine;
   }
 
   /** Sets aside a claimed job whose record the handler cannot read; the queue flows on. */
@@ -166,12 +183,12 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
   async function ensureReady(): Promise<void> {
     if (!deps) {
       const api = await connect();
-      deps = { ctx, api, queue, scripts, vmNamePrefix: loadVmNamePrefix(ctx.paths.dataDir), onHostFault: (fault) => health.report(fault) };
+      deps = { ctx, api, queue, scripts, vmNamePrefix: loadVmNamePrefix(ctx.paths.dataDir, ctx.host.hostId), onHostFault: (fault) => health.report(fault) };
     }
     if (!recovered) {
       await recover(deps);
       recovered = true;
-      reaper ??= startReaper({ ctx, api: deps.api, queue });
+      reaper ??= startReaper({ ctx, api: deps.api, queue, owner });
     }
   }
 
@@ -205,7 +222,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
         if (!fault) throw err;
         health.report(fault);
       }
-      ctx.logger.info('github handler started', { queue, registrationMethod: config.registration_method, vmNamePrefix: deps?.vmNamePrefix, state: health.fault?.state ?? 'ok' });
+      ctx.logger.info('github handler started', { queue, leaseOwner: owner, registrationMethod: config.registration_method, vmNamePrefix: deps?.vmNamePrefix, state: health.fault?.state ?? 'ok' });
     },
 
     async run() {
@@ -242,7 +259,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
       }
       const lease = await ctx.store.claim<QueueJob>({
         queue,
-        owner: ctx.name,
+        owner,
         leaseMs: config.lease_seconds * 1000,
         repositoryOwners: scope.kind === 'enterprise' ? undefined : [scope.owner],
         skipJobIds: skipJobIds(),

@@ -14,7 +14,7 @@ import {
 import { parseAnkaLabels, type QueueJob } from '@anklet/github';
 import { backoffDelayMs, sleep } from './backoff.js';
 import type { HandlerConfig } from './config.js';
-import { describeError, registrationUrlOf, type GitHubApi, type JobRef } from './github-api.js';
+import { describeError, registrationUrlOf, type GitHubApi, type JobRef, type JobStatus } from './github-api.js';
 import { hostFaultOf, type HostFault } from './host-faults.js';
 import { newVmName } from './vm-names.js';
 
@@ -30,7 +30,7 @@ export type Outcome =
   | { readonly kind: 'handoff'; readonly reason: string; readonly cooldownMs: number }
   /** Shutting down while the job runs in its VM: keep VM, runner and lease for the next start (Go rule). */
   | { readonly kind: 'leave'; readonly reason: string }
-  /** The lease was taken from us: clean our VM up and touch nothing in the store. */
+  /** The lease was taken from us (or the store lost the job and GitHub says it is not running on our runner): clean our VM up and touch nothing in the store. */
   | { readonly kind: 'lost'; readonly reason: string }
   /** GitHub refused the host (credentials, installation, runner group, rate limit): back to the queue, attempts unchanged. */
   | { readonly kind: 'host_fault'; readonly reason: string; readonly fault: HostFault };
@@ -54,6 +54,8 @@ export interface JobRunDeps {
 }
 
 const POLL_MS = 1000;
+/** Shortest time between two questions to GitHub about a job whose record vanished (the watch loop polls every second). */
+const VANISHED_RECHECK_MS = 10_000;
 
 /** Tries of one idempotent Anka step before the attempt counts as failed. */
 const STEP_TRIES = 3;
@@ -95,6 +97,14 @@ export class JobRun {
   #phase: JobPhase;
   /** What the handler was doing, for retry reasons (`error_<step>`). */
   #step = 'preparing';
+  /** How this attempt ends, decided when the store lost the job's record and GitHub was asked (see #checkVanishedRecord). */
+  #verdict: Outcome | undefined;
+  /** The check of a vanished record in flight: the renew timer, an update and the watch loop may all find it. */
+  #recordCheck: Promise<Outcome | undefined> | undefined;
+  /** The record is gone and could not be written back, but our runner runs the job: it is watched to its end without the store. */
+  #storeless = false;
+  /** When GitHub was last asked about a vanished record. */
+  #lastRecordCheckAt = 0;
 
   constructor(deps: JobRunDeps, lease: JobLease<QueueJob>, adopt?: { reservation?: VmReservation | undefined }) {
     this.#ctx = deps.ctx;
@@ -342,14 +352,19 @@ export class JobRun {
     let otherRunnerLogged = false;
     this.#step = 'watching_job';
     for (;;) {
+      if (this.#verdict) return this.#verdict;
       if (this.#leaseLost) return { kind: 'lost', reason: 'lease_lost' };
       if (this.#ctx.signal.aborted) {
         // Go: a job already running in its VM is left to run; the next start adopts it.
         return this.#inProgress ? { kind: 'leave', reason: 'shutdown_while_running' } : { kind: 'handoff', reason: 'shutdown_before_running', cooldownMs: 0 };
       }
       const stored = await this.#ctx.store.get(this.#queue, this.jobId);
-      if (!stored) return { kind: 'lost', reason: 'job_gone_from_store' };
-      const started = stored.events.in_progress;
+      if (!stored) {
+        // The store lost the record (a Redis restarted without its data): GitHub says what it is.
+        const verdict = await this.#recordVanished();
+        if (verdict) return verdict;
+      }
+      const started = stored?.events.in_progress;
       if (started) {
         lastEventAt = Math.max(lastEventAt, started.at);
         if (this.#isOurs(started.runnerName, started.runnerId)) await this.#markInProgress(registeredAt);
@@ -361,7 +376,7 @@ export class JobRun {
         waitingLogged = true;
         this.#log.info('job is waiting for registered runner');
       }
-      const completed = stored.events.completed;
+      const completed = stored?.events.completed;
       if (completed) return { kind: 'done', conclusion: completed.conclusion ?? 'unknown' };
 
       const now = Date.now();
@@ -447,6 +462,7 @@ export class JobRun {
   // Failures and clean-up
 
   #classify(err: unknown): Outcome {
+    if (this.#verdict) return this.#verdict;
     if (this.#leaseLost) return { kind: 'lost', reason: 'lease_lost' };
     const aborted = this.#ctx.signal.aborted || (isAnkletError(err) && err.code === ErrorCodes.ABORTED);
     if (aborted) {
@@ -628,7 +644,103 @@ export class JobRun {
 
   async #setPhase(phase: JobPhase, extra: { vmName?: string; runnerId?: string } = {}): Promise<void> {
     this.#phase = phase;
-    await this.#ctx.store.update(this.#lease, { phase, ...extra });
+    try {
+      await this.#ctx.store.update(this.#lease, { phase, ...extra });
+    } catch (err) {
+      if (!(isAnkletError(err) && err.code === ErrorCodes.JOB_NOT_FOUND)) throw err;
+      // The record vanished: written back with this phase (the VM name and runner id are set
+      // before this call), or a verdict ends the attempt (#classify returns it).
+      if (await this.#recordVanished()) throw err;
+    }
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // A record the store lost
+
+  /** Asks GitHub what a job whose record vanished is doing, once at a time (see #checkVanishedRecord). */
+  #recordVanished(): Promise<Outcome | undefined> {
+    if (this.#verdict) return Promise.resolve(this.#verdict);
+    if (!this.#recordCheck && Date.now() - this.#lastRecordCheckAt < VANISHED_RECHECK_MS) return Promise.resolve(undefined);
+    this.#lastRecordCheckAt = Date.now();
+    this.#recordCheck ??= this.#checkVanishedRecord().finally(() => (this.#recordCheck = undefined));
+    return this.#recordCheck;
+  }
+
+  /**
+   * The store no longer has this job (a Redis restarted without its data, a record removed by
+   * hand). Tearing the VM down would kill a job that runs there, so GitHub is asked first, and the
+   * record is written back as ours (`store.restore`) so the store knows the job again:
+   * - completed: the attempt ends as done (clean-up as usual; the finish leaves a tombstone);
+   * - in progress: the watch goes on (on our runner as on any job; on another runner the usual
+   *   rules apply); when the record cannot be written back and the runner is ours, the job is
+   *   watched to its end without the store, never torn down;
+   * - queued: when our runner is registered, the watch goes on (its registration timeout applies);
+   *   before that, the job is handed back to the queue (attempts unchanged) and our VM removed.
+   * A record that cannot be written back because the store knows the job again (queued anew,
+   * another handler's) ends the attempt as lost, unless our runner runs the job. Returns the
+   * verdict that ends the attempt, or undefined to go on (also when GitHub or the store did not
+   * answer: the next renewal or watch round asks again).
+   */
+  async #checkVanishedRecord(): Promise<Outcome | undefined> {
+    this.#log.warn("the job store no longer has this job's record; asking GitHub before touching the VM", { vmName: this.#vmName, phase: this.#phase });
+    let status: JobStatus;
+    try {
+      status = await this.#api.jobStatus(this.#ref);
+    } catch (err) {
+      this.#log.warn('error getting job status from the API; asking again later', { error: describeError(err) });
+      return undefined;
+    }
+    const ours = status.status === 'in_progress' && this.#isOurs(status.runnerName, status.runnerId);
+    const written = await this.#writeBack();
+    if (written === 'error') return status.status === 'completed' ? this.#decide({ kind: 'done', conclusion: status.conclusion ?? 'unknown' }, status) : undefined;
+    let verdict: Outcome | undefined;
+    if (status.status === 'completed') verdict = { kind: 'done', conclusion: status.conclusion ?? 'unknown' };
+    else if (written === 'refused' || written === 'unsupported') {
+      if (ours) {
+        if (!this.#storeless) this.#log.warn('job runs on our runner; watching it to its end without its record in the store', { runnerName: status.runnerName });
+        this.#storeless = true;
+      } else verdict = { kind: 'lost', reason: 'job_gone_from_store' };
+    } else if (status.status === 'queued' && !this.#runnerUp()) {
+      verdict = { kind: 'handoff', reason: 'job_record_lost_before_running', cooldownMs: 0 };
+    }
+    return verdict ? this.#decide(verdict, status) : undefined;
+  }
+
+  /** Ends the attempt with `verdict`: whatever the job was doing (preparing, watching) stops. */
+  #decide(verdict: Outcome, status: JobStatus): Outcome {
+    this.#log.warn('job record vanished from the store; GitHub decides how the attempt ends', { githubStatus: status.status, runnerName: status.runnerName, outcome: verdict.kind, reason: 'reason' in verdict ? verdict.reason : undefined });
+    this.#verdict = verdict;
+    this.#local.abort();
+    return verdict;
+  }
+
+  /** Whether our runner is registered (it may take the job any moment). */
+  #runnerUp(): boolean {
+    return this.#inProgress || this.#phase === 'registered' || this.#phase === 'in_progress';
+  }
+
+  /** Writes the job's record back as ours, with what this run knows of it (see `JobStore.restore`). */
+  async #writeBack(): Promise<'restored' | 'refused' | 'unsupported' | 'error'> {
+    const store = this.#ctx.store;
+    if (!store.restore) {
+      this.#log.warn("this host's job store cannot write a job record back (an older anklet)");
+      return 'unsupported';
+    }
+    const job = { ...this.#lease.job, phase: this.#phase, vmName: this.#vmName, runnerId: this.#runnerId === undefined ? undefined : String(this.#runnerId) };
+    try {
+      this.#lease = await store.restore({ ...this.#lease, job }, this.#ctx.config.lease_seconds * 1000);
+    } catch (err) {
+      if (isLeaseRefusal(err)) {
+        this.#log.warn('the job store refused to take the job record back; it knows the job again', { reason: err.code });
+        return 'refused';
+      }
+      this.#log.warn('error writing the job record back to the store; trying again later', { error: describeError(err) });
+      return 'error';
+    }
+    this.#storeless = false;
+    this.#ctx.metrics.count('job_records_restored');
+    this.#log.warn('job record written back to the store', { phase: this.#phase, vmName: this.#vmName, runnerId: this.#runnerId });
+    return 'restored';
   }
 
   #observe(phase: JobPhaseName, since: number): void {
@@ -643,7 +755,12 @@ export class JobRun {
           this.#lease = lease;
         },
         (err: unknown) => {
-          // Lost, finished (the reaper asked GitHub), quarantined or gone: stop working on it.
+          // Gone from the store: GitHub decides (see #checkVanishedRecord).
+          if (isAnkletError(err) && err.code === ErrorCodes.JOB_NOT_FOUND) {
+            this.#recordVanished().catch((again: unknown) => this.#log.warn('error checking a vanished job record', { error: describeError(again) }));
+            return;
+          }
+          // Lost, finished (the reaper asked GitHub) or quarantined: stop working on it.
           if (isLeaseRefusal(err)) {
             this.#leaseLost = true;
             this.#local.abort();

@@ -7,6 +7,8 @@ export interface ReaperDeps {
   readonly ctx: HandlerContext<HandlerConfig>;
   readonly api: GitHubApi;
   readonly queue: string;
+  /** The leadership's owner: this handler's lease owner (`<name>@<host id>`). */
+  readonly owner: string;
 }
 
 /** A running reaper; `stop()` ends it and gives up the leadership. */
@@ -26,7 +28,7 @@ export interface Reaper {
  * finds the job in progress and waits for it, as for any job given back after it reached its
  * runner). The VM itself is on the dead owner's host, which removes it when it starts again.
  */
-export function startReaper({ ctx, api, queue }: ReaperDeps): Reaper {
+export function startReaper({ ctx, api, queue, owner }: ReaperDeps): Reaper {
   const intervalMs = Math.min(30_000, (ctx.config.lease_seconds * 1000) / 3);
   const ttlMs = intervalMs * 3;
   const name = `reaper-${queue}`;
@@ -44,7 +46,7 @@ export function startReaper({ ctx, api, queue }: ReaperDeps): Reaper {
         leadership = null;
       }
     }
-    leadership = await ctx.store.acquireLeadership(name, ctx.name, ttlMs);
+    leadership = await ctx.store.acquireLeadership(name, owner, ttlMs);
     if (leadership) ctx.logger.info('reaper leadership taken: returning jobs of dead handlers to the queue', { queue, intervalSeconds: intervalMs / 1000 });
     return leadership !== null;
   }

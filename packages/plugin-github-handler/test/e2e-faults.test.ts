@@ -9,6 +9,8 @@ import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testin
 import { Redis } from 'ioredis';
 import { afterEach, describe, it, type TestContext } from 'vitest';
 import { RUNNER_CLI, RunningAnklet, msg, runnerFiles, writeFile } from '../../../apps/anklet/test/helpers.js';
+import { configDirOf } from '../../../apps/anklet/src/config/load-config.js';
+import { hostIdentity } from '../../../apps/anklet/src/host/host-identity.js';
 import { GiB, TEMPLATE, withInstalledPlugins } from './setup.js';
 
 /**
@@ -172,7 +174,9 @@ describe.concurrent('github handler under faults', () => {
       expect(held).toBe('enqueued');
       // Claims take the oldest first: take the three queued ones out of the way, claim the fourth, give them back.
       const leases = [];
-      for (let i = 0; i < 4; i++) leases.push((await store.claim({ queue: 'acme', owner: i === 3 ? 'GITHUB_HANDLER1' : 'seed', leaseMs: 600_000 }))!);
+      // A previous process of this host and work dir owned its lease as `<name>@<host id>`.
+      const owner = `GITHUB_HANDLER1@${hostIdentity(w.redis ? configDirOf(home) : home).hostId}`;
+      for (let i = 0; i < 4; i++) leases.push((await store.claim({ queue: 'acme', owner: i === 3 ? owner : 'seed', leaseMs: 600_000 }))!);
       expect(leases.map((l) => l.job.id)).toEqual(['9000001', '9000002', '9000003', '9000004']);
       for (const lease of leases.slice(0, 3)) await store.handOff(lease, 'seeded');
 

@@ -7,6 +7,8 @@ import {
   type ClaimRequest,
   type EnqueueResult,
   type HostSnapshot,
+  type InstanceHolder,
+  type InstanceRegistration,
   type JobEvent,
   type JobLease,
   type JobPhase,
@@ -17,6 +19,7 @@ import {
   type NewJob,
   type QuarantinedRecord,
   type QueueStats,
+  type RegisterInstanceOptions,
   type ReapOptions,
   type ReapResult,
   type RequeueOptions,
@@ -29,6 +32,7 @@ import { importLegacyJsonStore, LEGACY_FILE } from './sqlite/import-json-store.j
 import { decodeJobRow, JOB_STATES, PoisonRowError, type DecodedJob, type JobRow } from './sqlite/job-row.js';
 import { wakerFor, type LocalWaker } from './sqlite/local-waker.js';
 import { openStoreDatabaseOrSetAside } from './sqlite/schema.js';
+import { registerInstance, releaseInstance } from './sqlite/instances.js';
 import { acquireLeader, renewLeader } from './sqlite/leadership.js';
 import { refusal, unavailable } from './sqlite/store-errors.js';
 import { createStatements, type Statements } from './sqlite/statements.js';
@@ -322,6 +326,43 @@ export class EmbeddedJobStore implements JobStore {
     });
   }
 
+  async restore<P>(lease: JobLease<P>, leaseMs: number): Promise<JobLease<P>> {
+    const job = lease.job;
+    const leaseExpiresAt = this.write(() => {
+      const until = Date.now() + Math.max(1, Math.round(leaseMs));
+      const row = this.sql.jobById.get(job.queue, job.id) as JobRow | undefined;
+      if (!row) {
+        // No row: refused when the job is remembered as finished or quarantined, written back otherwise.
+        const done = this.sql.doneById.get(job.queue, job.id, Date.now()) as { kind: string } | undefined;
+        if (done?.kind === 'quarantined') throw refusal(ErrorCodes.JOB_QUARANTINED, `job ${job.id} in queue ${job.queue} was quarantined`, lease);
+        if (done) throw refusal(ErrorCodes.JOB_FINISHED, `job ${job.id} in queue ${job.queue} is finished`, lease);
+        this.sql.insertClaimed.run({
+          queue: job.queue,
+          id: job.id,
+          ownerFilter: job.repositoryOwner ?? '',
+          template: job.template ?? '',
+          payload: JSON.stringify(job.payload ?? null),
+          attempts: job.attempts,
+          phase: job.phase,
+          enqueuedAt: job.enqueuedAt,
+          token: lease.token,
+          owner: lease.owner,
+          leaseUntil: until,
+          vmName: job.vmName || null,
+          runnerId: job.runnerId || null,
+          lastReason: job.lastReason || null,
+          events: JSON.stringify(job.events),
+        });
+        return until;
+      }
+      // The row is there: only its holder may go on (a retry after a lost reply renews the lease).
+      const held = this.owned(lease) as JobRow;
+      this.sql.setLease.run(until, held.rowid);
+      return until;
+    });
+    return { ...lease, job: { ...job, owner: lease.owner, leaseExpiresAt, handedOffBy: undefined, notBefore: undefined } };
+  }
+
   /** Decodes rows in one write transaction (so that poison among them is set aside), dropping poison. */
   private decodeAll<P>(load: () => JobRow[]): Array<DecodedJob<P>> {
     return this.write(() => load().flatMap((row) => this.decode<P>(row) ?? []));
@@ -427,6 +468,14 @@ export class EmbeddedJobStore implements JobStore {
   async releaseLeadership(lease: LeaderLease): Promise<void> {
     // The token stays: the next leader's is greater (fencing across releases).
     this.write(() => this.sql.releaseLeader.run(lease.name, lease.owner, lease.token));
+  }
+
+  async registerInstance(name: string, holder: InstanceHolder, ttlMs: number, options?: RegisterInstanceOptions): Promise<InstanceRegistration> {
+    return this.write(() => registerInstance(this.sql, name, holder, ttlMs, options));
+  }
+
+  async releaseInstance(name: string, holder: InstanceHolder): Promise<void> {
+    this.write(() => releaseInstance(this.sql, name, holder));
   }
 
   async putHostSnapshot(key: string, json: string, ttlMs: number): Promise<void> {

@@ -23,6 +23,7 @@
  * <prefix>:jobs:{<queue>}:events        channel  a job id, published when an event is recorded for it
  * <prefix>:leader:{<name>}              string `<owner>:<token>` with PX TTL
  * <prefix>:leader:{<name>}:fence        string fencing counter
+ * <prefix>:instance:{<name>}            string the JSON of the host holding a handler instance name, PX TTL
  * <prefix>/metrics/<owner>/<name>       string one host's metrics JSON (TTL); the Go anklet's key
  * ```
  *
@@ -84,6 +85,12 @@ export function leaderKeys(prefix: string, name: string): { lock: string; fence:
   assertKeyPart('leadership name', name);
   const lock = `${prefix}:leader:{${name}}`;
   return { lock, fence: `${lock}:fence` };
+}
+
+/** The key of one registered instance name (see `JobStore.registerInstance`). */
+export function instanceKey(prefix: string, name: string): string {
+  assertKeyPart('instance name', name);
+  return `${prefix}:instance:{${name}}`;
 }
 
 /**

@@ -6,6 +6,8 @@ import {
   type EnqueueResult,
   type HostSnapshot,
   type HostSnapshotListOptions,
+  type InstanceHolder,
+  type InstanceRegistration,
   type JobEvent,
   type JobLease,
   type JobPhase,
@@ -16,6 +18,7 @@ import {
   type NewJob,
   type QuarantinedRecord,
   type QueueStats,
+  type RegisterInstanceOptions,
   type ReapOptions,
   type ReapResult,
   type RequeueOptions,
@@ -23,7 +26,8 @@ import {
 } from '@anklet/core';
 import { closeClient, type RedisConnection } from './connection.js';
 import { HostIndex } from './host-index.js';
-import { leaderKeys, queueKeys, type QueueKeys } from './keys.js';
+import { holderJson, readHolder } from './instance-holder.js';
+import { instanceKey, leaderKeys, queueKeys, type QueueKeys } from './keys.js';
 import { decodeJob, MalformedRecordError, pairsToRecord, payloadPieces, UPDATE_FIELDS } from './record.js';
 import { refusalError, RefusalCodes } from './refusals.js';
 import { defaultRetryPolicy, withRetry, type RetryPolicy } from './retry.js';
@@ -333,6 +337,33 @@ export class RedisJobStore implements JobStore {
     check(reply, lease);
   }
 
+  async restore<P>(lease: JobLease<P>, leaseMs: number): Promise<JobLease<P>> {
+    const k = this.keys(lease.job.queue);
+    await this.ready(lease.job.queue);
+    const job = lease.job;
+    const events = Object.entries(job.events).filter((entry): entry is [string, JobEvent] => entry[1] !== undefined);
+    const args = [
+      lease.owner,
+      lease.token,
+      Math.max(1, Math.round(leaseMs)),
+      job.id,
+      job.enqueuedAt,
+      job.attempts,
+      job.phase,
+      job.vmName ?? '',
+      job.runnerId ?? '',
+      job.repositoryOwner ?? '',
+      job.template ?? '',
+      job.lastReason ?? '',
+      events.length,
+      ...events.flatMap(([action, event]) => [action, JSON.stringify(event)]),
+      ...payloadPieces(JSON.stringify(job.payload) ?? 'null'),
+    ];
+    const reply = await this.op('restore job', () => this.script('restore-job', k, args));
+    check(reply, lease);
+    return { ...lease, job: { ...job, owner: lease.owner, leaseExpiresAt: Number(reply), handedOffBy: undefined, notBefore: undefined } };
+  }
+
   /** Reads rows of `read-jobs`; records the scripts could not read were quarantined there. */
   private async readJobs<P>(k: QueueKeys, queue: string, what: string, args: ReadonlyArray<string | number>): Promise<Array<{ job: StoredJob<P>; token: number }>> {
     await this.ready(queue);
@@ -466,6 +497,19 @@ export class RedisJobStore implements JobStore {
   async releaseLeadership(lease: LeaderLease): Promise<void> {
     const k = leaderKeys(this.prefix, lease.name);
     await this.op('release leadership', () => this.run('release-leader', [k.lock], [`${lease.owner}:${lease.token}`]));
+  }
+
+  async registerInstance(name: string, holder: InstanceHolder, ttlMs: number, options: RegisterInstanceOptions = {}): Promise<InstanceRegistration> {
+    const key = instanceKey(this.prefix, name);
+    const args = [holderJson(holder), Math.max(1, Math.round(ttlMs)), options.replace ? holderJson(options.replace) : ''];
+    const reply = (await this.op('register instance', () => this.run('register-instance', [key], args))) as unknown[];
+    if (Number(reply[0]) === 1) return { held: true };
+    return { held: false, holder: readHolder(String(reply[1])), expiresInMs: Math.max(0, Number(reply[2])) };
+  }
+
+  async releaseInstance(name: string, holder: InstanceHolder): Promise<void> {
+    const key = instanceKey(this.prefix, name);
+    await this.op('release instance', () => this.run('release-instance', [key], [holderJson(holder)]));
   }
 
   putHostSnapshot(key: string, json: string, ttlMs: number): Promise<void> {

@@ -55,6 +55,11 @@ function redisBackend(prefix: string, connect: () => ReturnType<typeof createRed
       if (!write) throw new Error(`unknown poison variant ${variant}`);
       await write(raw.client, queueKeys(prefix, queue).job(jobId));
     },
+    loseJob: async (queue: string, jobId: string) => {
+      const k = queueKeys(prefix, queue);
+      await raw.client.del(k.job(jobId));
+      await raw.client.zrem(k.leases, jobId);
+    },
     dispose: async () => {
       await raw.close();
       await dispose();
@@ -116,6 +121,14 @@ describeJobStoreContract(
         try {
           const changed = raw.prepare(`UPDATE jobs SET ${sqlitePoison[variant] ?? 'nothing'} WHERE queue = ? AND id = ?`).run(queue, jobId).changes;
           if (changed !== 1) throw new Error(`no row for ${queue}/${jobId}`);
+        } finally {
+          raw.close();
+        }
+      },
+      loseJob: async (queue: string, jobId: string) => {
+        const raw = new Database(join(dir, EMBEDDED_STORE_FILE), { timeout: 5000 });
+        try {
+          raw.prepare('DELETE FROM jobs WHERE queue = ? AND id = ?').run(queue, jobId);
         } finally {
           raw.close();
         }

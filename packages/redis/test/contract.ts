@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAnkletError, isLeaseRefusal, ErrorCodes, type JobLease, type JobStore, type NewJob } from '@anklet/core';
+import { describeIdentityCases } from './contract-identity.js';
 import { describePoisonCases } from './contract-poison.js';
 import { describeRefusalCases } from './contract-refusals.js';
 import { describeStarvationCases } from './contract-starvation.js';
@@ -15,6 +16,8 @@ export interface ContractBackend {
    * {@link ContractOptions.poisonVariants}) says. Required when the options name variants.
    */
   writePoison?(queue: string, jobId: string, variant: string): Promise<void>;
+  /** Deletes one job's record and lease, as a Redis restarted without its data (or a hand edit) would. */
+  loseJob?(queue: string, jobId: string): Promise<void>;
 }
 
 /** Per-store options of the suite. */
@@ -87,6 +90,7 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
     describeRefusalCases(context);
     describePoisonCases(context, options.poisonVariants ?? []);
     describeStarvationCases(context);
+    describeIdentityCases(context, (queue, jobId) => backend.loseJob!(queue, jobId));
 
     it('de-duplicates intake by job id and by delivery id', async () => {
       expect(await store.enqueue({ id: '1', queue: q, payload: { n: 1 }, deliveryId: 'd1' })).toBe('enqueued');

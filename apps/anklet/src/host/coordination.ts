@@ -83,6 +83,8 @@ export function drainFileOf(configDir: string): string {
 }
 
 export interface CoordinationOptions {
+  /** This host's identity in the fleet (see host-identity.ts). */
+  readonly hostId?: string | undefined;
   readonly configDir: string;
   readonly cpuCount: number;
   readonly memoryBytes: number;
@@ -95,6 +97,7 @@ export function createCoordination(options: CoordinationOptions): HostCoordinati
   const drainFile = drainFileOf(options.configDir);
   return {
     hostName: hostname(),
+    hostId: options.hostId,
     cpuCount: options.cpuCount,
     memoryBytes: options.memoryBytes,
     vmSlots: new SlotCounter(options.vmSlots ?? 2),

@@ -1,16 +1,8 @@
 import { closeSync, mkdirSync, openSync, readFileSync, rmSync, writeSync } from 'node:fs';
 import path from 'node:path';
 import { AnkletError, ErrorCodes } from '@anklet/core';
+import { isProcessAlive } from './process-alive.js';
 
-function isAlive(pid: number): boolean {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch (err) {
-    // EPERM: the process exists but belongs to someone else.
-    return (err as NodeJS.ErrnoException).code === 'EPERM';
-  }
-}
 
 /**
  * Writes `<dir>/anklet.pid`. Refuses when a live anklet already holds it; replaces a stale one.
@@ -37,7 +29,7 @@ export function writePidFile(dir: string, pid: number = process.pid): { file: st
     } catch (err) {
       if ((err as NodeJS.ErrnoException).code !== 'EEXIST') throw err;
       const other = Number.parseInt(readFileSync(file, 'utf8').trim(), 10);
-      if (Number.isInteger(other) && other > 0 && other !== pid && isAlive(other)) {
+      if (Number.isInteger(other) && other > 0 && other !== pid && isProcessAlive(other)) {
         throw new AnkletError(ErrorCodes.ALREADY_RUNNING, `another anklet (pid ${other}) holds ${file}`, {
           operator: true,
           hint: `stop it first (kill -TERM ${other}), or give this instance its own pid_file_dir`,

@@ -12,6 +12,8 @@ import { SecretRegistry } from '../logging/redact.js';
 import { declaredNeedsAnka } from '../plugins/load-plugin.js';
 import { needsAnka } from '../plugins/manifest.js';
 import { createCoordination } from './coordination.js';
+import { hostIdentity } from './host-identity.js';
+import { InstanceNames } from './instance-names.js';
 import { refusingAnka } from './no-anka.js';
 import { ExitCode } from './exit-codes.js';
 import { writePidFile } from './pid-file.js';
@@ -100,7 +102,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
   // The host's other modules load while the config is read and the plugins are imported.
   const modules = hostModules();
   modules.catch(() => undefined); // awaited below; not unhandled when the start ends early
-  let early: { coordination: ReturnType<typeof createCoordination>; anka: Promise<AnkaHost> | undefined } | undefined;
+  let early: { coordination: ReturnType<typeof createCoordination>; anka: Promise<AnkaHost> | undefined; names: InstanceNames } | undefined;
   /**
    * Once per start, as soon as the config is read (while the plugins load): the coordination, and
    * the Anka checks with the template discovery's listing when a configured plugin's package.json
@@ -109,7 +111,10 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
    */
   const beginStart = (config: LoadedConfig) => {
     if (early) return early;
+    // Who this process is in the fleet: handlers register their names with it and qualify their leases by its host id.
+    const identity = hostIdentity(config.workDir ?? config.configDir);
     const coordination = createCoordination({
+      hostId: identity.hostId,
       configDir: config.configDir,
       cpuCount,
       memoryBytes,
@@ -126,7 +131,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
       anka = createAnkaHost({ coordination, logger, env: env as NodeJS.ProcessEnv, mountsConfigured, discover: true });
       anka.catch(() => undefined); // reported below, once the config is known to be valid
     }
-    return (early = { coordination, anka });
+    return (early = { coordination, anka, names: new InstanceNames(identity) });
   };
   try {
     const loaded = await loadAndValidate(root, secrets, options, (config) => {
@@ -153,7 +158,8 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
 
     root = root.extend({ hostCPUCount: cpuCount, hostMemoryBytes: memoryBytes });
 
-    const { coordination, anka: ankaChecks } = beginStart(config);
+    const { coordination, anka: ankaChecks, names } = beginStart(config);
+    root.info('host identity', { hostId: names.holder.hostId, hostName: names.holder.hostName, workDir: names.holder.workDir });
     const metrics = new HostMetrics({
       version: ANKLET_VERSION,
       hostName: coordination.hostName,
@@ -230,6 +236,12 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
         name: entry.name,
         onFailure: entry.onFailure,
         kind: prepared.kind,
+        // A handler's name is its identity in the fleet (its leases, VMs, runners, metrics key):
+        // one live host at a time. Receivers may run as replicas under one name.
+        claimName:
+          prepared.kind === 'handler'
+            ? (signal: AbortSignal, onRefused: () => void) => names.acquire(entry.name, store, { signal, logger, metrics: pluginMetrics, onRefused })
+            : undefined,
         sleepIntervalSeconds: entry.sleepIntervalSeconds,
         logger,
         metrics: pluginMetrics,
@@ -286,6 +298,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
         : undefined,
     });
     if ('exit' in service) {
+      await names.releaseAll();
       await stores.close();
       removePid();
       return service.exit;
@@ -314,6 +327,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     const result = await sup.run();
     process.off('SIGQUIT', onQuit);
     await service.stop({ clean: true });
+    await names.releaseAll();
     await stores.close();
     removePid();
     root.warn('anklet (and all plugins) shut down', { exitCode: result.pluginFailed ? ExitCode.PluginFailed : ExitCode.Ok });

@@ -10,6 +10,12 @@ export interface SupervisedPlugin {
   readonly metrics: PluginMetrics;
   /** A receiver's steady status is `running` (it serves webhooks between runs); a handler's is `idle`. */
   readonly kind?: PluginKind | undefined;
+  /**
+   * Registers the plugin's instance name for this host before it is created (handlers: see
+   * instance-names.ts). Resolves true once registered, false when `signal` aborts first (the host
+   * stops); calls `onRefused` when it has to wait, so the next plugin starts meanwhile.
+   */
+  readonly claimName?: ((signal: AbortSignal, onRefused: () => void) => Promise<boolean>) | undefined;
   /** Builds a fresh context (a new instance after a restart gets a new AbortSignal). */
   makeContext(signal: AbortSignal): WorkerContext;
   create(ctx: WorkerContext): PluginInstance | Promise<PluginInstance>;
@@ -151,6 +157,10 @@ export class Supervisor {
     this.#controllers.add(controller);
     if (this.#mode === 'interrupt') controller.abort();
     let instance: PluginInstance | undefined;
+    if (plugin.claimName && !(await this.#claimName(plugin, controller, ready))) {
+      this.#controllers.delete(controller);
+      return this.#stopped(plugin);
+    }
     try {
       plugin.logger.info('starting plugin');
       instance = await plugin.create(plugin.makeContext(controller.signal));
@@ -190,6 +200,20 @@ export class Supervisor {
     await this.#stopInstance(plugin, instance);
     this.#controllers.delete(controller);
     return this.#stopped(plugin);
+  }
+
+  /** Waits for the plugin's instance name; any stop request (graceful too) ends the wait. */
+  async #claimName(plugin: SupervisedPlugin, controller: AbortController, ready: Deferred): Promise<boolean> {
+    if (this.#mode !== 'none') return false;
+    const waiting = new AbortController();
+    const stop = () => waiting.abort();
+    controller.signal.addEventListener('abort', stop, { once: true });
+    void this.#stopRequested.promise.then(stop);
+    try {
+      return await plugin.claimName!(waiting.signal, () => ready.resolve());
+    } finally {
+      controller.signal.removeEventListener('abort', stop);
+    }
   }
 
   #stopped(plugin: SupervisedPlugin): InstanceOutcome {

@@ -19,6 +19,8 @@ export const SCHEMA_VERSION = 1;
  * - `done`: ids of finished or quarantined jobs until `until` (a late redelivery is refused; a
  *   repeated finish by the same lease succeeds), `deliveries`: webhook deliveries seen until `until`.
  *   Both are swept a few rows at a time through their `until` index.
+ * - `leaders`: fleet leaderships by name; registered handler instance names are rows named
+ *   `instance:<name>` whose owner is the holder's JSON (see sqlite/instances.ts).
  */
 const DDL = `
 CREATE TABLE IF NOT EXISTS jobs (

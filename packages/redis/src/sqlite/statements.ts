@@ -32,6 +32,13 @@ function buildStatements(db: Database.Database) {
       `INSERT INTO jobs (queue, id, state, pos, owner_filter, template, payload, phase, enqueued_at)
        VALUES (@queue, @id, 'queued', @pos, @ownerFilter, @template, @payload, 'queued', @enqueuedAt)`,
     ),
+    // A claimed job written back by its owner after its row was lost (see JobStore.restore).
+    insertClaimed: p(
+      `INSERT INTO jobs (queue, id, state, pos, owner_filter, template, payload, attempts, phase, enqueued_at, token, owner,
+         lease_until, vm_name, runner_id, last_reason, events)
+       VALUES (@queue, @id, 'claimed', 0, @ownerFilter, @template, @payload, @attempts, @phase, @enqueuedAt, @token, @owner,
+         @leaseUntil, @vmName, @runnerId, @lastReason, @events)`,
+    ),
     claimRow: p(`UPDATE jobs SET state = 'claimed', phase = 'claimed', token = ?, owner = ?, lease_until = ?, handed_off_by = '' WHERE rowid = ?`),
     setLease: p('UPDATE jobs SET lease_until = ? WHERE rowid = ?'),
     patchRow: p('UPDATE jobs SET phase = ?, vm_name = ?, runner_id = ? WHERE rowid = ?'),
@@ -77,6 +84,8 @@ function buildStatements(db: Database.Database) {
     leader: p('SELECT owner, token, until FROM leaders WHERE name = ?'),
     putLeader: p('INSERT OR REPLACE INTO leaders (name, owner, token, until) VALUES (?, ?, ?, ?)'),
     releaseLeader: p('UPDATE leaders SET owner = NULL, until = 0 WHERE name = ? AND owner = ? AND token = ?'),
+    // Instance names share the leaders table under the name `instance:<name>`, the holder's JSON as owner.
+    releaseInstance: p('DELETE FROM leaders WHERE name = ? AND owner = ?'),
 
     putSnapshot: p('INSERT OR REPLACE INTO host_snapshots (key, json, until, updated_at) VALUES (?, ?, ?, ?)'),
     snapshots: p('SELECT key, json, updated_at FROM host_snapshots ORDER BY key'),
