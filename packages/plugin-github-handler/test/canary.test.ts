@@ -43,23 +43,35 @@ function parents(): Map<number, number> {
   return map;
 }
 
-/** The cmdline and environ of every descendant of `root` (not `root` itself). */
-function sampleDescendants(root: number): Sample[] {
+/**
+ * The cmdline and environ of every descendant of `root` (not `root` itself), and of every process of
+ * the simulated guests under `guestDir`: a runner the guest starts in the background leaves the
+ * `anka run` that started it and is reparented, so it is found by its guest root, not its parent.
+ */
+function sampleDescendants(root: number, guestDir: string): Sample[] {
   const byParent = new Map<number, number[]>();
-  for (const [pid, ppid] of parents()) byParent.set(ppid, [...(byParent.get(ppid) ?? []), pid]);
+  const all = parents();
+  for (const [pid, ppid] of all) byParent.set(ppid, [...(byParent.get(ppid) ?? []), pid]);
   const samples: Sample[] = [];
-  const todo = [...(byParent.get(root) ?? [])];
-  while (todo.length > 0) {
-    const pid = todo.pop()!;
-    todo.push(...(byParent.get(pid) ?? []));
+  const seen = new Set<number>();
+  const read = (pid: number, onlyGuests: boolean) => {
     try {
-      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
       const environ = readFileSync(`/proc/${pid}/environ`, 'utf8').replace(/\0/g, '\n');
+      if (onlyGuests && !environ.includes(`ANKA_SIM_GUEST_ROOT=${guestDir}`)) return;
+      const cmdline = readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ');
+      seen.add(pid);
       samples.push({ pid, cmdline, environ });
     } catch {
       // Exited between the walk and the read.
     }
+  };
+  const todo = [...(byParent.get(root) ?? [])];
+  while (todo.length > 0) {
+    const pid = todo.pop()!;
+    todo.push(...(byParent.get(pid) ?? []));
+    read(pid, false);
   }
+  for (const pid of all.keys()) if (pid !== root && !seen.has(pid)) read(pid, true);
   return samples;
 }
 
@@ -158,7 +170,7 @@ plugins:
       const finished = Promise.all(jobs.map((job) => sim.control.waitForJob(job.id, 'completed', 120_000))).finally(() => (done = true));
       const rootCmdline = readFileSync(`/proc/${root}/cmdline`, 'utf8').replace(/\0/g, ' ');
       while (!done) {
-        for (const sample of sampleDescendants(root)) {
+        for (const sample of sampleDescendants(root, anka.dir)) {
           // A child caught between fork and exec still shows the host's own cmdline and
           // environment (the memory it shares with the host); it is sampled again once it runs.
           if (sample.cmdline === rootCmdline) continue;
