@@ -190,25 +190,9 @@ end
 -- claim, e.g. its host is at capacity) has this added, so every active waiter is woken first.
 local PASSIVE = 10000000000000
 
--- Something became claimable: bump the change counter and wake one idle waiter (an active one
--- first, then the one whose wait ends first; waits that already ended are dropped). Returns the
--- waiter token woken, or nil.
-local function wakeOne(now)
-  redis.call('HINCRBY', META, 'seq', 1)
-  local idle = BASE .. ':idle'
-  while true do
-    local popped = redis.call('ZPOPMIN', idle)
-    if #popped == 0 then return nil end
-    local ends = tonumber(popped[2])
-    if ends >= PASSIVE then ends = ends - PASSIVE end
-    if ends > now then
-      redis.call('PUBLISH', BASE .. ':wake', popped[1])
-      return popped[1]
-    end
-  end
-end
-
--- Like wakeOne for `n` new jobs: one change, and up to `n` idle waiters woken.
+-- Something became claimable (`n` jobs): bump the change counter once and wake up to `n` idle
+-- waiters (active ones first, then those whose wait ends first; waits that already ended are
+-- dropped). Returns how many were woken.
 local function wakeMany(now, n)
   redis.call('HINCRBY', META, 'seq', 1)
   local idle = BASE .. ':idle'
@@ -225,6 +209,8 @@ local function wakeMany(now, n)
   end
   return woken
 end
+
+local function wakeOne(now) return wakeMany(now, 1) end
 
 -- Appends (tail) or prepends (head) a job to its main-queue group list at a new position.
 local function toQueue(id, rec, atHead)
