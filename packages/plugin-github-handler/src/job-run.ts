@@ -22,6 +22,8 @@ import { newVmName } from './vm-names.js';
 export type Outcome =
   /** GitHub says the job completed (any conclusion): finish it. */
   | { readonly kind: 'done'; readonly conclusion: string }
+  /** The job completed on our runner after its record vanished from the store (a store that lost its data): clean up, write nothing. */
+  | { readonly kind: 'untracked'; readonly conclusion: string }
   /** The job cannot run anywhere: cancel its run on GitHub and finish it. */
   | { readonly kind: 'cancel'; readonly reason: string }
   /** Another attempt, on a new VM, at the head of the queue (attempts + 1). */
@@ -85,6 +87,8 @@ export class JobRun {
   readonly #local = new AbortController();
   readonly #signal: AbortSignal;
   #leaseLost = false;
+  /** The store has no trace of the job any more (it lost its data) while our runner runs it. */
+  #recordGone = false;
   #renewTimer: NodeJS.Timeout | undefined;
   #vmName: string | undefined;
   #runnerId: number | undefined;
@@ -347,8 +351,12 @@ export class JobRun {
         // Go: a job already running in its VM is left to run; the next start adopts it.
         return this.#inProgress ? { kind: 'leave', reason: 'shutdown_while_running' } : { kind: 'handoff', reason: 'shutdown_before_running', cooldownMs: 0 };
       }
-      const stored = await this.#ctx.store.get(this.#queue, this.jobId);
-      if (!stored) return { kind: 'lost', reason: 'job_gone_from_store' };
+      const stored = this.#recordGone ? null : await this.#ctx.store.get(this.#queue, this.jobId);
+      if (!stored) {
+        // Our runner has the job: GitHub, not the store, says when it is over.
+        if (this.#inProgress) return this.#watchUntracked();
+        return { kind: 'lost', reason: 'job_gone_from_store' };
+      }
       const started = stored.events.in_progress;
       if (started) {
         lastEventAt = Math.max(lastEventAt, started.at);
@@ -414,6 +422,32 @@ export class JobRun {
       if (status.status === 'completed') return { kind: 'done', conclusion: status.conclusion ?? 'unknown' };
       // Back in the queue (its runner died): run it ourselves.
       if (status.status === 'queued') return { kind: 'retry', reason: 'earlier_runner_lost_the_job' };
+    }
+  }
+
+  /**
+   * The job's record vanished from the store (it lost its data) while our runner runs the job.
+   * Cancelling or deleting anything now would kill a healthy job: ask GitHub until it says the job
+   * is over, then clean up without touching the store (there is nothing left to finish there).
+   */
+  async #watchUntracked(): Promise<Outcome> {
+    this.#recordGone = true;
+    this.#step = 'watching_job_without_record';
+    this.#log.warn('job record vanished from the store while our runner runs the job; watching it through the API', { vmName: this.#vmName });
+    this.#ctx.metrics.count('jobs_untracked');
+    const everyMs = Math.min(5_000, this.#ctx.config.status_check_interval_seconds * 1000);
+    for (;;) {
+      if (this.#ctx.signal.aborted) return { kind: 'leave', reason: 'shutdown_while_running' };
+      const status = await this.#api.jobStatus(this.#ref).catch((err: unknown) => {
+        this.#log.warn('error getting job status from the API', { error: describeError(err) });
+        return null;
+      });
+      if (status?.status === 'completed') return { kind: 'untracked', conclusion: status.conclusion ?? 'unknown' };
+      try {
+        await sleep(everyMs, this.#signal);
+      } catch {
+        // Shutting down: the check at the top decides.
+      }
     }
   }
 
@@ -487,11 +521,12 @@ export class JobRun {
     }
     // Runner first (a runner without VM would stay listed offline), then the VM: both by name/id,
     // both without the shutdown signal. A token-registered runner's id may not be known yet.
-    if (this.#runnerId === undefined && this.#vmName && ctx.config.registration_method === 'token' && outcome.kind !== 'done') {
+    const over = outcome.kind === 'done' || outcome.kind === 'untracked';
+    if (this.#runnerId === undefined && this.#vmName && ctx.config.registration_method === 'token' && !over) {
       const runner = await this.#api.findRunner(this.#vmName).catch(() => null);
       if (runner) this.#runnerId = runner.id;
     }
-    if (this.#runnerId !== undefined && outcome.kind !== 'done') {
+    if (this.#runnerId !== undefined && !over) {
       try {
         await this.#api.removeRunner(this.#runnerId, this.#ref);
         log.info('successfully removed runner', { runnerId: this.#runnerId });
@@ -510,7 +545,7 @@ export class JobRun {
     }
     this.#reservation?.release();
     this.#reservation = undefined;
-    if (outcome.kind === 'done' && this.#runnerId !== undefined && !this.#inProgress) {
+    if (over && this.#runnerId !== undefined && !this.#inProgress) {
       // Our runner never got the job (it completed elsewhere, or was cancelled first): remove it.
       // When the `in_progress` event named our runner, GitHub removed the ephemeral (JIT or
       // `--ephemeral`) runner itself once the job completed, and a delete would only get a 404.
@@ -528,6 +563,11 @@ export class JobRun {
           await ctx.store.finish(this.#lease, outcome.conclusion);
           break;
         }
+        case 'untracked':
+          log.info('job completed; its record is gone from the store, so there is nothing to finish there', { conclusion: outcome.conclusion });
+          if (outcome.conclusion === 'success') ctx.metrics.recordRun('success', this.#lease.job.payload.workflow_job.html_url ?? undefined);
+          else if (outcome.conclusion === 'failure') ctx.metrics.recordRun('failure', this.#lease.job.payload.workflow_job.html_url ?? undefined);
+          break;
         case 'cancel':
           await this.#giveUp(outcome.reason, log);
           break;
@@ -643,6 +683,13 @@ export class JobRun {
           this.#lease = lease;
         },
         (err: unknown) => {
+          // Gone without a trace while our runner runs the job (the store lost its data): the
+          // watch goes on through the API; nothing to renew any more.
+          if (isAnkletError(err) && err.code === ErrorCodes.JOB_NOT_FOUND && this.#inProgress) {
+            this.#recordGone = true;
+            clearInterval(this.#renewTimer);
+            return;
+          }
           // Lost, finished (the reaper asked GitHub), quarantined or gone: stop working on it.
           if (isLeaseRefusal(err)) {
             this.#leaseLost = true;

@@ -69,7 +69,7 @@ describe('reconciliation with GitHub (github-sim, real Redis)', () => {
     const jit = await fetch(`${w.sim.url}/orgs/acme/actions/runners/generate-jitconfig`, {
       method: 'POST',
       headers: { authorization: `token ${TOKEN}`, 'content-type': 'application/json' },
-      body: JSON.stringify({ name: 'someone-else', runner_group_id: 1, labels: ['self-hosted', 'foreign'] }),
+      body: JSON.stringify({ name: 'someone-else', runner_group_id: 1, labels: [...anka('m-0'), 'foreign'] }),
     });
     const { encoded_jit_config: jitConfig } = (await jit.json()) as { encoded_jit_config: string };
     const matrix = w.sim.control.dispatchRun({
