@@ -56,6 +56,17 @@ export const handlerConfigSchema = z
       .default(5)
       .describe("Most of the credential's hourly GitHub rate limit the sweeps may spend, in percent; answers 304 Not Modified do not count (anklet only)"),
     reconcile_organizations: list().describe('Enterprise scope: the organizations to sweep; unset: every organization the GitHub App is installed on (anklet only)'),
+    reconcile_workflows: z
+      .object(
+        {
+          include: list().describe('The sweep stores only jobs of these workflows (give the receiver\'s workflows.include)'),
+          exclude: list().describe('The sweep never stores jobs of these workflows (give the receiver\'s workflows.exclude)'),
+        },
+        { error: 'expected a map' },
+      )
+      .nullish()
+      .transform((w) => ({ include: w?.include ?? [], exclude: w?.exclude ?? [] }))
+      .describe('The receiver\'s workflows lists, for the sweep: jobs the receiver ignores are not stored by the sweep either (anklet only)'),
   })
   .superRefine((config, issues) => {
     addGitHubConfigIssues(config, issues);

@@ -32,6 +32,8 @@ export interface ReconcilerOptions {
   readonly budgetPercent: number;
   /** Enterprise scope: organizations to sweep; empty: those the GitHub App is installed on. */
   readonly organizations?: ReadonlyArray<string> | undefined;
+  /** The receiver's workflow filter: jobs it would ignore are not stored by the sweep either. */
+  readonly workflows?: { readonly include: ReadonlyArray<string>; readonly exclude: ReadonlyArray<string> } | undefined;
 }
 
 /** A repository to sweep. */
@@ -227,7 +229,7 @@ export class Reconciler {
         // Only a job that waits for a runner: one in progress runs somewhere already (never on a
         // runner of ours that the store forgot: the handler that made it still watches it).
         if (job.status !== 'queued') continue;
-        if (parseAnkaLabels(job.labels).verdict !== 'anka') continue;
+        if (parseAnkaLabels(job.labels).verdict !== 'anka' || !this.#wanted(job)) continue;
         if (await this.#enqueue(ref, job)) enqueued += 1;
       }
     }
@@ -248,6 +250,15 @@ export class Reconciler {
     }
     this.#runJobs.set(run.id, { updatedAt: run.updated_at, jobs, pass: this.#pass });
     return jobs;
+  }
+
+  /** The receiver's `workflows` rule, as the sweep was told it. */
+  #wanted(job: WorkflowJob): boolean {
+    const workflows = this.#o.workflows;
+    if (!workflows) return true;
+    const name = job.workflow_name ?? '';
+    if (workflows.include.length > 0 && !workflows.include.includes(name)) return false;
+    return !workflows.exclude.includes(name);
   }
 
   /** Stores the job as the receiver would from its `queued` webhook; true when the store did not know it. */
@@ -421,6 +432,7 @@ export function startReconciler({ ctx, api, queue, scope }: { ctx: HandlerContex
     metrics: ctx.metrics,
     budgetPercent: config.reconcile_budget_percent,
     organizations: config.reconcile_organizations,
+    workflows: config.reconcile_workflows,
   });
   const stopping = new AbortController();
   const signal = AbortSignal.any([ctx.signal, stopping.signal]);
