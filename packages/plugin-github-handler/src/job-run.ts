@@ -444,7 +444,8 @@ export class JobRun {
       });
       if (status?.status === 'completed') return { kind: 'untracked', conclusion: status.conclusion ?? 'unknown' };
       try {
-        await sleep(everyMs, this.#signal);
+        // The host's signal only: the lease (gone with the record) no longer says anything.
+        await sleep(everyMs, this.#ctx.signal);
       } catch {
         // Shutting down: the check at the top decides.
       }
@@ -683,6 +684,7 @@ export class JobRun {
           this.#lease = lease;
         },
         (err: unknown) => {
+          if (this.#recordGone) return;
           // Gone without a trace while our runner runs the job (the store lost its data): the
           // watch goes on through the API; nothing to renew any more.
           if (isAnkletError(err) && err.code === ErrorCodes.JOB_NOT_FOUND && this.#inProgress) {

@@ -153,6 +153,18 @@ describe('reconciliation with GitHub (github-sim, real Redis)', () => {
     expect((await w.store.stats('acme')).queued).toBe(129);
   });
 
+  it('leaves out the workflows the receiver would ignore (reconcile_workflows)', async () => {
+    const w = await world({ repositories: ['acme/app'] });
+    const nightly = w.sim.control.dispatchJob({ repository: 'acme/app', workflowName: 'Nightly', labels: anka('nightly'), name: 'nightly' });
+    const ci = w.sim.control.dispatchJob({ repository: 'acme/app', workflowName: 'CI', labels: anka('ci'), name: 'ci' });
+    const scope = { kind: 'organization', owner: 'acme' } as const;
+    const api = await connectGitHub({ baseUrl: w.sim.url, token: TOKEN, scope, logger: quiet });
+    const reconciler = new Reconciler({ api, store: w.store, queue: 'acme', scope, logger: quiet, budgetPercent: 5, workflows: { include: [], exclude: ['Nightly'] } });
+    expect(await reconciler.pass()).toMatchObject({ enqueued: 1 });
+    expect(await w.store.get('acme', String(ci.id))).not.toBeNull();
+    expect(await w.store.get('acme', String(nightly.id))).toBeNull();
+  });
+
   it('stays within its budget over a sliding hour', async () => {
     // 100 requests an hour, 3% of them for sweeps: 3 counted calls per sliding hour.
     const w = await world({ repositories: ['acme/a', 'acme/b', 'acme/c'], rateLimit: { limit: 100 } });
