@@ -32,6 +32,12 @@ export interface ReconcilerOptions {
   readonly budgetPercent: number;
   /** Enterprise scope: organizations to sweep; empty: those the GitHub App is installed on. */
   readonly organizations?: ReadonlyArray<string> | undefined;
+  /**
+   * Runs younger than this are left to their webhooks (default 0): their jobs are read only once
+   * the run is this old and still queued or running. A job whose webhook never came is then found
+   * at most one interval later.
+   */
+  readonly graceMs?: number | undefined;
   /** The receiver's workflow filter: jobs it would ignore are not stored by the sweep either. */
   readonly workflows?: { readonly include: ReadonlyArray<string>; readonly exclude: ReadonlyArray<string> } | undefined;
 }
@@ -48,6 +54,7 @@ interface RepoRef {
 interface RunItem {
   readonly id: number;
   readonly updated_at: string;
+  readonly created_at?: string;
 }
 
 /** A job's state on GitHub, as the listings showed it. */
@@ -122,6 +129,8 @@ export class Reconciler {
     this.#report = { calls: 0, notModified: 0 };
     const startedAt = Date.now();
     const seen = new Map<string, SeenJob>();
+    /** Runs GitHub listed as queued or running in this pass, whether their jobs were read or not. */
+    const active = new Set<number>();
     const swept = new Set<string>();
     let enqueued = 0;
     let finished = 0;
@@ -134,7 +143,7 @@ export class Reconciler {
       for (let i = 0; i < repos.length; i += 1) {
         const index = (start + i) % repos.length;
         const ref = repos[index]!;
-        enqueued += await this.#sweepRepo(ref, seen);
+        enqueued += await this.#sweepRepo(ref, seen, active);
         swept.add(repoKey(ref.owner, ref.repo));
         this.#cursor = index + 1;
         await keepAlive();
@@ -144,7 +153,7 @@ export class Reconciler {
       truncated = true;
     }
     try {
-      finished = await this.#finishStale(seen, swept, owners, startedAt);
+      finished = await this.#finishStale(seen, active, swept, owners, startedAt);
     } catch (error) {
       if (!(error instanceof BudgetSpent)) throw error;
       truncated = true;
@@ -213,7 +222,7 @@ export class Reconciler {
   // ----------------------------------------------------------------------------------------------
   // Jobs queued on GitHub but unknown to the store
 
-  async #sweepRepo(ref: RepoRef, seen: Map<string, SeenJob>): Promise<number> {
+  async #sweepRepo(ref: RepoRef, seen: Map<string, SeenJob>, active: Set<number>): Promise<number> {
     const runs = new Map<number, RunItem>();
     for (const status of RUN_STATES) {
       for (let page = 1; page <= MAX_PAGES; page += 1) {
@@ -223,7 +232,12 @@ export class Reconciler {
       }
     }
     let enqueued = 0;
+    const youngAfter = Date.now() - (this.#o.graceMs ?? 0);
     for (const run of runs.values()) {
+      active.add(run.id);
+      // A young run's webhooks are still the fast path; reading its jobs now would cost a call
+      // for nearly every new run of a busy repository.
+      if (Date.parse(run.created_at ?? '') > youngAfter) continue;
       for (const job of await this.#jobsOf(ref, run)) {
         seen.set(String(job.id), { status: job.status ?? 'unknown', conclusion: job.conclusion ?? null });
         // Only a job that waits for a runner: one in progress runs somewhere already (never on a
@@ -290,7 +304,7 @@ export class Reconciler {
   // ----------------------------------------------------------------------------------------------
   // Jobs the store still holds that GitHub already finished
 
-  async #finishStale(seen: Map<string, SeenJob>, swept: ReadonlySet<string>, owners: ReadonlySet<string> | undefined, startedAt: number): Promise<number> {
+  async #finishStale(seen: Map<string, SeenJob>, active: ReadonlySet<number>, swept: ReadonlySet<string>, owners: ReadonlySet<string> | undefined, startedAt: number): Promise<number> {
     const { store, queue, logger, metrics } = this.#o;
     let finished = 0;
     // Claimed jobs are left to their owner, which asks the API itself after a silence.
@@ -303,6 +317,9 @@ export class Reconciler {
           // Stored after the listings were read: they cannot say anything about it.
           if (!ref || job.events.completed || job.enqueuedAt >= startedAt) continue;
           let known = seen.get(job.id);
+          // Its run is still queued or running on GitHub (its jobs not read this pass): not over.
+          const runId = (job.payload as Partial<QueueJob> | null)?.workflow_job?.run_id;
+          if (!known && typeof runId === 'number' && active.has(runId)) continue;
           if (!known) {
             // Not among the jobs of its repository's queued and running runs: its run is probably
             // over. Ask for the job itself (one call, only for such jobs) unless its repository
@@ -431,6 +448,8 @@ export function startReconciler({ ctx, api, queue, scope }: { ctx: HandlerContex
     logger: ctx.logger,
     metrics: ctx.metrics,
     budgetPercent: config.reconcile_budget_percent,
+    // Half an interval: webhooks come within seconds, and a lost job is still found within 1½ intervals.
+    graceMs: intervalMs / 2,
     organizations: config.reconcile_organizations,
     workflows: config.reconcile_workflows,
   });

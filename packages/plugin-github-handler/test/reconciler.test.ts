@@ -165,6 +165,22 @@ describe('reconciliation with GitHub (github-sim, real Redis)', () => {
     expect(await w.store.get('acme', String(nightly.id))).toBeNull();
   });
 
+  it('leaves runs younger than its grace to their webhooks', async () => {
+    const w = await world({ repositories: ['acme/app'] });
+    // Dispatched ten minutes ago (on GitHub's clock), and just now.
+    w.sim.control.advanceClock(-600);
+    const old = w.sim.control.dispatchJob({ repository: 'acme/app', labels: anka('old'), name: 'old' });
+    w.sim.control.advanceClock(600);
+    const young = w.sim.control.dispatchJob({ repository: 'acme/app', labels: anka('young'), name: 'young' });
+    const scope = { kind: 'organization', owner: 'acme' } as const;
+    const api = await connectGitHub({ baseUrl: w.sim.url, token: TOKEN, scope, logger: quiet });
+    const reconciler = new Reconciler({ api, store: w.store, queue: 'acme', scope, logger: quiet, budgetPercent: 5, graceMs: 60_000 });
+    // Three listings and the old run's jobs; the young run's jobs are not read.
+    expect(await reconciler.pass()).toMatchObject({ enqueued: 1, calls: 4 });
+    expect(await w.store.get('acme', String(old.id))).not.toBeNull();
+    expect(await w.store.get('acme', String(young.id))).toBeNull();
+  });
+
   it('stays within its budget over a sliding hour', async () => {
     // 100 requests an hour, 3% of them for sweeps: 3 counted calls per sliding hour.
     const w = await world({ repositories: ['acme/a', 'acme/b', 'acme/c'], rateLimit: { limit: 100 } });
