@@ -502,6 +502,13 @@ async function main(): Promise<void> {
   const pluginsPath = path.join(work, 'plugins');
   say('packing and installing the plugins (anklet plugins install)');
   await installFleetPlugins(pluginsPath);
+  if (process.env.BENCH_FLEET_ONLY === 'reconcile') {
+    // Run R alone (printed, results/fleet.md left as it is).
+    const r = await runReconcile(pluginsPath, TEMPLATES);
+    const rows = ['| measurement | samples | result | goal | |', '|---|---|---|---|---|', ...reconcileRows(r)];
+    process.stdout.write(`Node ${process.version}, ${cpus().length} vCPUs (shared); load average before ${before}, after ${loadAverage()}; ${new Date().toISOString()}.\n\n${rows.join('\n')}\n`);
+    return;
+  }
   const spawnExitMs = await calibrateSpawnExit();
   say(`one simulated anka call costs ${spawnExitMs} ms outside anka-sim's clock (spawn + exit)`);
   const a = await runA(pluginsPath, spawnExitMs);
