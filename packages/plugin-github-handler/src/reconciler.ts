@@ -55,6 +55,7 @@ interface RunItem {
   readonly id: number;
   readonly updated_at: string;
   readonly created_at?: string;
+  readonly run_attempt?: number;
 }
 
 /** A job's state on GitHub, as the listings showed it. */
@@ -102,7 +103,7 @@ export class Reconciler {
   /** Last answer per request: its ETag, body and `Link` header, and the pass that last used it. */
   readonly #cache = new Map<string, { etag: string; data: unknown; link: unknown; pass: number }>();
   /** Jobs of a run, by run id, with the run's `updated_at` when they were read. */
-  readonly #runJobs = new Map<number, { updatedAt: string; jobs: ReadonlyArray<WorkflowJob>; pass: number }>();
+  readonly #runJobs = new Map<number, { updatedAt: string; attempt: number | undefined; jobs: ReadonlyArray<WorkflowJob>; pass: number }>();
   /** When each counted call of the last hour was made. */
   #calls: number[] = [];
   #rateLimit = DEFAULT_RATE_LIMIT;
@@ -252,7 +253,9 @@ export class Reconciler {
 
   async #jobsOf(ref: RepoRef, run: RunItem): Promise<ReadonlyArray<WorkflowJob>> {
     const cached = this.#runJobs.get(run.id);
-    if (cached && cached.updatedAt === run.updated_at) {
+    // Unchanged, or changed but without a queued job when last read: a job never goes back to
+    // `queued` within one attempt (a re-run is a new attempt), so there is nothing to find there.
+    if (cached && cached.attempt === run.run_attempt && (cached.updatedAt === run.updated_at || !cached.jobs.some((j) => j.status === 'queued'))) {
       cached.pass = this.#pass;
       return cached.jobs;
     }
@@ -262,7 +265,7 @@ export class Reconciler {
       jobs.push(...((data as { jobs?: WorkflowJob[] }).jobs ?? []));
       if (!hasNext(link)) break;
     }
-    this.#runJobs.set(run.id, { updatedAt: run.updated_at, jobs, pass: this.#pass });
+    this.#runJobs.set(run.id, { updatedAt: run.updated_at, attempt: run.run_attempt, jobs, pass: this.#pass });
     return jobs;
   }
 
