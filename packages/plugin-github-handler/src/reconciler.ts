@@ -490,12 +490,15 @@ export function startReconciler({ ctx, api, queue, scope }: { ctx: HandlerContex
   // The first pass comes one interval after the start, not at once: at start webhooks flow, and
   // a fleet starting together would otherwise sweep before any of its hosts took a job.
   const loop = (async () => {
+    let passStartedAt = Date.now();
     while (!signal.aborted) {
       try {
-        await sleep(intervalMs, signal);
+        // Passes start an interval apart, however long one took (a slow GitHub must not stretch the interval).
+        await sleep(Math.max(0, passStartedAt + intervalMs - Date.now()), signal);
       } catch {
         break;
       }
+      passStartedAt = Date.now();
       try {
         if (await holdLeadership()) await reconciler.pass(keepAlive);
       } catch (err) {
