@@ -14,7 +14,9 @@
  *   the same redis-server (go-replay.ts) with sleep_interval 0 and 10, both with the backlog.
  * Run B, Redis, a receiver host and 3 handler hosts × 2 slots, a deep queue of 1-s jobs:
  *   - VM-slot utilisation while jobs wait, jobs per minute;
- *   - GitHub API calls per successful job, by route.
+ *   - GitHub API calls per successful job, by route (the reconciliation sweep's listings apart).
+ * Run R (fleet-reconcile.ts), Redis: reconciliation with GitHub, with webhooks GitHub never sends:
+ *   the longest wait of a dropped job, the sweep's calls per repository per hour, other calls per job.
  *
  * Definitions and results: bench/README.md. Writes bench/results/fleet.md.
  * Run: pnpm --filter @anklet/bench bench:fleet
@@ -31,6 +33,7 @@ import { ankaCalls, deliveriesOf, linesOf, timeOf } from './fleet-records.js';
 import { BACKLOG_OWNER, GO_SLEEP_INTERVALS, runPickup, type PickupRun } from './fleet-pickup.js';
 import { median, overlap, parseSimRequest, percentile, readyz, treeRssKb, unionLength, type Interval, type SimRequest } from './fleet-stats.js';
 import { goQueueJob } from './go-replay.js';
+import { isSweepRoute, reconcileRows, runReconcile, type ReconcileRun } from './fleet-reconcile.js';
 
 const SEQUENTIAL_JOBS = Number(process.env.BENCH_FLEET_JOBS ?? 30);
 const QUEUE_DEPTH = Number(process.env.BENCH_FLEET_QUEUE ?? 60);
@@ -287,6 +290,8 @@ interface RunB {
   makespanMs: number;
   calls: Map<string, number>;
   callsTotal: number;
+  /** The reconciliation sweep's listing calls in the same window (not per job: per repository and pass). */
+  sweepCalls: Map<string, number>;
   vmMs: number;
   /** Warnings of the handler hosts by message (hand-backs and their causes). */
   warnings: Map<string, number>;
@@ -375,8 +380,9 @@ async function runB(pluginsPath: string): Promise<RunB> {
       jobsPerMinute: (succeeded / (doneAt - dispatchedAt)) * 60_000,
       jobsPerMinuteWaiting: (doneInWindow / windowMs) * 60_000,
       makespanMs: doneAt - dispatchedAt,
-      calls: byRoute(rest),
-      callsTotal: rest.length,
+      calls: byRoute(rest.filter((r) => !isSweepRoute(r.route))),
+      callsTotal: rest.filter((r) => !isSweepRoute(r.route)).length,
+      sweepCalls: byRoute(rest.filter((r) => isSweepRoute(r.route))),
       vmMs,
       warnings,
       rssMb,
@@ -438,7 +444,7 @@ function pickupRows(p: PickupRun): string[] {
   return rows;
 }
 
-function report(a: RunA, b: RunB, p: PickupRun, load: { before: string; after: string }, spawnExitMs: number): string {
+function report(a: RunA, b: RunB, p: PickupRun, r: ReconcileRun, load: { before: string; after: string }, spawnExitMs: number): string {
   const yes = (ok: boolean) => (ok ? 'met' : '**not met**');
   const p50Pickup = median(a.pickup);
   const p50Overhead = median(a.overheadNet);
@@ -450,7 +456,8 @@ function report(a: RunA, b: RunB, p: PickupRun, load: { before: string; after: s
     `| orchestration overhead per job (zero-latency sims) | N=${a.overhead.length} sequential | p50 ${ms(median(a.overhead))} ms, p95 ${ms(percentile(a.overhead, 95))} ms of p50 ${ms(median(a.total))} ms claim → clean-up (anka ${ms(median(a.ankaMs))}, GitHub API ${ms(median(a.githubMs))}, runner ${ms(median(a.runnerMs))}); \`completed\` → first clean-up call p50 ${ms(median(a.watchLag))} ms; overhead without that wait p50 ${ms(median(a.overheadBeyondWatch))} ms, p95 ${ms(percentile(a.overheadBeyondWatch, 95))} ms. **Net of the ${median(a.ankaCallsPerJob)} simulated anka processes' spawn and exit** (${spawnExitMs} ms each, calibrated in this run, outside anka-sim's clock): **p50 ${ms(p50Overhead)} ms**, p95 ${ms(percentile(a.overheadNet, 95))} ms | < 150 ms (net) | ${yes(p50Overhead < 150)} |`,
     `| VM-slot utilisation while jobs wait (3 hosts × 2 slots, 1-s jobs) | ${b.jobs} jobs queued at once | ${(b.utilisation * 100).toFixed(1)}% over ${(b.windowMs / 1000).toFixed(1)} s (VM clone → delete p50 ${ms(median(b.vmLifeMs))} ms; slot without a VM ${ms(b.gapPerVmMs)} ms per VM: delete → the handler's next claim p50 ${ms(median(b.deleteToClaimMs))} ms, claim → clone p50 ${ms(median(b.claimToCloneMs))} ms) | ≥ 90% | ${yes(b.utilisation >= 0.9)} |`,
     `| jobs per minute (same run) | ${b.succeeded}/${b.jobs} succeeded | ${b.jobsPerMinute.toFixed(1)} /min first dispatch → last clean-up (${b.jobsPerMinuteWaiting.toFixed(1)} /min while jobs wait; ideal ${(6 * 60).toFixed(0)} /min for 6 slots × 1 s) | – | – |`,
-    `| GitHub API calls per successful job (same run) | ${b.callsTotal} calls / ${b.succeeded} jobs | ${apiPerJob.toFixed(2)} | 1 (worst 3) | ${yes(apiPerJob <= 1.05)}${apiPerJob <= 3 ? ' (≤ 3)' : ''} |`,
+    `| GitHub API calls per successful job (same run, the reconciliation sweep apart) | ${b.callsTotal} calls / ${b.succeeded} jobs | ${apiPerJob.toFixed(2)} | 1 (worst 3) | ${yes(apiPerJob <= 1.05)}${apiPerJob <= 3 ? ' (≤ 3)' : ''} |`,
+    ...reconcileRows(r),
     `| idle RSS: receiver + 2 handlers, 10 s idle | ${a.idleProcesses} process(es) | ${a.idleRssMb.toFixed(1)} MB fresh (max ${a.idleRssMaxMb.toFixed(1)} over the 10 s), ${a.idleRssAfterJobsMb.toFixed(1)} MB after ${a.jobs} jobs | < 120 MB | ${yes(a.idleRssMb < 120)} |`,
     `| start → ready (\`/readyz\` 200) | median of ${a.readyzMs.length} | ${ms(readyz)} ms (p95 ${ms(percentile(a.readyzMs, 95))}); → all "started" log lines ${ms(median(a.readyLogMs))} ms; first log line p50 ${ms(median(a.firstLineMs))} ms; ${median(a.startAnkaCalls)} anka calls, p50 ${ms(median(a.startAnkaMs))} ms inside them | < 1,000 ms | ${yes(readyz < 1000)} |`,
   ];
@@ -469,6 +476,8 @@ function report(a: RunA, b: RunB, p: PickupRun, load: { before: string; after: s
     '| route | calls | per job |',
     '|---|---:|---:|',
     ...calls,
+    '',
+    `Run B, the reconciliation sweep's calls (default interval, 120 s): ${[...b.sweepCalls].map(([route, n]) => `\`${route}\` × ${n}`).join(', ') || 'none (no pass in the run)'}.`,
     '',
     `Run A (sequential, one job at a time), calls between claim and clean-up by route: ${a.overhead.length} jobs.`,
     '',
@@ -493,12 +502,20 @@ async function main(): Promise<void> {
   const pluginsPath = path.join(work, 'plugins');
   say('packing and installing the plugins (anklet plugins install)');
   await installFleetPlugins(pluginsPath);
+  if (process.env.BENCH_FLEET_ONLY === 'reconcile') {
+    // Run R alone (printed, results/fleet.md left as it is).
+    const r = await runReconcile(pluginsPath, TEMPLATES);
+    const rows = ['| measurement | samples | result | goal | |', '|---|---|---|---|---|', ...reconcileRows(r)];
+    process.stdout.write(`Node ${process.version}, ${cpus().length} vCPUs (shared); load average before ${before}, after ${loadAverage()}; ${new Date().toISOString()}.\n\n${rows.join('\n')}\n`);
+    return;
+  }
   const spawnExitMs = await calibrateSpawnExit();
   say(`one simulated anka call costs ${spawnExitMs} ms outside anka-sim's clock (spawn + exit)`);
   const a = await runA(pluginsPath, spawnExitMs);
   const p = await runPickup({ pluginsPath, templates: TEMPLATES, jobs: PICKUP_JOBS, backlog: BACKLOG });
   const b = await runB(pluginsPath);
-  const markdown = report(a, b, p, { before, after: loadAverage() }, spawnExitMs);
+  const r = await runReconcile(pluginsPath, TEMPLATES);
+  const markdown = report(a, b, p, r, { before, after: loadAverage() }, spawnExitMs);
   mkdirSync(path.dirname(RESULTS), { recursive: true });
   writeFileSync(RESULTS, `# Fleet benchmark results\n\nWritten by \`pnpm --filter @anklet/bench bench:fleet\`; definitions in ../README.md.\n\n${markdown}`);
   process.stdout.write(markdown);

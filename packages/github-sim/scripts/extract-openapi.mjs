@@ -36,6 +36,7 @@ const OPERATIONS = [
   ['dotcom', 'get', '/orgs/{org}/actions/runner-groups/{runner_group_id}', ['200']],
   ['ghec', 'get', '/enterprises/{enterprise}/actions/runner-groups', ['200']],
   ['dotcom', 'get', '/repos/{owner}/{repo}/actions/jobs/{job_id}', ['200']],
+  ['dotcom', 'get', '/repos/{owner}/{repo}/actions/runs', ['200']],
   ['dotcom', 'get', '/repos/{owner}/{repo}/actions/runs/{run_id}', ['200']],
   ['dotcom', 'get', '/repos/{owner}/{repo}/actions/runs/{run_id}/jobs', ['200']],
   ['dotcom', 'post', '/repos/{owner}/{repo}/actions/runs/{run_id}/cancel', ['202', '409']],
@@ -59,6 +60,8 @@ const OPERATIONS = [
   ['dotcom', 'get', '/orgs/{org}/installation', ['200']],
   ['dotcom', 'get', '/repos/{owner}/{repo}/installation', ['200']],
   ['ghec', 'get', '/enterprises/{enterprise}/installation', ['200']],
+  ['dotcom', 'get', '/orgs/{org}/repos', ['200']],
+  ['dotcom', 'get', '/users/{username}/repos', ['200']],
   ['dotcom', 'get', '/rate_limit', ['200']],
   ['dotcom', 'get', '/user', ['200']],
 ];

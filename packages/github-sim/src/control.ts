@@ -158,6 +158,21 @@ export class SimControl {
     this.sender.faults.push({ ...input });
   }
 
+  /**
+   * GitHub never sends the next `count` deliveries (optionally only those of one hook or one
+   * `workflow_job` action): nothing is delivered and nothing is recorded, so neither the receiver
+   * nor the deliveries API ever learns of them. Returns how many were dropped so far in total.
+   */
+  dropNextDeliveries(input: { count: number; hookId?: number; action?: string }): { dropped: number } {
+    this.sender.faults.push({ ...input, drop: true });
+    return { dropped: this.sender.dropped };
+  }
+
+  /** How many deliveries were dropped so far (see {@link SimControl.dropNextDeliveries}). */
+  droppedDeliveries(): number {
+    return this.sender.dropped;
+  }
+
   /** The registration race (actions/runner#3621): a probability, and/or the next N runners. */
   setRegistrationRace(input: { probability?: number; next?: number }): void {
     if (input.probability !== undefined) this.world.settings.raceProbability = input.probability;

@@ -122,7 +122,14 @@ export class RateLimiter {
         this.headers(res, bucket);
         return next(this.primaryError(this.status, who, requestIdOf(req)));
       }
-      if (counts) bucket.used++;
+      if (counts) {
+        bucket.used++;
+        // A route that answers 304 Not Modified gives the request back, as GitHub does.
+        res.locals.refundRateLimit = () => {
+          bucket.used = Math.max(0, bucket.used - 1);
+          this.headers(res, bucket);
+        };
+      }
       this.headers(res, bucket);
       next();
     };

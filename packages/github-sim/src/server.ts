@@ -13,6 +13,7 @@ import { controlRoutes } from './routes/control.js';
 import { hookDeliveryRoutes } from './routes/hook-deliveries.js';
 import { hookRoutes } from './routes/hooks.js';
 import { miscRoutes } from './routes/misc.js';
+import { repoRoutes } from './routes/repos.js';
 import { runnerProtocolRoutes } from './routes/runner-protocol.js';
 import { runnerRoutes } from './routes/runners.js';
 import { WebhookSender } from './webhooks.js';
@@ -97,6 +98,7 @@ export async function startGitHubSim(options: GitHubSimOptions = {}): Promise<Gi
   app.use(miscRoutes(world));
   app.use(runnerRoutes(world));
   app.use(actionsRoutes(world, workflows));
+  app.use(repoRoutes(world));
   app.use(hookDeliveryRoutes(world, sender));
   app.use(hookRoutes(world));
   app.use(appRoutes(world));

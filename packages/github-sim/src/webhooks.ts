@@ -12,6 +12,13 @@ export interface DeliveryFault {
    * is down. Any other code is recorded as that answer, without sending.
    */
   statusCode?: number;
+  /** Only deliveries of this `workflow_job` action (`queued`, `in_progress`, `completed`); any when unset. */
+  action?: string;
+  /**
+   * The delivery is never made and never recorded: GitHub simply did not send it, so there is no
+   * failed delivery to find and redeliver (only the REST API still knows the job).
+   */
+  drop?: boolean;
 }
 
 /** `sha256=<hex>` over the exact body, as in `X-Hub-Signature-256`. */
@@ -36,6 +43,8 @@ interface Outgoing {
  */
 export class WebhookSender {
   readonly faults: DeliveryFault[] = [];
+  /** Deliveries dropped by a `drop` fault so far. */
+  dropped = 0;
   private readonly chains = new Map<number, Promise<void>>();
   private readonly hookshot: string;
 
@@ -164,8 +173,15 @@ export class WebhookSender {
     return headers;
   }
 
-  private takeFault(hook: Hook): DeliveryFault | undefined {
-    const index = this.faults.findIndex((f) => f.count > 0 && (f.hookId === undefined || f.hookId === hook.id));
+  private takeFault(hook: Hook, outgoing: Outgoing): DeliveryFault | undefined {
+    const index = this.faults.findIndex(
+      (f) =>
+        f.count > 0 &&
+        (f.hookId === undefined || f.hookId === hook.id) &&
+        (f.action === undefined || f.action === outgoing.action) &&
+        // A redelivery is asked for on purpose: GitHub does not drop it silently.
+        !(f.drop && outgoing.redelivery),
+    );
     if (index < 0) return undefined;
     const fault = this.faults[index]!;
     fault.count--;
@@ -183,7 +199,12 @@ export class WebhookSender {
     let status = 'failed to connect to host';
     let responseHeaders: Record<string, string> = {};
     let responseBody = '';
-    const fault = this.takeFault(hook);
+    const fault = this.takeFault(hook, outgoing);
+    if (fault?.drop) {
+      this.log(`github-sim: delivery ${outgoing.event}.${outgoing.action ?? '-'} hook=${hook.id} dropped (never sent, never recorded)`);
+      this.dropped += 1;
+      return;
+    }
     if (fault) {
       statusCode = fault.statusCode ?? 0;
       if (statusCode !== 0) status = `Invalid HTTP Response: ${statusCode}`;

@@ -128,6 +128,33 @@ async function findInstallation(base: AnkletOctokit, jwt: string, scope: GitHubS
 }
 
 /**
+ * The organization and user accounts a GitHub App is installed on (`GET /app/installations` with
+ * the App's JWT, every page): what an enterprise-scope plugin sweeps when no list of organizations
+ * is configured, since GitHub has no REST call listing an enterprise's organizations.
+ */
+export async function listAppInstallationAccounts(options: Pick<GitHubClientOptions, 'baseUrl' | 'privateKey' | 'appId' | 'signal' | 'userAgent'>): Promise<string[]> {
+  if (!options.privateKey || !options.appId) throw githubError('listing App installations needs private_key and app_id');
+  const base = new Octokit({
+    baseUrl: (options.baseUrl || DEFAULT_BASE_URL).replace(/\/+$/, ''),
+    userAgent: options.userAgent ?? 'anklet',
+    request: options.signal ? { signal: options.signal } : {},
+  });
+  const appAuth = createAppAuth({ appId: options.appId, privateKey: await loadPrivateKey(options.privateKey), request: base.request });
+  const { token: jwt } = await appAuth({ type: 'app' });
+  const accounts: string[] = [];
+  for (let page = 1; page <= 10; page += 1) {
+    const { data } = await base.request('GET /app/installations', { per_page: 100, page, headers: { authorization: `bearer ${jwt}` } });
+    const list = data as Array<{ target_type?: string; account?: { login?: string } | null }>;
+    for (const inst of list) {
+      const type = inst.target_type?.toLowerCase();
+      if ((type === 'organization' || type === 'user') && inst.account?.login) accounts.push(inst.account.login);
+    }
+    if (list.length < 100) break;
+  }
+  return accounts;
+}
+
+/**
  * Creates the GitHub client of a plugin: PAT or GitHub App auth, a base URL for GHES or the
  * simulator, plugin-retry for 5xx, plugin-throttling for GitHub's request spacing and secondary
  * limits, and a primary-limit pause that waits until the reset (status `limit_paused`) and then

@@ -48,6 +48,25 @@ export const handlerConfigSchema = z
       .describe('A job running longer than this is given up and its run cancelled (Go: 6 h)'),
     retry_backoff_seconds: float(0).default(5).describe('Back-off before a retried job may be claimed again, doubling after each attempt (anklet only)'),
     retry_backoff_max_seconds: float(0).default(300).describe('Longest back-off between two attempts at a job (anklet only)'),
+    reconcile: bool()
+      .default(true)
+      .describe('Sweep GitHub for anka jobs queued there but unknown to the store (lost webhooks, a store that lost its data) and for stored jobs GitHub already finished; one handler per queue and scope in the fleet sweeps (anklet only)'),
+    reconcile_interval_seconds: int(1).default(120).describe('Seconds between two sweeps of GitHub (anklet only)'),
+    reconcile_budget_percent: float(0.1, 100, 'expected a percentage (0.1-100)')
+      .default(5)
+      .describe("Most of the credential's hourly GitHub rate limit the sweeps may spend, in percent; answers 304 Not Modified do not count (anklet only)"),
+    reconcile_organizations: list().describe('Enterprise scope: the organizations to sweep; unset: every organization the GitHub App is installed on (anklet only)'),
+    reconcile_workflows: z
+      .object(
+        {
+          include: list().describe('The sweep stores only jobs of these workflows (give the receiver\'s workflows.include)'),
+          exclude: list().describe('The sweep never stores jobs of these workflows (give the receiver\'s workflows.exclude)'),
+        },
+        { error: 'expected a map' },
+      )
+      .nullish()
+      .transform((w) => ({ include: w?.include ?? [], exclude: w?.exclude ?? [] }))
+      .describe('The receiver\'s workflows lists, for the sweep: jobs the receiver ignores are not stored by the sweep either (anklet only)'),
   })
   .superRefine((config, issues) => {
     addGitHubConfigIssues(config, issues);

@@ -1,5 +1,5 @@
 import type { Logger, PluginMetrics, PluginStatus } from '@anklet/core';
-import { createGitHubClient, type AnkletOctokit, type GitHubConnectionOptions, type GitHubScope } from '@anklet/github';
+import { createGitHubClient, listAppInstallationAccounts, type AnkletOctokit, type GitHubConnectionOptions, type GitHubScope } from '@anklet/github';
 
 /** Where the runner APIs of a scope live: `/repos/o/r`, `/orgs/o` or `/enterprises/e`. */
 export function runnerPathOf(scope: GitHubScope): string {
@@ -100,7 +100,8 @@ export async function connectGitHub(options: GitHubConnectOptions): Promise<GitH
       }
       return client;
     };
-    return new GitHubApi(runners.octokit, jobsClientOf, scope, options.logger);
+    const appAccounts = () => listAppInstallationAccounts({ baseUrl: options.baseUrl, privateKey: options.privateKey, appId: options.appId, signal: options.signal });
+    return new GitHubApi(runners.octokit, jobsClientOf, scope, options.logger, appAccounts);
   }
   const main = await createGitHubClient({
     ...common,
@@ -122,7 +123,19 @@ export class GitHubApi {
     private readonly jobsClientOf: JobsClientOf,
     readonly scope: GitHubScope,
     private readonly logger: Logger,
+    /** Enterprise hybrid mode: the organizations (and users) the GitHub App is installed on. */
+    private readonly appAccounts?: () => Promise<string[]>,
   ) {}
+
+  /** The client for the job, run and repository APIs of `owner` (its App installation in enterprise hybrid mode). */
+  jobsClient(owner: string): Promise<AnkletOctokit> {
+    return this.jobsClientOf(owner);
+  }
+
+  /** The accounts the GitHub App is installed on, or null when this client has no App credentials for that (not enterprise hybrid mode). */
+  async appInstallationAccounts(): Promise<string[] | null> {
+    return this.appAccounts ? this.appAccounts() : null;
+  }
 
   /** The id of a runner group by name (`Default` is 1 everywhere; repositories only have that one). */
   async runnerGroupId(name: string | undefined): Promise<number> {

@@ -9,6 +9,7 @@ import { JobRun, type JobRunDeps } from './job-run.js';
 import { leaseOwnerOf } from './lease-owner.js';
 import { readQueueJob } from './payload.js';
 import { startReaper, type Reaper } from './reaper.js';
+import { startReconciler, type ReconcilerLoop } from './reconciler.js';
 import { installRunnerScripts } from './runner-scripts.js';
 import { loadVmNamePrefix } from './vm-names.js';
 
@@ -29,6 +30,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
   const owner = leaseOwnerOf(ctx);
   let deps: JobRunDeps | undefined;
   let reaper: Reaper | undefined;
+  let reconciler: ReconcilerLoop | undefined;
   /** Jobs of a previous process still running in their VMs; watched before new work is taken. */
   const adopted: JobRun[] = [];
   /** Jobs this handler gave back for lack of room, with the time until which it will not take them again. */
@@ -189,6 +191,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
       await recover(deps);
       recovered = true;
       reaper ??= startReaper({ ctx, api: deps.api, queue, owner });
+      if (config.reconcile) reconciler ??= startReconciler({ ctx, api: deps.api, queue, scope });
     }
   }
 
@@ -298,7 +301,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
     },
 
     async stop() {
-      await reaper?.stop();
+      await Promise.all([reaper?.stop(), reconciler?.stop()]);
       // Adopted jobs not watched yet stay claimed with their VMs: the next start adopts them again.
       if (adopted.length > 0) ctx.logger.warn('leaving jobs of a previous run in their vms for the next start', { jobs: adopted.map((r) => r.jobId) });
     },

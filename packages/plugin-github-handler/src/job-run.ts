@@ -503,11 +503,12 @@ export class JobRun {
     }
     // Runner first (a runner without VM would stay listed offline), then the VM: both by name/id,
     // both without the shutdown signal. A token-registered runner's id may not be known yet.
-    if (this.#runnerId === undefined && this.#vmName && ctx.config.registration_method === 'token' && outcome.kind !== 'done') {
+    const over = outcome.kind === 'done';
+    if (this.#runnerId === undefined && this.#vmName && ctx.config.registration_method === 'token' && !over) {
       const runner = await this.#api.findRunner(this.#vmName).catch(() => null);
       if (runner) this.#runnerId = runner.id;
     }
-    if (this.#runnerId !== undefined && outcome.kind !== 'done') {
+    if (this.#runnerId !== undefined && !over) {
       try {
         await this.#api.removeRunner(this.#runnerId, this.#ref);
         log.info('successfully removed runner', { runnerId: this.#runnerId });
@@ -526,7 +527,7 @@ export class JobRun {
     }
     this.#reservation?.release();
     this.#reservation = undefined;
-    if (outcome.kind === 'done' && this.#runnerId !== undefined && !this.#inProgress) {
+    if (over && this.#runnerId !== undefined && !this.#inProgress) {
       // Our runner never got the job (it completed elsewhere, or was cancelled first): remove it.
       // When the `in_progress` event named our runner, GitHub removed the ephemeral (JIT or
       // `--ephemeral`) runner itself once the job completed, and a delete would only get a 404.

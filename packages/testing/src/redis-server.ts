@@ -1,6 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { connect } from 'node:net';
 import { join } from 'node:path';
@@ -26,6 +26,11 @@ export interface RedisServer {
   start(): Promise<void>;
   /** `kill()`, wait `downMs`, `start()`. */
   restart(downMs?: number): Promise<void>;
+  /**
+   * `kill()`, delete the server's data files, wait `downMs`, `start()`: the same port, an empty
+   * database, as after a disk loss or a server replaced without persistence.
+   */
+  restartEmpty(downMs?: number): Promise<void>;
 }
 
 /** Options for {@link startRedisServer}. */
@@ -154,6 +159,7 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
       kill: unsupported,
       start: unsupported,
       restart: unsupported,
+      restartEmpty: unsupported,
     };
   }
 
@@ -192,6 +198,13 @@ export async function startRedisServer(options: StartRedisServerOptions = {}): P
     kill,
     async restart(downMs = 0) {
       await kill();
+      if (downMs > 0) await sleep(downMs);
+      await start();
+    },
+    async restartEmpty(downMs = 0) {
+      await kill();
+      await rm(dir, { recursive: true, force: true });
+      await mkdir(dir, { recursive: true });
       if (downMs > 0) await sleep(downMs);
       await start();
     },

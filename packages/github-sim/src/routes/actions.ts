@@ -4,6 +4,7 @@ import { notFound } from '../errors.js';
 import { jobJson, runJson } from '../objects.js';
 import type { Workflows } from '../workflows.js';
 import type { Repository, World } from '../world.js';
+import { sendConditional } from './conditional.js';
 import { paginate } from './pagination.js';
 
 /** Jobs and runs: read them, cancel and force-cancel runs. */
@@ -28,6 +29,22 @@ export function actionsRoutes(world: World, workflows: Workflows): Router {
     res.json(jobJson(world, job));
   });
 
+  // Newest first, as GitHub lists them. `status` takes a run status or a conclusion.
+  router.get('/repos/:owner/:repo/actions/runs', (req, res) => {
+    const repo = repoOf(req, 'read');
+    const wanted = typeof req.query.status === 'string' && req.query.status !== '' ? req.query.status : undefined;
+    const runs = [...world.runs.values()]
+      .filter((run) => run.repo.id === repo.id)
+      .filter((run) => {
+        if (!wanted) return true;
+        const state = world.runState(run);
+        return state.status === wanted || state.conclusion === wanted;
+      })
+      .sort((a, b) => b.createdAt - a.createdAt || b.id - a.id);
+    const page = paginate(req, res, world.apiBaseUrl, runs);
+    sendConditional(req, res, { total_count: runs.length, workflow_runs: page.map((run) => runJson(world, run)) });
+  });
+
   router.get('/repos/:owner/:repo/actions/runs/:run_id', (req, res) => {
     res.json(runJson(world, runOf(req, 'read')));
   });
@@ -36,7 +53,8 @@ export function actionsRoutes(world: World, workflows: Workflows): Router {
     const run = runOf(req, 'read');
     const jobs = run.jobIds.map((id) => world.jobs.get(id)!);
     const page = paginate(req, res, world.apiBaseUrl, jobs);
-    res.json({ total_count: jobs.length, jobs: page.map((job) => jobJson(world, job)) });
+    // `filter=latest|all` is accepted; the sim has one attempt per run, so both list the same jobs.
+    sendConditional(req, res, { total_count: jobs.length, jobs: page.map((job) => jobJson(world, job)) });
   });
 
   // force-cancel skips `always()` steps on GitHub; the sim has no steps to skip, so both end the

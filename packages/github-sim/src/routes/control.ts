@@ -54,6 +54,7 @@ export function controlRoutes(control: SimControl): Router {
   router.put('/_sim/rate-limit', wrap((req) => control.setRateLimit(req.body)));
   router.post('/_sim/faults/rate-limit', wrap((req) => control.injectRateLimit(req.body)));
   router.post('/_sim/faults/deliveries', wrap((req) => control.failNextDeliveries(req.body)));
+  router.post('/_sim/faults/drop-deliveries', wrap((req) => control.dropNextDeliveries(req.body)));
   router.post('/_sim/faults/registration-race', wrap((req) => control.setRegistrationRace(req.body)));
   router.put('/_sim/job-defaults', wrap((req) => control.setJobDefaults(req.body)));
   router.patch('/_sim/config', wrap((req) => control.configure(req.body)));

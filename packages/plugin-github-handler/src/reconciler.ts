@@ -1,0 +1,520 @@
+import { ErrorCodes, isAnkletError, type HandlerContext, type JobState, type JobStore, type LeaderLease, type Logger, type PluginMetrics, type StoredJob } from '@anklet/core';
+import { sleep } from '@anklet/github';
+import { parseAnkaLabels, toQueueJob, type GitHubScope, type QueueJob, type WorkflowJob } from '@anklet/github';
+import type { HandlerConfig } from './config.js';
+import { describeError, statusOf, type GitHubApi } from './github-api.js';
+
+/** What one sweep did. */
+export interface ReconcileReport {
+  /** Repositories whose queued and running runs were listed completely. */
+  readonly repos: number;
+  /** Requests GitHub counted against the rate limit (everything but 304s). */
+  readonly calls: number;
+  /** Conditional requests answered `304 Not Modified` (free on GitHub). */
+  readonly notModified: number;
+  /** Jobs queued on GitHub that the store did not know, now stored. */
+  readonly enqueued: number;
+  /** Stored jobs GitHub had already finished, given their `completed` event. */
+  readonly finished: number;
+  /** True when the pass stopped early because the budget was spent (the next pass goes on from there). */
+  readonly truncated: boolean;
+}
+
+/** What the reconciler needs. */
+export interface ReconcilerOptions {
+  readonly api: GitHubApi;
+  readonly store: JobStore;
+  readonly queue: string;
+  readonly scope: GitHubScope;
+  readonly logger: Logger;
+  readonly metrics?: PluginMetrics | undefined;
+  /** At most this percent of the hourly rate limit is spent on sweeps (304s are free). */
+  readonly budgetPercent: number;
+  /** Enterprise scope: organizations to sweep; empty: those the GitHub App is installed on. */
+  readonly organizations?: ReadonlyArray<string> | undefined;
+  /**
+   * Runs younger than this are left to their webhooks (default 0): their jobs are read only once
+   * the run is this old and still queued or running. A job whose webhook never came is then found
+   * at most one interval later.
+   */
+  readonly graceMs?: number | undefined;
+  /** The receiver's workflow filter: jobs it would ignore are not stored by the sweep either. */
+  readonly workflows?: { readonly include: ReadonlyArray<string>; readonly exclude: ReadonlyArray<string> } | undefined;
+}
+
+/** A repository to sweep. */
+interface RepoRef {
+  readonly owner: string;
+  readonly repo: string;
+  readonly visibility: string | null;
+  readonly private: boolean | null;
+}
+
+/** The fields of a REST `workflow-run` the sweep reads. */
+interface RunItem {
+  readonly id: number;
+  readonly updated_at: string;
+  readonly created_at?: string;
+  readonly run_attempt?: number;
+}
+
+/** A job's state on GitHub, as the listings showed it. */
+interface SeenJob {
+  readonly status: string;
+  readonly conclusion: string | null;
+}
+
+/** The budget of the current hour is spent: the pass stops, the next one goes on where it stopped. */
+class BudgetSpent extends Error {}
+
+// Pages of one listing read at most (100 items each); a longer listing is read again next pass.
+const MAX_PAGES = 10;
+// Stored jobs checked per state and pass (the store's `list` is an admin read, not a hot path).
+const MAX_STORED = 1_000;
+// A cached answer (ETag, body) not used for this many passes is dropped.
+const CACHE_PASSES = 5;
+const HOUR_MS = 3_600_000;
+// GitHub's primary limit for a token or an App installation, until a response tells ours.
+const DEFAULT_RATE_LIMIT = 5_000;
+// Only these run states can hold a job that waits for a runner: a matrix run already
+// `in_progress` may still have queued jobs. `waiting` (environment approval) is not queued yet.
+const RUN_STATES = ['queued', 'in_progress'] as const;
+
+const lower = (s: string) => s.toLowerCase();
+const repoKey = (owner: string, repo: string) => `${lower(owner)}/${lower(repo)}`;
+const hasNext = (link: unknown) => typeof link === 'string' && /rel="next"/.test(link);
+
+/**
+ * Level-triggered reconciliation with GitHub: webhooks are the fast path, this is the safety net.
+ * One pass lists, for every repository of the scope, the runs GitHub reports `queued` or
+ * `in_progress` and their jobs; each job GitHub says is `queued` with well-formed anka labels is
+ * enqueued exactly as the receiver would store it from its `queued` webhook (the store refuses a
+ * job it holds or has finished, so only lost ones are added). Then every job waiting in the store
+ * that GitHub says is completed (its `completed` webhook was lost) gets its `completed` event,
+ * which the handler that claims it next acts on.
+ *
+ * Every listing is a conditional request (`If-None-Match` with the ETag of the last answer for
+ * that URL): an unchanged list costs a 304, which GitHub does not count against the rate limit.
+ * The jobs of a run are read again only when the run's `updated_at` moved. Counted calls are
+ * bounded by a budget, a share of the hourly rate limit over a sliding hour.
+ */
+export class Reconciler {
+  readonly #o: ReconcilerOptions;
+  /** Last answer per request: its ETag, body and `Link` header, and the pass that last used it. */
+  readonly #cache = new Map<string, { etag: string; data: unknown; link: unknown; pass: number }>();
+  /** Jobs of a run, by run id, with the run's `updated_at` when they were read. */
+  readonly #runJobs = new Map<number, { updatedAt: string; attempt: number | undefined; jobs: ReadonlyArray<WorkflowJob>; pass: number }>();
+  /** When each counted call of the last hour was made. */
+  #calls: number[] = [];
+  #rateLimit = DEFAULT_RATE_LIMIT;
+  /** Where the next pass starts in the repository list (a truncated pass does not starve the tail). */
+  #cursor = 0;
+  #pass = 0;
+  /** The organization scope's owner is a user account (its repositories are under `/users`). */
+  #ownerIsUser = false;
+  #report = { calls: 0, notModified: 0 };
+
+  constructor(options: ReconcilerOptions) {
+    this.#o = options;
+  }
+
+  /** Counted calls allowed per sliding hour. */
+  get hourlyBudget(): number {
+    return Math.max(1, Math.floor((this.#rateLimit * this.#o.budgetPercent) / 100));
+  }
+
+  /** One sweep. `keepAlive` is called between repositories (the caller renews its leadership there). */
+  async pass(keepAlive: () => Promise<void> = () => Promise.resolve()): Promise<ReconcileReport> {
+    const { logger, metrics } = this.#o;
+    this.#pass += 1;
+    this.#report = { calls: 0, notModified: 0 };
+    const startedAt = Date.now();
+    const seen = new Map<string, SeenJob>();
+    /** Runs GitHub listed as queued or running in this pass, whether their jobs were read or not. */
+    const active = new Set<number>();
+    const swept = new Set<string>();
+    let enqueued = 0;
+    let finished = 0;
+    let truncated = false;
+    let owners: Set<string> | undefined;
+    try {
+      const repos = await this.#repos();
+      owners = new Set(repos.map((r) => lower(r.owner)));
+      const start = repos.length === 0 ? 0 : this.#cursor % repos.length;
+      for (let i = 0; i < repos.length; i += 1) {
+        const index = (start + i) % repos.length;
+        const ref = repos[index]!;
+        enqueued += await this.#sweepRepo(ref, seen, active);
+        swept.add(repoKey(ref.owner, ref.repo));
+        this.#cursor = index + 1;
+        await keepAlive();
+      }
+    } catch (error) {
+      if (!(error instanceof BudgetSpent)) throw error;
+      truncated = true;
+    }
+    try {
+      finished = await this.#finishStale(seen, active, swept, owners, startedAt);
+    } catch (error) {
+      if (!(error instanceof BudgetSpent)) throw error;
+      truncated = true;
+    }
+    this.#forgetOld();
+    const report: ReconcileReport = { repos: swept.size, ...this.#report, enqueued, finished, truncated };
+    metrics?.count('github_reconcile_passes');
+    metrics?.gauge('github_reconcile_last_pass_api_calls', report.calls);
+    if (truncated) metrics?.count('github_reconcile_truncated');
+    const fields = { ...report, budgetPerHour: this.hourlyBudget, callsLastHour: this.#calls.length, durationMs: Date.now() - startedAt };
+    logger.info('finished reconciling the queue with GitHub', fields);
+    return report;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // What to sweep
+
+  async #repos(): Promise<RepoRef[]> {
+    const scope = this.#o.scope;
+    if (scope.kind === 'repository') return [{ owner: scope.owner, repo: scope.repo, visibility: null, private: null }];
+    if (scope.kind === 'organization') return this.#reposOf(scope.owner);
+    let orgs = [...(this.#o.organizations ?? [])];
+    if (orgs.length === 0) {
+      const installed = await this.#o.api.appInstallationAccounts();
+      if (!installed) {
+        this.#o.logger.warn('enterprise scope without GitHub App credentials and without reconcile_organizations: nothing to reconcile');
+        return [];
+      }
+      orgs = installed;
+    }
+    const all: RepoRef[] = [];
+    for (const org of orgs) {
+      try {
+        all.push(...(await this.#reposOf(org)));
+      } catch (error) {
+        if (error instanceof BudgetSpent) throw error;
+        // One organization the App cannot read must not stop the others.
+        this.#o.logger.warn('error listing the repositories of an organization to reconcile', { owner: org, error: describeError(error) });
+      }
+    }
+    return all;
+  }
+
+  /** Every repository of an organization (or a user: a 404 on `/orgs` says the owner is one). */
+  async #reposOf(owner: string): Promise<RepoRef[]> {
+    const repos: RepoRef[] = [];
+    for (let page = 1; page <= MAX_PAGES; page += 1) {
+      let answer: { data: unknown; link: unknown };
+      try {
+        answer = this.#ownerIsUser
+          ? await this.#get(owner, 'GET /users/{username}/repos', { username: owner, per_page: 100, page })
+          : await this.#get(owner, 'GET /orgs/{org}/repos', { org: owner, per_page: 100, page });
+      } catch (error) {
+        if (statusOf(error) !== 404 || this.#ownerIsUser || this.#o.scope.kind !== 'organization') throw error;
+        this.#ownerIsUser = true;
+        page -= 1;
+        continue;
+      }
+      const items = answer.data as Array<{ name: string; owner?: { login?: string }; visibility?: string; private?: boolean }>;
+      for (const r of items) repos.push({ owner: r.owner?.login ?? owner, repo: r.name, visibility: r.visibility ?? null, private: r.private ?? null });
+      if (!hasNext(answer.link)) break;
+    }
+    return repos;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Jobs queued on GitHub but unknown to the store
+
+  async #sweepRepo(ref: RepoRef, seen: Map<string, SeenJob>, active: Set<number>): Promise<number> {
+    const runs = new Map<number, RunItem>();
+    for (const status of RUN_STATES) {
+      for (let page = 1; page <= MAX_PAGES; page += 1) {
+        const { data, link } = await this.#get(ref.owner, 'GET /repos/{owner}/{repo}/actions/runs', { owner: ref.owner, repo: ref.repo, status, per_page: 100, page });
+        for (const run of (data as { workflow_runs?: RunItem[] }).workflow_runs ?? []) runs.set(run.id, run);
+        if (!hasNext(link)) break;
+      }
+    }
+    let enqueued = 0;
+    const youngAfter = Date.now() - (this.#o.graceMs ?? 0);
+    for (const run of runs.values()) {
+      active.add(run.id);
+      // A young run's webhooks are still the fast path; reading its jobs now would cost a call
+      // for nearly every new run of a busy repository.
+      if (Date.parse(run.created_at ?? '') > youngAfter) continue;
+      for (const job of await this.#jobsOf(ref, run)) {
+        seen.set(String(job.id), { status: job.status ?? 'unknown', conclusion: job.conclusion ?? null });
+        // Only a job that waits for a runner: one in progress runs somewhere already (never on a
+        // runner of ours that the store forgot: the handler that made it still watches it).
+        if (job.status !== 'queued') continue;
+        if (parseAnkaLabels(job.labels).verdict !== 'anka' || !this.#wanted(job)) continue;
+        if (await this.#enqueue(ref, job)) enqueued += 1;
+      }
+    }
+    return enqueued;
+  }
+
+  async #jobsOf(ref: RepoRef, run: RunItem): Promise<ReadonlyArray<WorkflowJob>> {
+    const cached = this.#runJobs.get(run.id);
+    // Unchanged, or changed but without a queued job when last read: a job never goes back to
+    // `queued` within one attempt (a re-run is a new attempt), so there is nothing to find there.
+    if (cached && cached.attempt === run.run_attempt && (cached.updatedAt === run.updated_at || !cached.jobs.some((j) => j.status === 'queued'))) {
+      cached.pass = this.#pass;
+      return cached.jobs;
+    }
+    const jobs: WorkflowJob[] = [];
+    for (let page = 1; page <= MAX_PAGES; page += 1) {
+      const { data, link } = await this.#get(ref.owner, 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', { owner: ref.owner, repo: ref.repo, run_id: run.id, filter: 'latest', per_page: 100, page });
+      jobs.push(...((data as { jobs?: WorkflowJob[] }).jobs ?? []));
+      if (!hasNext(link)) break;
+    }
+    this.#runJobs.set(run.id, { updatedAt: run.updated_at, attempt: run.run_attempt, jobs, pass: this.#pass });
+    return jobs;
+  }
+
+  /** The receiver's `workflows` rule, as the sweep was told it. */
+  #wanted(job: WorkflowJob): boolean {
+    const workflows = this.#o.workflows;
+    if (!workflows) return true;
+    const name = job.workflow_name ?? '';
+    if (workflows.include.length > 0 && !workflows.include.includes(name)) return false;
+    return !workflows.exclude.includes(name);
+  }
+
+  /** Stores the job as the receiver would from its `queued` webhook; true when the store did not know it. */
+  async #enqueue(ref: RepoRef, job: WorkflowJob): Promise<boolean> {
+    const { store, queue, logger, metrics } = this.#o;
+    const labels = parseAnkaLabels(job.labels);
+    const result = await store.enqueue({
+      id: String(job.id),
+      queue,
+      payload: toQueueJob({ action: 'queued', workflow_job: job, repository: { name: ref.repo, owner: { login: ref.owner }, visibility: ref.visibility, private: ref.private } }),
+      repositoryOwner: ref.owner,
+      template: labels.template,
+    });
+    if (result !== 'enqueued') return false;
+    const createdAt = Date.parse((job as { created_at?: string }).created_at ?? '');
+    metrics?.count('github_reconcile_enqueued');
+    logger.warn('job queued on GitHub but unknown to the store (webhook lost, or the store lost its data); enqueued it', {
+      workflowJobID: job.id,
+      workflowRunID: job.run_id ?? undefined,
+      owner: ref.owner,
+      repo: ref.repo,
+      workflowJobURL: job.html_url ?? undefined,
+      queue,
+      queuedForSeconds: Number.isFinite(createdAt) ? Math.max(0, Math.round((Date.now() - createdAt) / 1000)) : undefined,
+    });
+    return true;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Jobs the store still holds that GitHub already finished
+
+  async #finishStale(seen: Map<string, SeenJob>, active: ReadonlySet<number>, swept: ReadonlySet<string>, owners: ReadonlySet<string> | undefined, startedAt: number): Promise<number> {
+    const { store, queue, logger, metrics } = this.#o;
+    let finished = 0;
+    // Claimed jobs are left to their owner, which asks the API itself after a silence.
+    const states: JobState[] = ['queued', 'delayed', 'handed_off'];
+    for (const state of states) {
+      for (let offset = 0; offset < MAX_STORED; offset += 100) {
+        const page = await store.list<QueueJob>(queue, state, { offset, limit: 100 });
+        for (const job of page) {
+          const ref = this.#refOf(job, owners);
+          // Stored after the listings were read: they cannot say anything about it.
+          if (!ref || job.events.completed || job.enqueuedAt >= startedAt) continue;
+          let known = seen.get(job.id);
+          // Its run is still queued or running on GitHub (its jobs not read this pass): not over.
+          const runId = (job.payload as Partial<QueueJob> | null)?.workflow_job?.run_id;
+          if (!known && typeof runId === 'number' && active.has(runId)) continue;
+          if (!known) {
+            // Not among the jobs of its repository's queued and running runs: its run is probably
+            // over. Ask for the job itself (one call, only for such jobs) unless its repository
+            // was not swept in this pass.
+            if (!swept.has(repoKey(ref.owner, ref.repo))) continue;
+            try {
+              const { data } = await this.#get(ref.owner, 'GET /repos/{owner}/{repo}/actions/jobs/{job_id}', { owner: ref.owner, repo: ref.repo, job_id: Number(job.id) });
+              const body = data as { status?: string; conclusion?: string | null };
+              known = { status: body.status ?? 'unknown', conclusion: body.conclusion ?? null };
+            } catch (error) {
+              if (error instanceof BudgetSpent) throw error;
+              logger.warn('error asking GitHub for the status of a stored job', { workflowJobID: job.id, error: describeError(error) });
+              continue;
+            }
+          }
+          if (known.status !== 'completed') continue;
+          const recorded = await store.recordEvent(queue, job.id, { action: 'completed', conclusion: known.conclusion ?? undefined, at: Date.now() });
+          if (!recorded) continue;
+          finished += 1;
+          metrics?.count('github_reconcile_finished');
+          logger.warn('job completed on GitHub but still waiting in the store (completed webhook lost); recorded its completed event', {
+            workflowJobID: job.id,
+            owner: ref.owner,
+            repo: ref.repo,
+            conclusion: known.conclusion ?? undefined,
+            queue,
+            state,
+          });
+        }
+        if (page.length < 100) break;
+      }
+    }
+    return finished;
+  }
+
+  /** The repository of a stored job, when it belongs to this reconciler's scope. */
+  #refOf(job: StoredJob<QueueJob>, owners: ReadonlySet<string> | undefined): { owner: string; repo: string } | null {
+    const payload = job.payload as Partial<QueueJob> | null;
+    const owner = payload?.repository?.owner ?? job.repositoryOwner;
+    const repo = payload?.repository?.name;
+    if (typeof owner !== 'string' || typeof repo !== 'string' || !owner || !repo) return null;
+    const scope = this.#o.scope;
+    if (scope.kind === 'repository') return repoKey(owner, repo) === repoKey(scope.owner, scope.repo) ? { owner, repo } : null;
+    if (scope.kind === 'organization') return lower(owner) === lower(scope.owner) ? { owner, repo } : null;
+    return owners?.has(lower(owner)) ? { owner, repo } : null;
+  }
+
+  // ----------------------------------------------------------------------------------------------
+  // Conditional, budgeted requests
+
+  /**
+   * A GET with `If-None-Match` when an earlier answer for the same request is cached: a 304 gives
+   * the cached body back. Throws {@link BudgetSpent} before a call the budget does not allow.
+   * Pages are requested one by one (not with Octokit's paginate) so that each has its own ETag.
+   */
+  async #get(owner: string, route: string, params: Record<string, unknown>): Promise<{ data: unknown; link: unknown }> {
+    const now = Date.now();
+    this.#calls = this.#calls.filter((t) => t > now - HOUR_MS);
+    if (this.#calls.length >= this.hourlyBudget) throw new BudgetSpent();
+    const key = `${route} ${JSON.stringify(params)}`;
+    const cached = this.#cache.get(key);
+    const client = await this.#o.api.jobsClient(owner);
+    const metrics = this.#o.metrics;
+    try {
+      const response = await client.request(route, { ...params, ...(cached ? { headers: { 'if-none-match': cached.etag } } : {}) });
+      this.#counted(now, response.headers['x-ratelimit-limit']);
+      const etag = response.headers.etag;
+      if (etag) this.#cache.set(key, { etag, data: response.data, link: response.headers.link, pass: this.#pass });
+      return { data: response.data, link: response.headers.link };
+    } catch (error) {
+      if (statusOf(error) === 304 && cached) {
+        this.#report.notModified += 1;
+        metrics?.count('github_reconcile_not_modified');
+        cached.pass = this.#pass;
+        return { data: cached.data, link: cached.link };
+      }
+      const headers = (error as { response?: { headers?: Record<string, string | undefined> } }).response?.headers;
+      this.#counted(now, headers?.['x-ratelimit-limit']);
+      throw error;
+    }
+  }
+
+  #counted(at: number, limitHeader: unknown): void {
+    this.#calls.push(at);
+    this.#report.calls += 1;
+    this.#o.metrics?.count('github_reconcile_api_calls');
+    const limit = Number(limitHeader);
+    if (Number.isFinite(limit) && limit > 0) this.#rateLimit = limit;
+  }
+
+  #forgetOld(): void {
+    for (const [key, entry] of this.#cache) if (this.#pass - entry.pass >= CACHE_PASSES) this.#cache.delete(key);
+    for (const [id, entry] of this.#runJobs) if (this.#pass - entry.pass >= CACHE_PASSES) this.#runJobs.delete(id);
+  }
+}
+
+/** A running reconciliation loop; `stop()` ends it and gives up the leadership. */
+export interface ReconcilerLoop {
+  stop(): Promise<void>;
+}
+
+/** The leadership name of a queue and scope (no `{}`: they would read as a Redis Cluster hash tag). */
+export function reconcileLeadershipName(queue: string, scope: GitHubScope): string {
+  const where = scope.kind === 'repository' ? `repo:${scope.owner}/${scope.repo}` : scope.kind === 'organization' ? `org:${scope.owner}` : `enterprise:${scope.enterprise}`;
+  return `github-reconcile.${queue}.${lower(where)}`.replace(/[{}]/g, '_');
+}
+
+/**
+ * Runs a {@link Reconciler} pass every `reconcile_interval_seconds` on the one handler of the
+ * fleet that holds the store leadership for this queue and scope (the first pass one interval
+ * after the start). The others only try to take the leadership each interval (one round trip), and take
+ * over within one leadership TTL when the leader dies.
+ */
+export function startReconciler({ ctx, api, queue, scope }: { ctx: HandlerContext<HandlerConfig>; api: GitHubApi; queue: string; scope: GitHubScope }): ReconcilerLoop {
+  const config = ctx.config;
+  const intervalMs = config.reconcile_interval_seconds * 1000;
+  // The leadership outlives an interval so the leader keeps it between passes.
+  const ttlMs = intervalMs * 2 + 30_000;
+  const name = reconcileLeadershipName(queue, scope);
+  const owner = `${ctx.host.hostName}/${ctx.name}`;
+  const reconciler = new Reconciler({
+    api,
+    store: ctx.store,
+    queue,
+    scope,
+    logger: ctx.logger,
+    metrics: ctx.metrics,
+    budgetPercent: config.reconcile_budget_percent,
+    // Half an interval: webhooks come within seconds, and a lost job is still found within 1½ intervals.
+    graceMs: intervalMs / 2,
+    organizations: config.reconcile_organizations,
+    workflows: config.reconcile_workflows,
+  });
+  const stopping = new AbortController();
+  const signal = AbortSignal.any([ctx.signal, stopping.signal]);
+  let leadership: LeaderLease | null = null;
+  let renewedAt = 0;
+
+  async function holdLeadership(): Promise<boolean> {
+    if (leadership) {
+      try {
+        await ctx.store.renewLeadership(leadership, ttlMs);
+        renewedAt = Date.now();
+        return true;
+      } catch (err) {
+        if (!(isAnkletError(err) && err.code === ErrorCodes.LEASE_LOST)) throw err;
+        ctx.logger.info('reconciliation leadership lost', { queue });
+        leadership = null;
+      }
+    }
+    leadership = await ctx.store.acquireLeadership(name, owner, ttlMs);
+    if (leadership) {
+      renewedAt = Date.now();
+      ctx.logger.info('reconciliation leadership taken: sweeping GitHub for lost jobs', { queue, intervalSeconds: intervalMs / 1000, budgetPercent: config.reconcile_budget_percent, budgetPerHour: reconciler.hourlyBudget });
+    }
+    return leadership !== null;
+  }
+
+  // Between repositories of a long pass: keep the leadership, or stop the pass when it is lost.
+  const keepAlive = async () => {
+    if (signal.aborted) throw new Error('stopping');
+    if (Date.now() - renewedAt > ttlMs / 3 && !(await holdLeadership())) throw new Error('reconciliation leadership lost during a pass');
+  };
+
+  // The first pass comes one interval after the start, not at once: at start webhooks flow, and
+  // a fleet starting together would otherwise sweep before any of its hosts took a job.
+  const loop = (async () => {
+    let passStartedAt = Date.now();
+    while (!signal.aborted) {
+      try {
+        // Passes start an interval apart, however long one took (a slow GitHub must not stretch the interval).
+        await sleep(Math.max(0, passStartedAt + intervalMs - Date.now()), signal);
+      } catch {
+        break;
+      }
+      passStartedAt = Date.now();
+      try {
+        if (await holdLeadership()) await reconciler.pass(keepAlive);
+      } catch (err) {
+        if (signal.aborted) break;
+        ctx.metrics.count('github_reconcile_failures');
+        ctx.logger.warn('error reconciling the queue with GitHub', { queue, error: describeError(err) });
+      }
+    }
+  })();
+
+  return {
+    async stop() {
+      stopping.abort();
+      await loop;
+      if (leadership) await ctx.store.releaseLeadership(leadership).catch(() => undefined);
+      leadership = null;
+    },
+  };
+}
