@@ -73,10 +73,12 @@ describe('concurrent claimers in separate processes', () => {
   it('loses nothing when a claimer is killed with SIGKILL holding jobs: leases expire and the jobs come back', async () => {
     const prefix = uniquePrefix('kill');
     const store = createRedisJobStore({ redis: createRedisConnection({ url: server.url }), prefix });
+    const claimers: Claimer[] = [];
     try {
       const all = await fill(store, 'q', 400);
       // One claimer grabs jobs and never finishes them, while honest claimers drain the rest.
       const doomed = startClaimer(prefix, 'q', 'doomed', 400, 'hold');
+      claimers.push(doomed);
       // The honest claimers start once the doomed one holds jobs (on a loaded machine they could
       // otherwise drain the queue before it claims anything).
       for (let waited = 0; ids(doomed.lines, 'claimed').length < 3; waited += 5) {
@@ -84,6 +86,7 @@ describe('concurrent claimers in separate processes', () => {
         await sleep(5);
       }
       const honest = Array.from({ length: 3 }, (_, i) => startClaimer(prefix, 'q', `h${i}`, 30_000, 'finish'));
+      claimers.push(...honest);
       doomed.kill();
       await doomed.exited;
       await Promise.all(honest.map((c) => c.exited));
@@ -105,6 +108,8 @@ describe('concurrent claimers in separate processes', () => {
       expect(finished.length).toBe(all.length);
       expect(new Set(finished)).toEqual(new Set(all));
     } finally {
+      // A failed run must not leave a claimer behind (the doomed one never exits by itself).
+      for (const claimer of claimers) claimer.kill();
       await store.close();
       if (server.external) await deleteKeysWithPrefix(server.url, prefix);
     }
