@@ -1,6 +1,6 @@
 import { spawn } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { mkdtemp, rm } from 'node:fs/promises';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -28,8 +28,14 @@ function startWorker(dir: string, ...args: string[]): Worker {
     lines.push(...parts);
   });
   const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)));
-  return { lines, exited, kill: () => child.kill('SIGKILL') };
+  const worker = { lines, exited, kill: () => child.kill('SIGKILL') };
+  running.add(child);
+  void exited.then(() => running.delete(child));
+  return worker;
 }
+
+/** Every worker still alive; a failed assertion must not leave claim loops behind. */
+const running = new Set<ReturnType<typeof spawn>>();
 
 const idsOf = (workers: ReadonlyArray<Worker>, verb: string): string[] =>
   workers.flatMap((w) => w.lines.filter((l) => l.startsWith(`${verb} `)).map((l) => l.slice(verb.length + 1)));
@@ -40,12 +46,23 @@ async function until(worker: Worker, verb: string, count: number): Promise<void>
   expect(idsOf([worker], verb).length).toBeGreaterThanOrEqual(count);
 }
 
+/** The first of `workers` to print `count` lines starting with `verb` (a bounded poll). */
+async function firstTo(workers: ReadonlyArray<Worker>, verb: string, count: number): Promise<Worker> {
+  for (let i = 0; i < 3000; i += 1) {
+    const found = workers.find((w) => idsOf([w], verb).length >= count);
+    if (found) return found;
+    await sleep(10);
+  }
+  throw new Error(`no worker printed ${count} "${verb}" lines in 30 s`);
+}
+
 describe('several processes on one embedded store', () => {
   let dir: string;
   beforeAll(() => {
     if (!existsSync(DIST)) throw new Error('build @anklet/redis first: pnpm --filter @anklet/redis build');
   });
   afterEach(async () => {
+    for (const child of running) child.kill('SIGKILL');
     await rm(dir, { recursive: true, force: true });
   });
 
@@ -56,10 +73,16 @@ describe('several processes on one embedded store', () => {
     const handlers = [startWorker(dir, 'claim', 'h1', '300', '50'), startWorker(dir, 'claim', 'h2', '300', '50'), startWorker(dir, 'claim', 'h3', '300', '50')];
     await until(receivers[0]!, 'acked', 100);
     receivers[0]!.kill();
-    await until(handlers[0]!, 'claimed', 20);
-    handlers[0]!.kill();
-    const codes = await Promise.all([...receivers, ...handlers].map((w) => w.exited));
-    expect(codes).toEqual([null, 0, 0, null, 0, 0]);
+    // SQLite's lock is not fair: one busy process may take most claims, so the handler killed is
+    // the first to have claimed 20 (mid-run: the receivers are still writing).
+    const victim = await firstTo(handlers, 'claimed', 20);
+    victim.kill();
+    const receiverCodes = await Promise.all(receivers.map((w) => w.exited));
+    // Handlers stop once the queue stays empty after every receiver is done, never before.
+    await writeFile(join(dir, 'receivers-done'), '');
+    const handlerCodes = await Promise.all(handlers.map((w) => w.exited));
+    expect(receiverCodes).toEqual([null, 0, 0]);
+    expect(handlerCodes).toEqual(handlers.map((h) => (h === victim ? null : 0)));
 
     const acked = idsOf(receivers, 'acked');
     expect(acked.length).toBeGreaterThanOrEqual(900);
