@@ -41,6 +41,11 @@ export interface FleetHostSpec {
   env?: Record<string, string>;
   /** Start the host with the fleet (default true); false: only `startHost(name)` starts it. */
   start?: boolean;
+  /**
+   * Prefix of its plugin names instead of the one made from `name`: another host's prefix makes
+   * a config copied between Macs without renaming its plugins (`MAC_1` → `MAC_1_HANDLER1`, ...).
+   */
+  pluginPrefix?: string;
 }
 
 /** Options for {@link startFleet}. */
@@ -138,8 +143,12 @@ export interface Fleet {
   slots(): HostSlots[];
   /** Resolves when every dispatched job is done (completed on GitHub and cleaned up by its handler). */
   waitForAll(options?: { timeoutMs?: number }): Promise<FleetJob[]>;
-  /** Starts (or restarts) a host's `anklet` and waits until it is ready; `env` goes on top of the spec's for this run. */
-  startHost(name: string, options?: { env?: Record<string, string> }): Promise<RunningAnklet>;
+  /**
+   * Starts (or restarts) a host's `anklet` and waits until it is ready (every handler started, the
+   * receiver listening), unless `ready: false` (a host expected not to get there, e.g. one whose
+   * plugin names another host holds); `env` goes on top of the spec's for this run.
+   */
+  startHost(name: string, options?: { env?: Record<string, string>; ready?: boolean }): Promise<RunningAnklet>;
   /** Sends `signal` (default SIGTERM) and waits for the exit. */
   stopHost(name: string, signal?: NodeJS.Signals): Promise<Run>;
   /** `stopHost(name, 'SIGKILL')`. */
@@ -244,10 +253,11 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
       });
       cleanups.push(() => anka.remove());
       const metricsPort = await findFreePort();
-      const handlers = Array.from({ length: spec.handlers ?? 0 }, (_, i) => `${prefixOf(spec.name)}_HANDLER${i + 1}`);
+      const prefix = spec.pluginPrefix ?? prefixOf(spec.name);
+      const handlers = Array.from({ length: spec.handlers ?? 0 }, (_, i) => `${prefix}_HANDLER${i + 1}`);
       const receiverPort = receiverPorts.get(spec.name);
       const redeliver = spec.redeliver && receiverPort !== undefined ? { hookId: hookIdOf(receiverPort), intervalSeconds: (typeof spec.redeliver === 'object' ? spec.redeliver.intervalSeconds : undefined) ?? 5 } : undefined;
-      const config = writeConfig({ home, pluginsPath, redis, owner, metricsPort, receiverPort, prefix: prefixOf(spec.name), handlers, sim, extra: spec.handlerConfig ?? '', sleepInterval: spec.sleepInterval ?? 1, receiverExtra: spec.receiverConfig ?? '', redeliver });
+      const config = writeConfig({ home, pluginsPath, redis, owner, metricsPort, receiverPort, prefix, handlers, sim, extra: spec.handlerConfig ?? '', sleepInterval: spec.sleepInterval ?? 1, receiverExtra: spec.receiverConfig ?? '', redeliver });
       hosts.push({ name: spec.name, handlers, receiver: Boolean(spec.receiver), spec, home, config, anka, metricsUrl: `http://127.0.0.1:${metricsPort}/`, process: undefined, runs: [] });
       if (options.prePull && handlers.length > 0) {
         // One pull at a time per host (as one Anka would), hosts in parallel, while the plugins install.
@@ -266,7 +276,7 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
       return found;
     };
 
-    const startHost = async (name: string, startOptions: { env?: Record<string, string> } = {}): Promise<RunningAnklet> => {
+    const startHost = async (name: string, startOptions: { env?: Record<string, string>; ready?: boolean } = {}): Promise<RunningAnklet> => {
       const h = host(name);
       if (h.process?.running) throw new Error(`host ${name} is already running`);
       const hw = h.spec.hardware;
@@ -281,6 +291,7 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
       h.process = run;
       h.runs.push(run);
       run.onLine((line) => tracker.line(name, line));
+      if (startOptions.ready === false) return run;
       if (h.handlers.length > 0) await run.waitFor(msg('github handler started'), { count: h.handlers.length, timeoutMs: readyTimeoutMs });
       if (h.receiver) await run.waitFor(msg('receiver listening'), { timeoutMs: readyTimeoutMs });
       return run;

@@ -191,7 +191,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
       await recover(deps);
       recovered = true;
       reaper ??= startReaper({ ctx, api: deps.api, queue, owner });
-      if (config.reconcile) reconciler ??= startReconciler({ ctx, api: deps.api, queue, scope });
+      if (config.reconcile) reconciler ??= startReconciler({ ctx, api: deps.api, queue, scope, healthy: () => !health.fault, onHostFault: (fault) => health.report(fault) });
     }
   }
 

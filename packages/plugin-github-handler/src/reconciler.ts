@@ -3,6 +3,7 @@ import { sleep } from '@anklet/github';
 import { parseAnkaLabels, toQueueJob, type GitHubScope, type QueueJob, type WorkflowJob } from '@anklet/github';
 import type { HandlerConfig } from './config.js';
 import { describeError, statusOf, type GitHubApi } from './github-api.js';
+import { hostFaultOf, type HostFault } from './host-faults.js';
 
 /** What one sweep did. */
 export interface ReconcileReport {
@@ -436,7 +437,23 @@ export function reconcileLeadershipName(queue: string, scope: GitHubScope): stri
  * after the start). The others only try to take the leadership each interval (one round trip), and take
  * over within one leadership TTL when the leader dies.
  */
-export function startReconciler({ ctx, api, queue, scope }: { ctx: HandlerContext<HandlerConfig>; api: GitHubApi; queue: string; scope: GitHubScope }): ReconcilerLoop {
+export function startReconciler({
+  ctx,
+  api,
+  queue,
+  scope,
+  healthy = () => true,
+  onHostFault,
+}: {
+  ctx: HandlerContext<HandlerConfig>;
+  api: GitHubApi;
+  queue: string;
+  scope: GitHubScope;
+  /** False while GitHub refuses this handler (auth_failed, config_failed, limit_paused): it neither leads nor sweeps. */
+  healthy?: () => boolean;
+  /** A pass GitHub refused for a host-level reason (the handler's state shows it). */
+  onHostFault?: (fault: HostFault) => void;
+}): ReconcilerLoop {
   const config = ctx.config;
   const intervalMs = config.reconcile_interval_seconds * 1000;
   // The leadership outlives an interval so the leader keeps it between passes.
@@ -481,6 +498,14 @@ export function startReconciler({ ctx, api, queue, scope }: { ctx: HandlerContex
     return leadership !== null;
   }
 
+  async function releaseLeadership(why: string): Promise<void> {
+    if (!leadership) return;
+    const held = leadership;
+    leadership = null;
+    await ctx.store.releaseLeadership(held).catch(() => undefined);
+    ctx.logger.warn('reconciliation leadership given up; another handler of the fleet sweeps', { queue, reason: why });
+  }
+
   // Between repositories of a long pass: keep the leadership, or stop the pass when it is lost.
   const keepAlive = async () => {
     if (signal.aborted) throw new Error('stopping');
@@ -499,12 +524,22 @@ export function startReconciler({ ctx, api, queue, scope }: { ctx: HandlerContex
         break;
       }
       passStartedAt = Date.now();
+      // A handler GitHub refuses would fail every pass while holding the leadership, and no other
+      // host would sweep: it gives the leadership up and asks for it again once it works.
+      if (!healthy()) {
+        await releaseLeadership('this handler is refused by GitHub');
+        continue;
+      }
       try {
         if (await holdLeadership()) await reconciler.pass(keepAlive);
       } catch (err) {
         if (signal.aborted) break;
         ctx.metrics.count('github_reconcile_failures');
-        ctx.logger.warn('error reconciling the queue with GitHub', { queue, error: describeError(err) });
+        const fault = hostFaultOf(err);
+        if (fault) {
+          onHostFault?.(fault);
+          await releaseLeadership(`GitHub refuses this handler (${fault.reason})`);
+        } else ctx.logger.warn('error reconciling the queue with GitHub', { queue, error: describeError(err) });
       }
     }
   })();
