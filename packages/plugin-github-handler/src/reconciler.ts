@@ -459,7 +459,9 @@ export function startReconciler({
   // The leadership outlives an interval so the leader keeps it between passes.
   const ttlMs = intervalMs * 2 + 30_000;
   const name = reconcileLeadershipName(queue, scope);
-  const owner = `${ctx.host.hostName}/${ctx.name}`;
+  // The host id, not only the host name: two hosts with a config copied between them have the same
+  // plugin names (and test hosts the same host name), and must not renew each other's leadership.
+  const owner = `${ctx.name}@${ctx.host.hostId ?? ctx.host.hostName}`;
   const reconciler = new Reconciler({
     api,
     store: ctx.store,

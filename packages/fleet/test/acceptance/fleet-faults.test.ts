@@ -6,7 +6,8 @@
  *
  * - restarts Redis with its data deleted (a reset cache instance: queued jobs, leases, finished
  *   ids, deliveries, instance names and leaderships all gone);
- * - lets one host's token expire for a while (GitHub answers 401 until it is renewed);
+ * - lets the token of the host that sweeps GitHub expire for a while (GitHub answers 401 until it
+ *   is renewed): it must give the sweep up to another host and hand back its jobs uncounted;
  * - starts a fourth host with an expired token;
  * - starts a fifth host with a config copied from mac-1 without renaming its plugins;
  * - pushes poison records (valid JSON of the wrong shape) into the queue;
@@ -32,8 +33,10 @@ const SWEEP_SECONDS = 10;
 /** Jobs are dispatched over this window (ms); the faults happen inside it. */
 const WINDOW_MS = JOBS * 1000;
 const DEADLINE_MS = WINDOW_MS + 300_000;
-/** mac-3's own token, which expires for a while; and the token the late host starts with. */
-const MAC3_TOKEN = 'ghp_fault2_mac3_token_never_logged';
+/** Each handler host's own token (the copy of mac-1 has mac-1's); one expires for a while. */
+const TOKENS: Record<string, string> = Object.fromEntries(HOSTS.map((h) => [h, `ghp_fault2_${h.replace('-', '_')}_token_never_logged`]));
+const LEADERSHIP_TAKEN = 'reconciliation leadership taken: sweeping GitHub for lost jobs';
+const LEADERSHIP_GIVEN_UP = 'reconciliation leadership given up; another handler of the fleet sweeps';
 const EXPIRED_TOKEN = 'ghp_fault2_expired_token_never_logged';
 const ENQUEUED = 'job queued on GitHub but unknown to the store (webhook lost, or the store lost its data); enqueued it';
 const REFUSED = 'GitHub refuses this plugin; not claiming jobs until it works again';
@@ -88,7 +91,7 @@ function plan(seed: number) {
       case 'redis-empty':
         return { at, kind, downMs: int(300, 1500) };
       case 'token-expires':
-        return { at, kind, forMs: int(8_000, 20_000) };
+        return { at, kind, forMs: int(25_000, 35_000) };
       case 'refuse-cancels':
         return { at, kind, count: int(2, 4) };
       case 'drop-webhooks':
@@ -117,13 +120,13 @@ describe(`fleet fault run (seed ${SEED}, ${JOBS} jobs, ${HOSTS.length} hosts): w
       store: 'redis',
       templates: [simulatedTemplate({ tags: [{ tag: '1c2r', cpuCores: 1, ramGiB: 2 }] })],
       prePull: true,
-      sim: { seed: SEED, tokens: [MAC3_TOKEN, EXPIRED_TOKEN] },
+      sim: { seed: SEED, tokens: [...Object.values(TOKENS), EXPIRED_TOKEN] },
       hosts: [
         { name: 'receiver', receiver: true },
-        ...HOSTS.map((name) => ({ name, handlers: 2, hardware, handlerConfig, ...(name === 'mac-3' ? { env: { ANKLET_GLOBAL_TOKEN: MAC3_TOKEN } } : {}) })),
+        ...HOSTS.map((name) => ({ name, handlers: 2, hardware, handlerConfig, env: { ANKLET_GLOBAL_TOKEN: TOKENS[name]! } })),
         { name: 'mac-expired', handlers: 2, hardware, handlerConfig, env: { ANKLET_GLOBAL_TOKEN: EXPIRED_TOKEN }, start: false },
         // mac-1's config copied as it is: the same plugin names.
-        { name: 'mac-copy', handlers: 2, hardware, handlerConfig, pluginPrefix: 'MAC_1', start: false },
+        { name: 'mac-copy', handlers: 2, hardware, handlerConfig, pluginPrefix: 'MAC_1', env: { ANKLET_GLOBAL_TOKEN: TOKENS['mac-1']! }, start: false },
       ],
     });
     const f = fleet;
@@ -138,6 +141,7 @@ describe(`fleet fault run (seed ${SEED}, ${JOBS} jobs, ${HOSTS.length} hosts): w
     const poisonAfterWipe: string[] = [];
     const poisonIds: string[] = [];
     let cancelsRefused = 0;
+    let expiry: { host: string; at: number; wasLeader: boolean } | undefined;
     let dropsAsked = 0;
 
     try {
@@ -163,13 +167,18 @@ describe(`fleet fault run (seed ${SEED}, ${JOBS} jobs, ${HOSTS.length} hosts): w
             poisonAfterWipe.length = 0;
             break;
           }
-          case 'token-expires':
-            note(`mac-3's token expires for ${fault.forMs} ms`);
-            f.sim.control.revokeToken(MAC3_TOKEN);
+          case 'token-expires': {
+            // The host whose handler took the sweep last (the leader), else mac-3.
+            const taken = HOSTS.flatMap((h) => linesWith(f.host(h), LEADERSHIP_TAKEN).map((l) => ({ h, at: Date.parse(String(l.time)) })));
+            const leader = taken.sort((a, b) => b.at - a.at)[0]?.h ?? 'mac-3';
+            expiry = { host: leader, at: Date.now(), wasLeader: taken.length > 0 };
+            note(`${leader}'s token expires for ${fault.forMs} ms (${expiry.wasLeader ? 'it sweeps GitHub' : 'no sweep leader yet'})`);
+            f.sim.control.revokeToken(TOKENS[leader]!);
             await sleep(fault.forMs);
-            f.sim.control.addToken(MAC3_TOKEN);
-            note(`mac-3's token renewed`);
+            f.sim.control.addToken(TOKENS[leader]!);
+            note(`${leader}'s token renewed`);
             break;
+          }
           case 'expired-host':
             note('mac-expired starts with an expired token');
             await f.startHost('mac-expired');
@@ -251,7 +260,11 @@ describe(`fleet fault run (seed ${SEED}, ${JOBS} jobs, ${HOSTS.length} hosts): w
       const expiredClaims = linesWith(f.host('mac-expired'), 'queued job found').length;
       const expiredRefused = linesWith(f.host('mac-expired'), REFUSED);
       const copyRefusals = f.host('mac-copy').runs.flatMap((r) => r.lines).filter((l) => /^handler instance name ".*" is held by /.test(String(l.msg)));
-      const mac3Refused = linesWith(f.host('mac-3'), REFUSED).length;
+      const expiredHost = expiry?.host ?? 'mac-3';
+      const expiredRefused2 = linesWith(f.host(expiredHost), REFUSED).length;
+      const after = (l: { time?: unknown }) => Date.parse(String(l.time)) >= (expiry?.at ?? 0);
+      const gaveUp = linesWith(f.host(expiredHost), LEADERSHIP_GIVEN_UP).filter(after).length;
+      const takenOver = HOSTS.filter((h) => h !== expiredHost).some((h) => linesWith(f.host(h), LEADERSHIP_TAKEN).some(after));
       const cancelFailures = handlerLines(CANCEL_REFUSED).length;
 
       console.log(
@@ -260,7 +273,7 @@ describe(`fleet fault run (seed ${SEED}, ${JOBS} jobs, ${HOSTS.length} hosts): w
           `dropped webhooks ${neverSent.length} (asked ${dropsAsked}), all enqueued by the sweep ${neverSent.every((j) => enqueuedBySweep.has(j.id))}, ` +
           `longest wait of a dropped job (dispatch → claim) ${Math.round(longestWait)} ms (goal ≤ ${2 * SWEEP_SECONDS * 1000} ms: ${longestWait <= 2 * SWEEP_SECONDS * 1000 ? 'met' : 'not met'}); ` +
           `poison ${poisonIds.length} pushed, ${poisonIds.filter((id) => quarantined.has(id)).length} quarantined (${poisonAfterWipe.length} pushed after the last wipe); ` +
-          `cancels refused ${cancelsRefused} (handlers saw ${cancelFailures}); mac-3 refused by GitHub ${mac3Refused}×; mac-expired claims ${expiredClaims}, state ${String(expiredRefused[0]?.state)}; ` +
+          `cancels refused ${cancelsRefused} (handlers saw ${cancelFailures}); ${expiredHost}'s token expired: its handlers refused by GitHub ${expiredRefused2}×, sweep leadership given up ${gaveUp}× (was leader ${String(expiry?.wasLeader)}), taken over by another host ${takenOver};  mac-expired claims ${expiredClaims}, state ${String(expiredRefused[0]?.state)}; ` +
           `mac-copy name refusals ${copyRefusals.length}; sweep enqueued ${enqueuedBySweep.size}; ${((Date.now() - t0) / 1000).toFixed(1)} s`,
       );
       console.log(`fault schedule (seed ${SEED}):\n  ${log.join('\n  ')}`);
@@ -276,6 +289,8 @@ describe(`fleet fault run (seed ${SEED}, ${JOBS} jobs, ${HOSTS.length} hosts): w
       expect(neverSent.filter((j) => !enqueuedBySweep.has(j.id)).map((j) => j.name)).toEqual([]);
       // Poison never stopped a host (exited is empty above) and what the last wipe did not take is quarantined.
       expect(poisonAfterWipe.filter((id) => !quarantined.has(id))).toEqual([]);
+      // The sweep leader whose token expired gave the sweep up, and another host took it over.
+      if (expiry?.wasLeader) expect({ gaveUp: gaveUp > 0, takenOver }).toEqual({ gaveUp: true, takenOver: true });
       // The host with the expired token took no job and says why.
       expect(expiredClaims).toBe(0);
       expect(expiredRefused[0]?.state).toBe('auth_failed');
