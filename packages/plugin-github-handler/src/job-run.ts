@@ -31,7 +31,7 @@ export type Outcome =
   /** Shutting down while the job runs in its VM: keep VM, runner and lease for the next start (Go rule). */
   | { readonly kind: 'leave'; readonly reason: string }
   /** The lease was taken from us (or the store lost the job and GitHub says it is not running on our runner): clean our VM up and touch nothing in the store. */
-  | { readonly kind: 'lost'; readonly reason: string }
+  | { readonly kind: 'lost'; readonly reason: string; readonly conclusion?: string }
   /** GitHub refused the host (credentials, installation, runner group, rate limit): back to the queue, attempts unchanged. */
   | { readonly kind: 'host_fault'; readonly reason: string; readonly fault: HostFault };
 
@@ -40,6 +40,8 @@ export type Outcome =
  * the store (delayed, no attempt counted), and whoever claims it next cancels again before anything else.
  */
 export const CANCEL_PENDING = 'cancel_pending: ';
+/** A job whose lease was lost while our runner ran it, and which then completed: its VM goes, its record is not ours. */
+const LEASE_LOST_AFTER_RUN = 'lease_lost_after_run';
 
 /** What a job run needs from its handler. */
 export interface JobRunDeps {
@@ -353,13 +355,14 @@ export class JobRun {
     this.#step = 'watching_job';
     for (;;) {
       if (this.#verdict) return this.#verdict;
-      if (this.#leaseLost) return { kind: 'lost', reason: 'lease_lost' };
+      if (this.#leaseLost && !this.#inProgress) return { kind: 'lost', reason: 'lease_lost' };
       if (this.#ctx.signal.aborted) {
         // Go: a job already running in its VM is left to run; the next start adopts it.
         return this.#inProgress ? { kind: 'leave', reason: 'shutdown_while_running' } : { kind: 'handoff', reason: 'shutdown_before_running', cooldownMs: 0 };
       }
       const stored = await this.#ctx.store.get(this.#queue, this.jobId);
-      if (!stored) {
+      // (With the lease lost, the record is its new owner's to finish or restore, not ours.)
+      if (!stored && !this.#leaseLost) {
         // The store lost the record (a Redis restarted without its data): GitHub says what it is.
         const verdict = await this.#recordVanished();
         if (verdict) return verdict;
@@ -377,7 +380,7 @@ export class JobRun {
         this.#log.info('job is waiting for registered runner');
       }
       const completed = stored?.events.completed;
-      if (completed) return { kind: 'done', conclusion: completed.conclusion ?? 'unknown' };
+      if (completed) return this.#ended(completed.conclusion ?? 'unknown');
 
       const now = Date.now();
       const timedOut = !this.#inProgress && now - registeredAt >= config.registration_timeout_seconds * 1000;
@@ -392,7 +395,7 @@ export class JobRun {
           this.#log.warn('error getting job status from the API', { error: describeError(err) });
           return null;
         });
-        if (status?.status === 'completed') return { kind: 'done', conclusion: status.conclusion ?? 'unknown' };
+        if (status?.status === 'completed') return this.#ended(status.conclusion ?? 'unknown');
         if (status?.status === 'in_progress' && this.#isOurs(status.runnerName, status.runnerId)) await this.#markInProgress(registeredAt);
         if (timedOut && !this.#inProgress) {
           this.#log.error('waiting for runner registration timed out, will retry', { registrationTimeoutSeconds: config.registration_timeout_seconds });
@@ -430,6 +433,11 @@ export class JobRun {
       // Back in the queue (its runner died): run it ourselves.
       if (status.status === 'queued') return { kind: 'retry', reason: 'earlier_runner_lost_the_job' };
     }
+  }
+
+  /** The job completed on GitHub: done, or (our lease lost while our runner ran it) over for us, its record left to its owner. */
+  #ended(conclusion: string): Outcome {
+    return this.#leaseLost ? { kind: 'lost', reason: LEASE_LOST_AFTER_RUN, conclusion } : { kind: 'done', conclusion };
   }
 
   #isOurs(runnerName: string | null | undefined, runnerId: number | null | undefined): boolean {
@@ -503,7 +511,7 @@ export class JobRun {
     }
     // Runner first (a runner without VM would stay listed offline), then the VM: both by name/id,
     // both without the shutdown signal. A token-registered runner's id may not be known yet.
-    const over = outcome.kind === 'done';
+    const over = outcome.kind === 'done' || (outcome.kind === 'lost' && outcome.reason === LEASE_LOST_AFTER_RUN);
     if (this.#runnerId === undefined && this.#vmName && ctx.config.registration_method === 'token' && !over) {
       const runner = await this.#api.findRunner(this.#vmName).catch(() => null);
       if (runner) this.#runnerId = runner.id;
@@ -570,7 +578,8 @@ export class JobRun {
           await ctx.store.handOff(this.#lease, outcome.reason);
           break;
         case 'lost':
-          log.warn('lease on the job was lost; another handler owns it now');
+          if (outcome.reason === LEASE_LOST_AFTER_RUN) log.info('job completed on our runner; its record belongs to the handler that holds its lease now', { conclusion: outcome.conclusion });
+          else log.warn('lease on the job was lost; another handler owns it now');
           break;
       }
     } catch (err) {
@@ -761,9 +770,16 @@ export class JobRun {
             this.#recordVanished().catch((again: unknown) => this.#log.warn('error checking a vanished job record', { error: describeError(again) }));
             return;
           }
-          // Lost, finished (the reaper asked GitHub) or quarantined: stop working on it.
+          // Lost, finished (the reaper asked GitHub) or quarantined: stop working on it. But a job
+          // our runner already runs stays ours on GitHub whoever holds the record: tearing the VM
+          // down would fail it. Watch it to its end instead; the record's new owner finishes it.
           if (isLeaseRefusal(err)) {
             this.#leaseLost = true;
+            clearInterval(this.#renewTimer);
+            if (this.#inProgress) {
+              this.#log.error('lease on the job was lost while our runner runs it; watching it to its end, its VM left running', { reason: err.code, vmName: this.#vmName });
+              return;
+            }
             this.#local.abort();
             this.#log.error('lease on the job was lost', { reason: err.code });
           } else {

@@ -303,6 +303,49 @@ describe.concurrent('github handler under faults', () => {
     expect(await store.stats('acme')).toMatchObject({ queued: 0, claimed: 0, handedOff: 0 });
   }, 300_000);
 
+  it('a host frozen past its lease while its runner runs the job watches it to its end: the job succeeds, the new owner finishes the record', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx, true);
+    const store = storeOf(w, '');
+    const homeReceiver = newHome(w, 'frozen-receiver-');
+    const home = newHome(w, 'frozen-');
+    const [configReceiver, config] = await Promise.all([
+      hostConfig(w, homeReceiver, { receiver: true, metricsPort: await findFreePort() }),
+      hostConfig(w, home, { handler: 'GITHUB_HANDLER_FROZEN', extra: 'lease_seconds: 10\nstatus_check_interval_seconds: 5', metricsPort: await findFreePort() }),
+    ]);
+    const receiver = start(w, configReceiver, homeReceiver);
+    await receiver.waitFor(msg('receiver finished starting'), { timeoutMs: 60_000 });
+    const host = start(w, config, home);
+    await host.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('frozen'), name: 'frozen', durationMs: 40_000 });
+    await host.waitFor(msg('job found registered runner and is now in progress'), { timeoutMs: 120_000 });
+
+    // The host freezes (a sleeping Mac, a long partition from the store) past its lease; meanwhile
+    // another handler's reaper returns the job to the queue and that handler claims it.
+    host.signal('SIGSTOP');
+    let lease: Awaited<ReturnType<JobStore['claim']>> = null;
+    try {
+      await expect.poll(async () => (await store.reapExpired('acme')).requeued.length + (lease ? 1 : 0), { timeout: 60_000, interval: 500 }).toBeGreaterThan(0);
+      lease = await store.claim({ queue: 'acme', owner: 'GITHUB_HANDLER_OTHER@another-host', leaseMs: 600_000 });
+      expect(lease?.job.id).toBe(String(job.id));
+    } finally {
+      host.signal('SIGCONT');
+    }
+    await host.waitFor(msg('lease on the job was lost while our runner runs it; watching it to its end, its VM left running'), { timeoutMs: 60_000 });
+    // GitHub still has the job on our runner: it ends as the runner ends it, not failed by a deleted VM.
+    expect((await w.sim.control.waitForJob(job.id, 'completed', 120_000)).conclusion).toBe('success');
+    await host.waitFor(msg('job completed on our runner; its record belongs to the handler that holds its lease now'), { timeoutMs: 60_000 });
+    await host.waitFor(msg('cleanup | finished'), { timeoutMs: 60_000 });
+    expect(w.anka.readState().vms.filter((vm) => vm.name.startsWith('anklet-vm-'))).toEqual([]);
+    expect(host.lines.some(msg('successfully removed runner'))).toBe(false);
+    expect(host.lines.some(msg('job completed'))).toBe(false);
+    // The record is the new owner's: still there, under its lease, until it finishes it.
+    expect((await store.get('acme', String(job.id)))?.id).toBe(String(job.id));
+    await store.finish(lease!, 'success');
+    expect(await store.stats('acme')).toMatchObject({ queued: 0, claimed: 0, handedOff: 0 });
+    expect(host.child.exitCode).toBeNull();
+  }, 300_000);
+
   it('a cancel GitHub refuses keeps the job in the store, uncounted, until a cancel succeeds', async (ctx) => {
     const { expect } = ctx;
     const w = await makeWorld(ctx, true);
