@@ -67,6 +67,18 @@ interface RunItem {
   readonly run_attempt?: number;
 }
 
+/** What the sweep last saw of a repository's runs. */
+interface RepoView {
+  /** Runs queued at the last listing of the queued runs. */
+  queued: RunItem[];
+  /** Runs running at the last full pass. */
+  running: RunItem[];
+  /** When the newest run of the last page of newest runs was created (GitHub's clock). */
+  pageNewest: number | undefined;
+  /** Full passes since the running runs were last listed by status. */
+  newestPasses: number;
+}
+
 /** A job's state on GitHub, as the listings showed it. */
 interface SeenJob {
   readonly status: string;
@@ -92,6 +104,12 @@ const DEFAULT_RATE_LIMIT = 5_000;
  * longer lists. The passes between are quick (see {@link Reconciler}).
  */
 export const FULL_PASS_EVERY = 2;
+/**
+ * Full passes between two listings of the running runs by status (once an hour at the default
+ * interval). The page of newest runs misses a run older than the repository's newest 100 that was
+ * re-run and started between two listings of the queued runs; this listing finds it.
+ */
+const NEWEST_PASSES_BETWEEN_RUNNING_LISTINGS = 14;
 // Stored jobs listed per state to know which runs the store already holds jobs of.
 const STORED_STATES: ReadonlyArray<JobState> = ['queued', 'delayed', 'handed_off', 'claimed'];
 
@@ -129,8 +147,8 @@ export class Reconciler {
   readonly #o: ReconcilerOptions;
   /** Last answer per request: its ETag, body and `Link` header, and the pass that last used it. */
   readonly #cache = new Map<string, { etag: string; data: unknown; link: unknown; pass: number }>();
-  /** The runs of each repository the last full pass saw running (a quick pass does not list them). */
-  readonly #running = new Map<string, ReadonlyArray<number>>();
+  /** What the sweep last saw of each repository's runs. */
+  readonly #views = new Map<string, RepoView>();
   /** Jobs of a run, by run id, with the run's `updated_at` when they were read. */
   readonly #runJobs = new Map<number, { updatedAt: string; attempt: number | undefined; jobs: ReadonlyArray<WorkflowJob>; pass: number }>();
   /** When each counted call of the last hour was made. */
@@ -271,28 +289,80 @@ export class Reconciler {
     return runs;
   }
 
-  async #sweepRepo(ref: RepoRef, full: boolean, storedRuns: ReadonlySet<number>, seen: Map<string, SeenJob>, active: Set<number>): Promise<number> {
-    const key = repoKey(ref.owner, ref.repo);
-    const runs = new Map<number, RunItem>();
-    for (const status of full ? (['queued', 'in_progress'] as const) : (['queued'] as const)) {
-      const listed: number[] = [];
-      for (let page = 1; page <= MAX_PAGES; page += 1) {
-        const { data, link } = await this.#get(ref.owner, 'GET /repos/{owner}/{repo}/actions/runs', { owner: ref.owner, repo: ref.repo, status, per_page: 100, page });
-        for (const run of (data as { workflow_runs?: RunItem[] }).workflow_runs ?? []) {
-          runs.set(run.id, run);
-          listed.push(run.id);
-        }
-        if (!hasNext(link)) break;
-      }
-      if (status === 'in_progress') this.#running.set(key, listed);
+  /** Every page of the runs GitHub reports with this status. */
+  async #listRuns(ref: RepoRef, status: 'queued' | 'in_progress'): Promise<RunItem[]> {
+    const runs: RunItem[] = [];
+    for (let page = 1; page <= MAX_PAGES; page += 1) {
+      const { data, link } = await this.#get(ref.owner, 'GET /repos/{owner}/{repo}/actions/runs', { owner: ref.owner, repo: ref.repo, status, per_page: 100, page });
+      runs.push(...((data as { workflow_runs?: RunItem[] }).workflow_runs ?? []));
+      if (!hasNext(link)) break;
     }
-    // A quick pass: the runs the last full pass saw running are taken as still running (their
-    // stored jobs are not asked about before the next full pass).
-    if (!full) for (const id of this.#running.get(key) ?? []) active.add(id);
+    return runs;
+  }
+
+  /**
+   * The runs of a repository that may hold a queued job, by the listing this pass makes (see
+   * {@link Reconciler}); `active` also gets the runs the pass did not list but takes as still
+   * queued or running (their stored jobs are not asked about).
+   */
+  async #runsOf(ref: RepoRef, full: boolean, active: Set<number>): Promise<RunItem[]> {
+    const key = repoKey(ref.owner, ref.repo);
+    const view = this.#views.get(key);
+    const isActive = (r: RunItem) => r.status === 'queued' || r.status === 'in_progress';
+    if (!view) {
+      // The first pass over this repository: both states, every page.
+      const queued = await this.#listRuns(ref, 'queued');
+      const running = await this.#listRuns(ref, 'in_progress');
+      this.#views.set(key, { queued, running, pageNewest: undefined, newestPasses: 0 });
+      return [...queued, ...running];
+    }
+    if (!full) {
+      const queued = await this.#listRuns(ref, 'queued');
+      view.queued = queued;
+      for (const r of view.running) active.add(r.id);
+      return queued;
+    }
+    // A full pass: the newest runs, whatever their state (one page: a busy repository's
+    // queued and running runs are among its newest), once an hour the running ones instead.
+    const created = (r: RunItem) => Date.parse(r.created_at ?? '');
+    if (view.newestPasses >= NEWEST_PASSES_BETWEEN_RUNNING_LISTINGS) {
+      view.newestPasses = 0;
+      view.running = await this.#listRuns(ref, 'in_progress');
+      for (const r of view.queued) active.add(r.id);
+      return [...view.running];
+    }
+    view.newestPasses += 1;
+    const { data, link } = await this.#get(ref.owner, 'GET /repos/{owner}/{repo}/actions/runs', { owner: ref.owner, repo: ref.repo, per_page: 100, page: 1 });
+    const newest = (data as { workflow_runs?: RunItem[] }).workflow_runs ?? [];
+    const onPage = new Set(newest.map((r) => r.id));
+    let running = newest.filter((r) => r.status === 'in_progress');
+    if (hasNext(link) && newest.length > 0) {
+      // The page does not hold every run: runs older than its oldest are not on it. It is
+      // enough when every run made since the last such page is on it and no run the sweep takes
+      // as queued or running fell off it; else the running runs are listed too.
+      const oldest = Math.min(...newest.map(created));
+      const gap = view.pageNewest === undefined || oldest > view.pageNewest;
+      const fellOff = [...view.queued, ...view.running].some((r) => !onPage.has(r.id) && created(r) <= oldest);
+      if (gap || fellOff) {
+        const listed = await this.#listRuns(ref, 'in_progress');
+        running = [...running, ...listed.filter((r) => !onPage.has(r.id))];
+      }
+    }
+    if (newest.length > 0) view.pageNewest = Math.max(...newest.map(created));
+    view.running = running;
+    // Queued runs older than the page: as the last queued listing saw them (the next quick pass lists them again).
+    for (const r of view.queued) if (!onPage.has(r.id)) active.add(r.id);
+    const byId = new Map<number, RunItem>();
+    for (const r of [...newest.filter(isActive), ...running]) byId.set(r.id, r);
+    return [...byId.values()];
+  }
+
+  async #sweepRepo(ref: RepoRef, full: boolean, storedRuns: ReadonlySet<number>, seen: Map<string, SeenJob>, active: Set<number>): Promise<number> {
+    const runs = await this.#runsOf(ref, full, active);
     let enqueued = 0;
     const youngAfter = Date.now() - (this.#o.graceMs ?? 0);
     // Oldest first: a pass the budget stops has read the runs that waited longest.
-    const ordered = [...runs.values()].sort((x, y) => Date.parse(x.created_at ?? '') - Date.parse(y.created_at ?? '') || x.id - y.id);
+    const ordered = [...runs].sort((x, y) => Date.parse(x.created_at ?? '') - Date.parse(y.created_at ?? '') || x.id - y.id);
     for (const run of ordered) {
       active.add(run.id);
       // A young run's webhooks are still the fast path; reading its jobs now would cost a call
@@ -496,7 +566,11 @@ export class Reconciler {
   }
 
   #forgetOld(): void {
-    for (const [key, entry] of this.#cache) if (this.#pass - entry.pass >= CACHE_PASSES) this.#cache.delete(key);
+    for (const [key, entry] of this.#cache) {
+      // A listing of runs is kept until its next use (the running runs are listed by status once an hour).
+      const keep = key.includes('{run_id}') ? CACHE_PASSES : FULL_PASS_EVERY * (NEWEST_PASSES_BETWEEN_RUNNING_LISTINGS + 2);
+      if (this.#pass - entry.pass >= keep) this.#cache.delete(key);
+    }
     for (const [id, entry] of this.#runJobs) if (this.#pass - entry.pass >= CACHE_PASSES) this.#runJobs.delete(id);
   }
 }
