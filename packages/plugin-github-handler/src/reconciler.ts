@@ -24,7 +24,7 @@ export interface ReconcileReport {
   readonly jobReads: number;
   /** Those of them that found a lost job (the one read per lost job's run no sweep can avoid). */
   readonly jobReadsFindingLost: number;
-  /** Runs left to the next full pass (a quick pass does not read them: see {@link Reconciler}). */
+  /** Listed runs whose jobs this pass did not read though they changed or were never read (see {@link Reconciler}). */
   readonly deferred: number;
 }
 
@@ -99,9 +99,9 @@ const HOUR_MS = 3_600_000;
 // GitHub's primary limit for a token or an App installation, until a response tells ours.
 const DEFAULT_RATE_LIMIT = 5_000;
 /**
- * Every this many passes (the first included) a pass is full: it also lists the running runs,
- * reads the runs a quick pass leaves for later, and asks GitHub about stored jobs whose run it no
- * longer lists. The passes between are quick (see {@link Reconciler}).
+ * Every this many passes (the first included) a pass is full: it sees the running runs too, reads
+ * the runs a quick pass leaves for later, and asks GitHub about stored jobs whose run it no longer
+ * sees. The passes between are quick (see {@link Reconciler}).
  */
 export const FULL_PASS_EVERY = 2;
 /**
@@ -119,29 +119,35 @@ const hasNext = (link: unknown) => typeof link === 'string' && /rel="next"/.test
 
 /**
  * Level-triggered reconciliation with GitHub: webhooks are the fast path, this is the safety net.
- * A pass lists, for every repository of the scope, the runs GitHub reports `queued` (and on full
- * passes `in_progress`: a matrix run already running may still have a queued job, and a job that
- * `needs` another is queued in a running run) and reads their jobs; each job GitHub says is `queued`
- * with well-formed anka labels is enqueued exactly as the receiver would store it from its `queued`
- * webhook (the store refuses a job it holds or has finished, so only lost ones are added). Then
- * every job waiting in the store that GitHub says is completed (its `completed` webhook was lost)
- * gets its `completed` event, which the handler that claims it next acts on.
+ * A pass lists, for every repository of the scope, the runs that may hold a job waiting for a
+ * runner (`queued` runs, and `in_progress` ones: a matrix run already running may still have a
+ * queued job, and a job that `needs` another is queued in a running run) and reads their jobs;
+ * each job GitHub says is `queued` with well-formed anka labels is enqueued exactly as the
+ * receiver would store it from its `queued` webhook (the store refuses a job it holds or has
+ * finished, so only lost ones are added). Then every job waiting in the store that GitHub says is
+ * completed (its `completed` webhook was lost) gets its `completed` event, which the handler that
+ * claims it next acts on.
  *
- * Every listing is a conditional request (`If-None-Match` with the ETag of the last answer for
- * that URL): an unchanged list costs a 304, which GitHub does not count against the rate limit.
- * To keep a busy repository near one counted call per pass, the passes alternate:
+ * Every request is conditional (`If-None-Match` with the ETag of the last answer for that URL): an
+ * unchanged answer costs a 304, which GitHub does not count against the rate limit. To keep a busy
+ * repository at one counted listing per pass, passes alternate:
  *
- * - a quick pass lists only the queued runs and reads the jobs of a run only when the sweep never
- *   read them and the store holds no job of that run (no webhook of that run reached the store:
- *   the case of a lost single-job run). It does not read again a run that changed since its last
- *   read, nor a run the store holds a job of, and it asks nothing about stored jobs;
- * - a full pass (every {@link FULL_PASS_EVERY}th) also lists the running runs, reads every listed
- *   run never read (a run the store holds one job of may hold another whose webhook was lost), reads
- *   again every run whose `updated_at` moved since its last read (a job may have been added to it:
- *   conditional, so an unchanged job list is a free 304), and asks GitHub about stored jobs whose
- *   run it no longer lists.
+ * - a quick pass lists the queued runs (every page), and reads the jobs of a run only when the
+ *   sweep never read them and the store holds no job of that run (no webhook of it reached the
+ *   store: the case of a lost single-job run). It asks nothing about stored jobs;
+ * - a full pass (every {@link FULL_PASS_EVERY}th, the first included) reads one page of the
+ *   repository's newest runs, whatever their state, and takes the queued and running runs on it.
+ *   When that page may miss some (a run the sweep took as queued or running fell off it, or more
+ *   than a page of runs came since the last full pass) it also lists the running runs by status,
+ *   and it does so instead of the page once an hour ({@link NEWEST_PASSES_BETWEEN_RUNNING_LISTINGS}).
+ *   It reads every such run never read that is running or that the store holds no job of, reads
+ *   again (conditionally) every one whose `updated_at` moved since its last read, and asks GitHub
+ *   about stored jobs whose run it no longer sees.
  *
- * Counted calls are bounded by a budget, a share of the hourly rate limit over a sliding hour.
+ * A run still queued that the store holds a job of is not read: none of its jobs has started, and
+ * once one does, the run is running and the next full pass reads it. The first pass over a
+ * repository lists both states by status. Counted calls are bounded by a budget, a share of the
+ * hourly rate limit over a sliding hour.
  */
 export class Reconciler {
   readonly #o: ReconcilerOptions;
