@@ -343,4 +343,55 @@ describe('the cost of sweeping a busy repository (github-sim, real HTTP, real Re
     // Per hour at the default interval (30 passes), besides one read per lost job's run.
     expect(overhead * 30).toBeLessThanOrEqual(30);
   });
+
+  it('lists the running runs too when they may not all be on the page of newest runs', async () => {
+    const simLines: string[] = [];
+    const w = await world({ repositories: ['acme/app'], log: (line) => simLines.push(line) });
+    // Listings of the repository's runs a pass made (github-sim logs the path without the query).
+    const runListings = () => simLines.splice(0).filter((l) => l.startsWith('github-sim: GET /repos/acme/app/actions/runs -> ')).length;
+    const reconciler = await orgReconciler(w);
+    expect(await reconciler.pass()).toMatchObject({ full: true, enqueued: 0 });
+    expect(await reconciler.pass()).toMatchObject({ full: false, enqueued: 0 });
+
+    // A matrix run: one job running (its webhook came), one queued whose webhook was lost...
+    const jit = await fetch(`${w.sim.url}/orgs/acme/actions/runners/generate-jitconfig`, {
+      method: 'POST',
+      headers: { authorization: `token ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'deep-foreign', runner_group_id: 1, labels: [...anka('deep-0'), 'foreign'] }),
+    });
+    const { encoded_jit_config: jitConfig } = (await jit.json()) as { encoded_jit_config: string };
+    const matrix = w.sim.control.dispatchRun({
+      repository: 'acme/app',
+      jobs: [
+        { name: 'running', labels: [...anka('deep-0'), 'foreign'], durationMs: 120_000 },
+        { name: 'waiting', labels: anka('deep-1') },
+      ],
+    });
+    await w.store.enqueue({ id: String(matrix.jobs[0]!.id), queue: 'acme', payload: asReceiverStores(w, matrix.jobs[0]!.id), deliveryId: 'd-deep-0', repositoryOwner: 'acme' });
+    const foreign = runSimulatedRunner({ jitConfig, pollSeconds: 1 });
+    await w.sim.control.waitForJob(matrix.jobs[0]!.id, 'in_progress', 30_000);
+    // ...then 110 runs that come and go (their webhooks came, `completed` too): the matrix run is
+    // no longer among the 100 newest runs.
+    for (let i = 0; i < 110; i += 1) {
+      const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: anka(`flood-${i}`), name: `flood-${i}` });
+      await w.store.enqueue({ id: String(job.id), queue: 'acme', payload: asReceiverStores(w, job.id), deliveryId: `d-flood-${i}`, repositoryOwner: 'acme' });
+      w.sim.control.cancelRun(job.run_id);
+      await w.store.recordEvent('acme', String(job.id), { action: 'completed', conclusion: 'cancelled', at: Date.now() });
+    }
+    simLines.splice(0);
+    // More than a page of runs came since the last look at the newest ones: the running runs are
+    // listed too, and the lost job of the matrix run is found.
+    expect(await reconciler.pass()).toMatchObject({ full: true, enqueued: 1, finished: 0 });
+    // The page of newest runs and the running runs.
+    expect(runListings()).toBe(2);
+    expect(await w.store.get('acme', String(matrix.jobs[1]!.id))).not.toBeNull();
+    expect(await reconciler.pass()).toMatchObject({ full: false, enqueued: 0 });
+    // A run the sweep takes as running is not on the page: listed again (a 304 now).
+    simLines.splice(0);
+    const again = await reconciler.pass();
+    expect(again).toMatchObject({ full: true, calls: 0, enqueued: 0, finished: 0 });
+    expect(runListings()).toBe(2);
+    w.sim.control.cancelRun(matrix.run_id);
+    await foreign;
+  });
 });
