@@ -19,6 +19,14 @@ export interface ReconcileReport {
   readonly finished: number;
   /** True when the pass stopped early because the budget was spent (the next pass goes on from there). */
   readonly truncated: boolean;
+  /** A full pass (every {@link FULL_PASS_EVERY}th, the first included) or a quick one. */
+  readonly full: boolean;
+  /** Reads of a run's jobs that GitHub counted. */
+  readonly jobReads: number;
+  /** Those of them that found a lost job (the one read per lost job's run no sweep can avoid). */
+  readonly jobReadsFindingLost: number;
+  /** Listed runs whose jobs this pass did not read though they changed or were never read (see {@link Reconciler}). */
+  readonly deferred: number;
 }
 
 /** What the reconciler needs. */
@@ -54,9 +62,22 @@ interface RepoRef {
 /** The fields of a REST `workflow-run` the sweep reads. */
 interface RunItem {
   readonly id: number;
+  readonly status?: string | null;
   readonly updated_at: string;
   readonly created_at?: string;
   readonly run_attempt?: number;
+}
+
+/** What the sweep last saw of a repository's runs. */
+interface RepoView {
+  /** Runs queued at the last listing of the queued runs. */
+  queued: RunItem[];
+  /** Runs running at the last full pass. */
+  running: RunItem[];
+  /** When the newest run of the last page of newest runs was created (GitHub's clock). */
+  pageNewest: number | undefined;
+  /** Full passes since the running runs were last listed by status. */
+  newestPasses: number;
 }
 
 /** A job's state on GitHub, as the listings showed it. */
@@ -72,14 +93,26 @@ class BudgetSpent extends Error {}
 const MAX_PAGES = 10;
 // Stored jobs checked per state and pass (the store's `list` is an admin read, not a hot path).
 const MAX_STORED = 1_000;
-// A cached answer (ETag, body) not used for this many passes is dropped.
+// A cached answer (ETag, body) not used for this many passes is dropped (more than the passes
+// between two full ones, which alone list the running runs).
 const CACHE_PASSES = 5;
 const HOUR_MS = 3_600_000;
 // GitHub's primary limit for a token or an App installation, until a response tells ours.
 const DEFAULT_RATE_LIMIT = 5_000;
-// Only these run states can hold a job that waits for a runner: a matrix run already
-// `in_progress` may still have queued jobs. `waiting` (environment approval) is not queued yet.
-const RUN_STATES = ['queued', 'in_progress'] as const;
+/**
+ * Every this many passes (the first included) a pass is full: it sees the running runs too, reads
+ * the runs a quick pass leaves for later, and asks GitHub about stored jobs whose run it no longer
+ * sees. The passes between are quick (see {@link Reconciler}).
+ */
+export const FULL_PASS_EVERY = 2;
+/**
+ * Full passes between two listings of the running runs by status (once an hour at the default
+ * interval). The page of newest runs misses a run older than the repository's newest 100 that was
+ * re-run and started between two listings of the queued runs; this listing finds it.
+ */
+const NEWEST_PASSES_BETWEEN_RUNNING_LISTINGS = 14;
+// Stored jobs listed per state to know which runs the store already holds jobs of.
+const STORED_STATES: ReadonlyArray<JobState> = ['queued', 'delayed', 'handed_off', 'claimed'];
 
 const lower = (s: string) => s.toLowerCase();
 const repoKey = (owner: string, repo: string) => `${lower(owner)}/${lower(repo)}`;
@@ -87,22 +120,42 @@ const hasNext = (link: unknown) => typeof link === 'string' && /rel="next"/.test
 
 /**
  * Level-triggered reconciliation with GitHub: webhooks are the fast path, this is the safety net.
- * One pass lists, for every repository of the scope, the runs GitHub reports `queued` or
- * `in_progress` and their jobs; each job GitHub says is `queued` with well-formed anka labels is
- * enqueued exactly as the receiver would store it from its `queued` webhook (the store refuses a
- * job it holds or has finished, so only lost ones are added). Then every job waiting in the store
- * that GitHub says is completed (its `completed` webhook was lost) gets its `completed` event,
- * which the handler that claims it next acts on.
+ * A pass lists, for every repository of the scope, the runs that may hold a job waiting for a
+ * runner (`queued` runs, and `in_progress` ones: a matrix run already running may still have a
+ * queued job, and a job that `needs` another is queued in a running run) and reads their jobs;
+ * each job GitHub says is `queued` with well-formed anka labels is enqueued exactly as the
+ * receiver would store it from its `queued` webhook (the store refuses a job it holds or has
+ * finished, so only lost ones are added). Then every job waiting in the store that GitHub says is
+ * completed (its `completed` webhook was lost) gets its `completed` event, which the handler that
+ * claims it next acts on.
  *
- * Every listing is a conditional request (`If-None-Match` with the ETag of the last answer for
- * that URL): an unchanged list costs a 304, which GitHub does not count against the rate limit.
- * The jobs of a run are read again only when the run's `updated_at` moved. Counted calls are
- * bounded by a budget, a share of the hourly rate limit over a sliding hour.
+ * Every request is conditional (`If-None-Match` with the ETag of the last answer for that URL): an
+ * unchanged answer costs a 304, which GitHub does not count against the rate limit. To keep a busy
+ * repository at one counted listing per pass, passes alternate:
+ *
+ * - a quick pass lists the queued runs (every page), and reads the jobs of a run only when the
+ *   sweep never read them and the store holds no job of that run (no webhook of it reached the
+ *   store: the case of a lost single-job run). It asks nothing about stored jobs;
+ * - a full pass (every {@link FULL_PASS_EVERY}th, the first included) reads one page of the
+ *   repository's newest runs, whatever their state, and takes the queued and running runs on it.
+ *   When that page may miss some (a run the sweep took as queued or running fell off it, or more
+ *   than a page of runs came since the last full pass) it also lists the running runs by status,
+ *   and it does so instead of the page once an hour ({@link NEWEST_PASSES_BETWEEN_RUNNING_LISTINGS}).
+ *   It reads every such run never read that is running or that the store holds no job of, reads
+ *   again (conditionally) every one whose `updated_at` moved since its last read, and asks GitHub
+ *   about stored jobs whose run it no longer sees.
+ *
+ * A run still queued that the store holds a job of is not read: none of its jobs has started, and
+ * once one does, the run is running and the next full pass reads it. The first pass over a
+ * repository lists both states by status. Counted calls are bounded by a budget, a share of the
+ * hourly rate limit over a sliding hour.
  */
 export class Reconciler {
   readonly #o: ReconcilerOptions;
   /** Last answer per request: its ETag, body and `Link` header, and the pass that last used it. */
   readonly #cache = new Map<string, { etag: string; data: unknown; link: unknown; pass: number }>();
+  /** What the sweep last saw of each repository's runs. */
+  readonly #views = new Map<string, RepoView>();
   /** Jobs of a run, by run id, with the run's `updated_at` when they were read. */
   readonly #runJobs = new Map<number, { updatedAt: string; attempt: number | undefined; jobs: ReadonlyArray<WorkflowJob>; pass: number }>();
   /** When each counted call of the last hour was made. */
@@ -113,7 +166,7 @@ export class Reconciler {
   #pass = 0;
   /** The organization scope's owner is a user account (its repositories are under `/users`). */
   #ownerIsUser = false;
-  #report = { calls: 0, notModified: 0 };
+  #report = { calls: 0, notModified: 0, jobReads: 0, jobReadsFindingLost: 0, deferred: 0 };
 
   constructor(options: ReconcilerOptions) {
     this.#o = options;
@@ -128,7 +181,8 @@ export class Reconciler {
   async pass(keepAlive: () => Promise<void> = () => Promise.resolve()): Promise<ReconcileReport> {
     const { logger, metrics } = this.#o;
     this.#pass += 1;
-    this.#report = { calls: 0, notModified: 0 };
+    this.#report = { calls: 0, notModified: 0, jobReads: 0, jobReadsFindingLost: 0, deferred: 0 };
+    const full = (this.#pass - 1) % FULL_PASS_EVERY === 0;
     const startedAt = Date.now();
     const seen = new Map<string, SeenJob>();
     /** Runs GitHub listed as queued or running in this pass, whether their jobs were read or not. */
@@ -139,13 +193,14 @@ export class Reconciler {
     let truncated = false;
     let owners: Set<string> | undefined;
     try {
+      const storedRuns = await this.#storedRuns();
       const repos = await this.#repos();
       owners = new Set(repos.map((r) => lower(r.owner)));
       const start = repos.length === 0 ? 0 : this.#cursor % repos.length;
       for (let i = 0; i < repos.length; i += 1) {
         const index = (start + i) % repos.length;
         const ref = repos[index]!;
-        enqueued += await this.#sweepRepo(ref, seen, active);
+        enqueued += await this.#sweepRepo(ref, full, storedRuns, seen, active);
         swept.add(repoKey(ref.owner, ref.repo));
         this.#cursor = index + 1;
         await keepAlive();
@@ -155,13 +210,13 @@ export class Reconciler {
       truncated = true;
     }
     try {
-      finished = await this.#finishStale(seen, active, swept, owners, startedAt);
+      finished = await this.#finishStale(full, seen, active, swept, owners, startedAt);
     } catch (error) {
       if (!(error instanceof BudgetSpent)) throw error;
       truncated = true;
     }
     this.#forgetOld();
-    const report: ReconcileReport = { repos: swept.size, ...this.#report, enqueued, finished, truncated };
+    const report: ReconcileReport = { repos: swept.size, ...this.#report, enqueued, finished, truncated, full };
     metrics?.count('github_reconcile_passes');
     metrics?.gauge('github_reconcile_last_pass_api_calls', report.calls);
     if (truncated) metrics?.count('github_reconcile_truncated');
@@ -224,50 +279,153 @@ export class Reconciler {
   // ----------------------------------------------------------------------------------------------
   // Jobs queued on GitHub but unknown to the store
 
-  async #sweepRepo(ref: RepoRef, seen: Map<string, SeenJob>, active: Set<number>): Promise<number> {
-    const runs = new Map<number, RunItem>();
-    for (const status of RUN_STATES) {
-      for (let page = 1; page <= MAX_PAGES; page += 1) {
-        const { data, link } = await this.#get(ref.owner, 'GET /repos/{owner}/{repo}/actions/runs', { owner: ref.owner, repo: ref.repo, status, per_page: 100, page });
-        for (const run of (data as { workflow_runs?: RunItem[] }).workflow_runs ?? []) runs.set(run.id, run);
-        if (!hasNext(link)) break;
+  /** Ids of the runs the store holds a job of (waiting or running), from the run id in its payload. */
+  async #storedRuns(): Promise<Set<number>> {
+    const { store, queue } = this.#o;
+    const runs = new Set<number>();
+    for (const state of STORED_STATES) {
+      for (let offset = 0; offset < MAX_STORED; offset += 100) {
+        const page = await store.list<QueueJob>(queue, state, { offset, limit: 100 });
+        for (const job of page) {
+          const runId = (job.payload as Partial<QueueJob> | null)?.workflow_job?.run_id;
+          if (typeof runId === 'number') runs.add(runId);
+        }
+        if (page.length < 100) break;
       }
     }
+    return runs;
+  }
+
+  /** Every page of the runs GitHub reports with this status. */
+  async #listRuns(ref: RepoRef, status: 'queued' | 'in_progress'): Promise<RunItem[]> {
+    const runs: RunItem[] = [];
+    for (let page = 1; page <= MAX_PAGES; page += 1) {
+      const { data, link } = await this.#get(ref.owner, 'GET /repos/{owner}/{repo}/actions/runs', { owner: ref.owner, repo: ref.repo, status, per_page: 100, page });
+      runs.push(...((data as { workflow_runs?: RunItem[] }).workflow_runs ?? []));
+      if (!hasNext(link)) break;
+    }
+    return runs;
+  }
+
+  /**
+   * The runs of a repository that may hold a queued job, by the listing this pass makes (see
+   * {@link Reconciler}); `active` also gets the runs the pass did not list but takes as still
+   * queued or running (their stored jobs are not asked about).
+   */
+  async #runsOf(ref: RepoRef, full: boolean, active: Set<number>): Promise<RunItem[]> {
+    const key = repoKey(ref.owner, ref.repo);
+    const view = this.#views.get(key);
+    const isActive = (r: RunItem) => r.status === 'queued' || r.status === 'in_progress';
+    if (!view) {
+      // The first pass over this repository: both states, every page.
+      const queued = await this.#listRuns(ref, 'queued');
+      const running = await this.#listRuns(ref, 'in_progress');
+      this.#views.set(key, { queued, running, pageNewest: undefined, newestPasses: 0 });
+      return [...queued, ...running];
+    }
+    if (!full) {
+      const queued = await this.#listRuns(ref, 'queued');
+      view.queued = queued;
+      for (const r of view.running) active.add(r.id);
+      return queued;
+    }
+    // A full pass: the newest runs, whatever their state (one page: a busy repository's
+    // queued and running runs are among its newest), once an hour the running ones instead.
+    const created = (r: RunItem) => Date.parse(r.created_at ?? '');
+    if (view.newestPasses >= NEWEST_PASSES_BETWEEN_RUNNING_LISTINGS) {
+      view.newestPasses = 0;
+      view.running = await this.#listRuns(ref, 'in_progress');
+      for (const r of view.queued) active.add(r.id);
+      return [...view.running];
+    }
+    view.newestPasses += 1;
+    const { data, link } = await this.#get(ref.owner, 'GET /repos/{owner}/{repo}/actions/runs', { owner: ref.owner, repo: ref.repo, per_page: 100, page: 1 });
+    const newest = (data as { workflow_runs?: RunItem[] }).workflow_runs ?? [];
+    const onPage = new Set(newest.map((r) => r.id));
+    let running = newest.filter((r) => r.status === 'in_progress');
+    if (hasNext(link) && newest.length > 0) {
+      // The page does not hold every run: runs older than its oldest are not on it. It is
+      // enough when every run made since the last such page is on it and no run the sweep takes
+      // as queued or running fell off it; else the running runs are listed too.
+      const oldest = Math.min(...newest.map(created));
+      const gap = view.pageNewest === undefined || oldest > view.pageNewest;
+      const fellOff = [...view.queued, ...view.running].some((r) => !onPage.has(r.id) && created(r) <= oldest);
+      if (gap || fellOff) {
+        const listed = await this.#listRuns(ref, 'in_progress');
+        running = [...running, ...listed.filter((r) => !onPage.has(r.id))];
+      }
+    }
+    if (newest.length > 0) view.pageNewest = Math.max(...newest.map(created));
+    view.running = running;
+    // Queued runs older than the page: as the last queued listing saw them (the next quick pass lists them again).
+    for (const r of view.queued) if (!onPage.has(r.id)) active.add(r.id);
+    const byId = new Map<number, RunItem>();
+    for (const r of [...newest.filter(isActive), ...running]) byId.set(r.id, r);
+    return [...byId.values()];
+  }
+
+  async #sweepRepo(ref: RepoRef, full: boolean, storedRuns: ReadonlySet<number>, seen: Map<string, SeenJob>, active: Set<number>): Promise<number> {
+    const runs = await this.#runsOf(ref, full, active);
     let enqueued = 0;
     const youngAfter = Date.now() - (this.#o.graceMs ?? 0);
-    for (const run of runs.values()) {
+    // Oldest first: a pass the budget stops has read the runs that waited longest.
+    const ordered = [...runs].sort((x, y) => Date.parse(x.created_at ?? '') - Date.parse(y.created_at ?? '') || x.id - y.id);
+    for (const run of ordered) {
       active.add(run.id);
       // A young run's webhooks are still the fast path; reading its jobs now would cost a call
       // for nearly every new run of a busy repository.
       if (Date.parse(run.created_at ?? '') > youngAfter) continue;
-      for (const job of await this.#jobsOf(ref, run)) {
+      const jobs = await this.#jobsOf(ref, run, full, storedRuns);
+      if (!jobs) continue;
+      let found = 0;
+      for (const job of jobs.list) {
         seen.set(String(job.id), { status: job.status ?? 'unknown', conclusion: job.conclusion ?? null });
         // Only a job that waits for a runner: one in progress runs somewhere already (never on a
         // runner of ours that the store forgot: the handler that made it still watches it).
         if (job.status !== 'queued') continue;
         if (parseAnkaLabels(job.labels).verdict !== 'anka' || !this.#wanted(job)) continue;
-        if (await this.#enqueue(ref, job)) enqueued += 1;
+        if (await this.#enqueue(ref, job)) found += 1;
       }
+      if (found > 0 && jobs.counted) this.#report.jobReadsFindingLost += 1;
+      enqueued += found;
     }
     return enqueued;
   }
 
-  async #jobsOf(ref: RepoRef, run: RunItem): Promise<ReadonlyArray<WorkflowJob>> {
+  /**
+   * The jobs of a run: from the cache when the run did not change since they were read, else read
+   * (conditionally) when this pass may read them. `null`: left for the next full pass.
+   */
+  async #jobsOf(ref: RepoRef, run: RunItem, full: boolean, storedRuns: ReadonlySet<number>): Promise<{ list: ReadonlyArray<WorkflowJob>; counted: boolean } | null> {
     const cached = this.#runJobs.get(run.id);
-    // Unchanged, or changed but without a queued job when last read: a job never goes back to
-    // `queued` within one attempt (a re-run is a new attempt), so there is nothing to find there.
-    if (cached && cached.attempt === run.run_attempt && (cached.updatedAt === run.updated_at || !cached.jobs.some((j) => j.status === 'queued'))) {
+    const sameAttempt = cached !== undefined && cached.attempt === run.run_attempt;
+    if (sameAttempt && cached.updatedAt === run.updated_at) {
       cached.pass = this.#pass;
-      return cached.jobs;
+      return { list: cached.jobs, counted: false };
     }
+    const held = storedRuns.has(run.id);
+    // A run still queued that the store holds a job of: none of its jobs has started, and the
+    // stored one is on its way to a VM. Once any job of it starts the run is running, and the
+    // next full pass reads it (a job of the same run whose webhook was lost is found then).
+    // Changed since the last read (every queued anka job of it was stored then), or never read
+    // while the store holds a job of it: the next full pass reads it. A changed run's cached jobs
+    // are stale, so nothing of them is used meanwhile.
+    if ((held && run.status === 'queued') || (!full && (sameAttempt || held))) {
+      if (cached) cached.pass = this.#pass;
+      this.#report.deferred += 1;
+      return null;
+    }
+    const callsBefore = this.#report.calls;
     const jobs: WorkflowJob[] = [];
     for (let page = 1; page <= MAX_PAGES; page += 1) {
       const { data, link } = await this.#get(ref.owner, 'GET /repos/{owner}/{repo}/actions/runs/{run_id}/jobs', { owner: ref.owner, repo: ref.repo, run_id: run.id, filter: 'latest', per_page: 100, page });
       jobs.push(...((data as { jobs?: WorkflowJob[] }).jobs ?? []));
       if (!hasNext(link)) break;
     }
+    const counted = this.#report.calls > callsBefore;
+    if (counted) this.#report.jobReads += 1;
     this.#runJobs.set(run.id, { updatedAt: run.updated_at, attempt: run.run_attempt, jobs, pass: this.#pass });
-    return jobs;
+    return { list: jobs, counted };
   }
 
   /** The receiver's `workflows` rule, as the sweep was told it. */
@@ -308,7 +466,7 @@ export class Reconciler {
   // ----------------------------------------------------------------------------------------------
   // Jobs the store still holds that GitHub already finished
 
-  async #finishStale(seen: Map<string, SeenJob>, active: ReadonlySet<number>, swept: ReadonlySet<string>, owners: ReadonlySet<string> | undefined, startedAt: number): Promise<number> {
+  async #finishStale(full: boolean, seen: Map<string, SeenJob>, active: ReadonlySet<number>, swept: ReadonlySet<string>, owners: ReadonlySet<string> | undefined, startedAt: number): Promise<number> {
     const { store, queue, logger, metrics } = this.#o;
     let finished = 0;
     // Claimed jobs are left to their owner, which asks the API itself after a silence.
@@ -326,9 +484,9 @@ export class Reconciler {
           if (!known && typeof runId === 'number' && active.has(runId)) continue;
           if (!known) {
             // Not among the jobs of its repository's queued and running runs: its run is probably
-            // over. Ask for the job itself (one call, only for such jobs) unless its repository
-            // was not swept in this pass.
-            if (!swept.has(repoKey(ref.owner, ref.repo))) continue;
+            // over. A full pass asks for the job itself (one call, only for such jobs) unless its
+            // repository was not swept in this pass.
+            if (!full || !swept.has(repoKey(ref.owner, ref.repo))) continue;
             try {
               const { data } = await this.#get(ref.owner, 'GET /repos/{owner}/{repo}/actions/jobs/{job_id}', { owner: ref.owner, repo: ref.repo, job_id: Number(job.id) });
               const body = data as { status?: string; conclusion?: string | null };
@@ -415,7 +573,11 @@ export class Reconciler {
   }
 
   #forgetOld(): void {
-    for (const [key, entry] of this.#cache) if (this.#pass - entry.pass >= CACHE_PASSES) this.#cache.delete(key);
+    for (const [key, entry] of this.#cache) {
+      // A listing of runs is kept until its next use (the running runs are listed by status once an hour).
+      const keep = key.includes('{run_id}') ? CACHE_PASSES : FULL_PASS_EVERY * (NEWEST_PASSES_BETWEEN_RUNNING_LISTINGS + 2);
+      if (this.#pass - entry.pass >= keep) this.#cache.delete(key);
+    }
     for (const [id, entry] of this.#runJobs) if (this.#pass - entry.pass >= CACHE_PASSES) this.#runJobs.delete(id);
   }
 }

@@ -104,10 +104,15 @@ describe('reconciliation with GitHub (github-sim, real Redis)', () => {
     for (const id of [matrix.jobs[0]!.id, plain.id, bad.id]) expect(await w.store.get('acme', String(id))).toBeNull();
     expect((await w.store.stats('acme')).queued).toBe(3);
 
-    // Nothing changed on GitHub: every listing answers 304 and costs nothing, and nothing is stored twice.
-    const again = await reconciler.pass();
-    expect(again).toMatchObject({ repos: 2, calls: 0, enqueued: 0, finished: 0 });
-    expect(again.notModified).toBeGreaterThanOrEqual(5);
+    // Nothing changed on GitHub: every listing answers 304 and costs nothing, and nothing is stored
+    // twice. The second pass is a quick one (the repository list and the queued runs of each
+    // repository); the third a full one, which reads the page of newest runs of each repository
+    // for the first time (no ETag yet: counted); from then on that page is a 304 too.
+    const quick = await reconciler.pass();
+    expect(quick).toMatchObject({ full: false, repos: 2, calls: 0, notModified: 3, enqueued: 0, finished: 0 });
+    expect(await reconciler.pass()).toMatchObject({ full: true, repos: 2, calls: 2, notModified: 1, enqueued: 0, finished: 0 });
+    expect(await reconciler.pass()).toMatchObject({ full: false, calls: 0, notModified: 3 });
+    expect(await reconciler.pass()).toMatchObject({ full: true, calls: 0, notModified: 3, enqueued: 0, finished: 0 });
     w.sim.control.cancelRun(matrix.run_id);
     await foreign;
   });
@@ -120,8 +125,10 @@ describe('reconciliation with GitHub (github-sim, real Redis)', () => {
     // Two runs are cancelled on GitHub; their `completed` webhooks never arrive.
     w.sim.control.cancelRun(jobs[0]!.run_id);
     w.sim.control.cancelRun(jobs[1]!.run_id);
+    // A quick pass does not ask about stored jobs whose run it no longer lists; the next (full) one does.
+    expect(await reconciler.pass()).toMatchObject({ full: false, enqueued: 0, finished: 0, calls: 1 });
     const report = await reconciler.pass();
-    expect(report).toMatchObject({ enqueued: 0, finished: 2 });
+    expect(report).toMatchObject({ full: true, enqueued: 0, finished: 2 });
     for (const job of jobs.slice(0, 2)) expect((await w.store.get('acme', String(job.id)))?.events.completed).toMatchObject({ action: 'completed', conclusion: 'cancelled' });
     expect((await w.store.get('acme', String(jobs[2]!.id)))?.events.completed).toBeUndefined();
     // Recorded once: the next pass has nothing to do.
@@ -228,5 +235,163 @@ describe('reconciliation with GitHub (github-sim, real Redis)', () => {
     // Or only the organizations configured.
     const onlyBeta = new Reconciler({ api, store: w.store, queue: 'beta-only', scope, logger: quiet, budgetPercent: 5, organizations: ['beta'] });
     expect(await onlyBeta.pass()).toMatchObject({ repos: 1, enqueued: 1 });
+  });
+});
+
+describe('the cost of sweeping a busy repository (github-sim, real HTTP, real Redis)', () => {
+  it('costs one counted call per pass besides the reads that find lost jobs, and finds every lost job within two passes', async () => {
+    const simLines: string[] = [];
+    const w = await world({ repositories: ['acme/app'], log: (line) => simLines.push(line) });
+    // What GitHub itself answered, pass by pass: counted calls and 304s (the control API aside).
+    const answered = () => {
+      let counted = 0;
+      let notModified = 0;
+      for (const line of simLines.splice(0)) {
+        const m = /^github-sim: GET (\S+) -> (\d+)/.exec(line);
+        if (!m || m[1]!.startsWith('/_sim')) continue;
+        if (m[2] === '304') notModified += 1;
+        else counted += 1;
+      }
+      return { counted, notModified };
+    };
+    /** The receiver got the job's `queued` webhook and stored it. */
+    const delivered = (jobId: number) => w.store.enqueue({ id: String(jobId), queue: 'acme', payload: asReceiverStores(w, jobId), deliveryId: `d-${jobId}`, repositoryOwner: 'acme' });
+
+    const reconciler = await orgReconciler(w);
+    const lost: Array<{ id: number; before: number; kind: string }> = [];
+    const foundIn = new Map<number, number>();
+    const reports: Array<Awaited<ReturnType<Reconciler['pass']>>> = [];
+    const deliveredJobs: Array<{ id: number; run_id: number }> = [];
+    let foreign: Promise<unknown> | undefined;
+    let matrixRun = 0;
+    const PASSES = 8;
+    for (let pass = 1; pass <= PASSES; pass += 1) {
+      // Every pass, three new single-job runs: two whose webhook came, one whose webhook was lost.
+      for (let i = 0; i < 3; i += 1) {
+        const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: anka(`p${pass}-${i}`), name: `p${pass}-${i}` });
+        if (i === 0) lost.push({ id: job.id, before: pass, kind: 'single' });
+        else {
+          expect(await delivered(job.id)).toBe('enqueued');
+          deliveredJobs.push(job);
+        }
+      }
+      // A run ends every pass (cancelled; its `completed` webhook comes), so the listings change.
+      if (pass > 1) {
+        const ended = deliveredJobs.shift()!;
+        w.sim.control.cancelRun(ended.run_id);
+        expect(await w.store.recordEvent('acme', String(ended.id), { action: 'completed', conclusion: 'cancelled', at: Date.now() })).toBe(true);
+      }
+      if (pass === 2) {
+        // Before a quick pass: a matrix run with one job running (its webhook came: the store holds
+        // it) and one queued whose webhook was lost.
+        const jit = await fetch(`${w.sim.url}/orgs/acme/actions/runners/generate-jitconfig`, {
+          method: 'POST',
+          headers: { authorization: `token ${TOKEN}`, 'content-type': 'application/json' },
+          body: JSON.stringify({ name: 'busy-foreign', runner_group_id: 1, labels: [...anka('busy-m-0'), 'foreign'] }),
+        });
+        const { encoded_jit_config: jitConfig } = (await jit.json()) as { encoded_jit_config: string };
+        const matrix = w.sim.control.dispatchRun({
+          repository: 'acme/app',
+          jobs: [
+            { name: 'running', labels: [...anka('busy-m-0'), 'foreign'], durationMs: 120_000 },
+            { name: 'waiting', labels: anka('busy-m-1') },
+          ],
+        });
+        matrixRun = matrix.run_id;
+        expect(await delivered(matrix.jobs[0]!.id)).toBe('enqueued');
+        foreign = runSimulatedRunner({ jitConfig, pollSeconds: 1 });
+        await w.sim.control.waitForJob(matrix.jobs[0]!.id, 'in_progress', 30_000);
+        lost.push({ id: matrix.jobs[1]!.id, before: pass, kind: 'matrix' });
+      }
+      simLines.splice(0);
+      const report = await reconciler.pass();
+      reports.push(report);
+      // The report counts what GitHub answered.
+      expect(answered()).toEqual({ counted: report.calls, notModified: report.notModified });
+      for (const job of lost) if (!foundIn.has(job.id) && (await w.store.get('acme', String(job.id)))) foundIn.set(job.id, pass);
+    }
+    w.sim.control.cancelRun(matrixRun);
+    await foreign;
+
+    // Every lost job is found: a lost single-job run in the pass that follows it; the matrix
+    // run's queued job within two passes (by the next full pass).
+    for (const job of lost) {
+      expect(foundIn.get(job.id), `${job.kind} job ${job.id} lost before pass ${job.before}`).toBeDefined();
+      expect(foundIn.get(job.id)! - job.before).toBeLessThanOrEqual(job.kind === 'single' ? 0 : 1);
+    }
+    expect(reports.reduce((n, r) => n + r.enqueued, 0)).toBe(lost.length);
+
+    const overhead = reports.slice(1).reduce((n, r) => n + r.calls - r.jobReadsFindingLost, 0) / (PASSES - 1);
+    console.log(
+      `busy repository, ${PASSES} passes: counted per pass ${reports.map((r) => `${r.full ? 'F' : 'q'}${r.calls}(${r.jobReadsFindingLost} found lost)`).join(' ')}; 304s ${reports.map((r) => r.notModified).join(' ')}; ` +
+        `overhead after the first pass ${overhead.toFixed(2)} per pass = ${(overhead * 30).toFixed(0)} per hour at 30 passes`,
+    );
+    // Quick passes: one counted call (the queued runs changed) besides the one read per run with a
+    // lost job; the runs whose webhooks came are not read. Full passes: one too (the page of newest
+    // runs changed); the matrix run, running and held by the store, is read once.
+    const quick = reports.filter((r) => !r.full);
+    const full = reports.filter((r) => r.full);
+    expect(quick.length).toBe(PASSES / 2);
+    for (const r of quick) {
+      expect(r.calls - r.jobReadsFindingLost).toBe(1);
+      expect(r.jobReads).toBe(r.jobReadsFindingLost);
+    }
+    for (const r of full.slice(1)) {
+      expect(r.calls - r.jobReadsFindingLost).toBe(1);
+      expect(r.jobReads).toBe(r.jobReadsFindingLost);
+    }
+    // Per hour at the default interval (30 passes), besides one read per lost job's run.
+    expect(overhead * 30).toBeLessThanOrEqual(30);
+  });
+
+  it('lists the running runs too when they may not all be on the page of newest runs', async () => {
+    const simLines: string[] = [];
+    const w = await world({ repositories: ['acme/app'], log: (line) => simLines.push(line) });
+    // Listings of the repository's runs a pass made (github-sim logs the path without the query).
+    const runListings = () => simLines.splice(0).filter((l) => l.startsWith('github-sim: GET /repos/acme/app/actions/runs -> ')).length;
+    const reconciler = await orgReconciler(w);
+    expect(await reconciler.pass()).toMatchObject({ full: true, enqueued: 0 });
+    expect(await reconciler.pass()).toMatchObject({ full: false, enqueued: 0 });
+
+    // A matrix run: one job running (its webhook came), one queued whose webhook was lost...
+    const jit = await fetch(`${w.sim.url}/orgs/acme/actions/runners/generate-jitconfig`, {
+      method: 'POST',
+      headers: { authorization: `token ${TOKEN}`, 'content-type': 'application/json' },
+      body: JSON.stringify({ name: 'deep-foreign', runner_group_id: 1, labels: [...anka('deep-0'), 'foreign'] }),
+    });
+    const { encoded_jit_config: jitConfig } = (await jit.json()) as { encoded_jit_config: string };
+    const matrix = w.sim.control.dispatchRun({
+      repository: 'acme/app',
+      jobs: [
+        { name: 'running', labels: [...anka('deep-0'), 'foreign'], durationMs: 120_000 },
+        { name: 'waiting', labels: anka('deep-1') },
+      ],
+    });
+    await w.store.enqueue({ id: String(matrix.jobs[0]!.id), queue: 'acme', payload: asReceiverStores(w, matrix.jobs[0]!.id), deliveryId: 'd-deep-0', repositoryOwner: 'acme' });
+    const foreign = runSimulatedRunner({ jitConfig, pollSeconds: 1 });
+    await w.sim.control.waitForJob(matrix.jobs[0]!.id, 'in_progress', 30_000);
+    // ...then 110 runs that come and go (their webhooks came, `completed` too): the matrix run is
+    // no longer among the 100 newest runs.
+    for (let i = 0; i < 110; i += 1) {
+      const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: anka(`flood-${i}`), name: `flood-${i}` });
+      await w.store.enqueue({ id: String(job.id), queue: 'acme', payload: asReceiverStores(w, job.id), deliveryId: `d-flood-${i}`, repositoryOwner: 'acme' });
+      w.sim.control.cancelRun(job.run_id);
+      await w.store.recordEvent('acme', String(job.id), { action: 'completed', conclusion: 'cancelled', at: Date.now() });
+    }
+    simLines.splice(0);
+    // More than a page of runs came since the last look at the newest ones: the running runs are
+    // listed too, and the lost job of the matrix run is found.
+    expect(await reconciler.pass()).toMatchObject({ full: true, enqueued: 1, finished: 0 });
+    // The page of newest runs and the running runs.
+    expect(runListings()).toBe(2);
+    expect(await w.store.get('acme', String(matrix.jobs[1]!.id))).not.toBeNull();
+    expect(await reconciler.pass()).toMatchObject({ full: false, enqueued: 0 });
+    // A run the sweep takes as running is not on the page: listed again (a 304 now).
+    simLines.splice(0);
+    const again = await reconciler.pass();
+    expect(again).toMatchObject({ full: true, calls: 0, enqueued: 0, finished: 0 });
+    expect(runListings()).toBe(2);
+    w.sim.control.cancelRun(matrix.run_id);
+    await foreign;
   });
 });
