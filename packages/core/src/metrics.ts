@@ -23,38 +23,63 @@ export type RunOutcome = 'success' | 'failure' | 'canceled';
 export type MetricLabels = Record<string, string>;
 
 /**
- * Counters the host declares (name without the `anklet_` prefix and the `_total` suffix), with the
- * labels each takes besides `plugin`, which the host adds:
- * - `webhooks_received` (`event`), `webhooks_rejected` (`reason`);
- * - `jobs_claimed`, `job_retries` (`reason`), `registration_timeouts`, `orphans_cleaned` (`kind`: `vm` or `runner`).
- *
- * Another name makes a new counter whose label names are fixed by its first use.
+ * The counters a host serves (name without the `anklet_` prefix and the `_total` suffix). This list,
+ * {@link GaugeName} and {@link HistogramName} are the names of `@anklet/metrics`' catalogue, which
+ * gives each its help text and labels (besides `plugin`, which the host adds); the catalogue is
+ * checked against them at compile time. A name outside them is not emitted: the host logs it once.
+ * The package README lists every family with its labels.
  */
 export type CounterName =
   | 'webhooks_received'
   | 'webhooks_rejected'
   | 'jobs_claimed'
+  | 'jobs_reaped'
   | 'job_retries'
   | 'registration_timeouts'
   | 'orphans_cleaned'
-  | (string & {});
+  | 'jobs_quarantined'
+  | 'step_retries'
+  | 'job_errors'
+  | 'jobs_given_up'
+  | 'cancel_failures'
+  | 'job_records_restored'
+  | 'host_faults'
+  | 'jobs_bad_labels'
+  | 'bad_label_cancels'
+  | 'github_api_calls'
+  | 'github_secondary_rate_limits'
+  | 'github_rate_limit_pauses'
+  | 'github_reconcile_passes'
+  | 'github_reconcile_failures'
+  | 'github_reconcile_truncated'
+  | 'github_reconcile_api_calls'
+  | 'github_reconcile_not_modified'
+  | 'github_reconcile_enqueued'
+  | 'github_reconcile_finished'
+  | 'github_redelivery_passes'
+  | 'github_redelivery_failures'
+  | 'github_redelivery_api_calls'
+  | 'github_webhook_redeliveries'
+  | 'template_pulls';
 
-/**
- * Gauges the host declares: `queue_depth` and `queue_oldest_job_age_seconds` (`queue`),
- * `github_rate_limit_remaining` and `github_rate_limit_reset_timestamp_seconds` (`resource`).
- */
+/** The gauges a host serves (see {@link CounterName}). */
 export type GaugeName =
   | 'queue_depth'
   | 'queue_oldest_job_age_seconds'
+  | 'plugin_health'
+  | 'store_quarantined'
   | 'github_rate_limit_remaining'
   | 'github_rate_limit_reset_timestamp_seconds'
-  | (string & {});
+  | 'github_reconcile_last_pass_api_calls'
+  | 'github_redelivery_last_pass_api_calls'
+  | 'template_pull_progress_percent';
 
 /**
- * Histograms the host declares, in seconds: `job_queue_wait_seconds` (webhook queued to VM running;
- * `template`) and `job_phase_duration_seconds` (`phase`: one of {@link JobPhaseName}).
+ * The histograms a host serves, in seconds: `job_queue_wait_seconds` (webhook queued to VM running;
+ * `template`), `job_phase_duration_seconds` (`phase`: one of {@link JobPhaseName}) and
+ * `template_pull_duration_seconds`.
  */
-export type HistogramName = 'job_queue_wait_seconds' | 'job_phase_duration_seconds' | (string & {});
+export type HistogramName = 'job_queue_wait_seconds' | 'job_phase_duration_seconds' | 'template_pull_duration_seconds';
 
 /** The phases `job_phase_duration_seconds` is labelled with. */
 export type JobPhaseName = 'pull' | 'clone' | 'start' | 'runner_registration' | 'job_run' | 'cleanup';

@@ -3,7 +3,7 @@ import type { Logger, MetricLabels, PluginKind, PluginMetrics, PluginStatus, Run
 import { COUNTERS, GAUGES, HISTOGRAMS, type FamilySpec } from './catalogue.js';
 import { compactFamilies } from './compact-families.js';
 import { renderExposition } from './exposition.js';
-import { familiesFromSnapshot, SNAPSHOT_FAMILY_NAMES } from './families.js';
+import { familiesFromSnapshot } from './families.js';
 import { GO_ZERO_TIME, sortKeys, type GoHostSnapshot, type GoPluginRecord, type PromFamilyJson } from './go-model.js';
 import { EMPTY_HOST_FIGURES, type HostFigures } from './host-sampler.js';
 
@@ -38,7 +38,6 @@ export interface HostMetricsOptions {
 type Kind = 'counter' | 'gauge' | 'histogram';
 type Instrument = { kind: Kind; labels: ReadonlySet<string>; metric: Counter | Gauge | Histogram };
 
-const NAME = /^[a-z_][a-z0-9_]*$/;
 /** Label values are cut here: a long value is a sign of an id or URL slipping into a label. */
 const MAX_LABEL_VALUE = 128;
 
@@ -148,15 +147,15 @@ export class HostMetrics {
         this.#totals.running = Math.max(0, this.#totals.running - 1);
       }),
       count: guard('count', (name: string, labels?: MetricLabels, by = 1) => {
-        const found = this.#instrument('counter', name.replace(/_total$/, ''), labels);
+        const found = this.#instrument('counter', name.replace(/_total$/, ''));
         if (found && by >= 0) (found.metric as Counter).inc(this.#labels(found, meta.name, labels), by);
       }),
       gauge: guard('gauge', (name: string, value: number, labels?: MetricLabels) => {
-        const found = this.#instrument('gauge', name, labels);
+        const found = this.#instrument('gauge', name);
         if (found) (found.metric as Gauge).set(this.#labels(found, meta.name, labels), value);
       }),
       observe: guard('observe', (name: string, value: number, labels?: MetricLabels) => {
-        const found = this.#instrument('histogram', name, labels);
+        const found = this.#instrument('histogram', name);
         if (found && Number.isFinite(value)) (found.metric as Histogram).observe(this.#labels(found, meta.name, labels), value);
       }),
     };
@@ -192,7 +191,7 @@ export class HostMetrics {
     return renderExposition(familiesFromSnapshot(await this.snapshot()));
   }
 
-  #declare(kind: Kind, name: string, spec: FamilySpec): Instrument {
+  #declare(kind: Kind, name: string, spec: FamilySpec): void {
     const labelNames = ['plugin', ...spec.labels];
     const full = `anklet_${name}${kind === 'counter' ? '_total' : ''}`;
     const config = { name: full, help: spec.help, labelNames, registers: [this.registry] };
@@ -202,26 +201,19 @@ export class HostMetrics {
         : kind === 'gauge'
           ? new Gauge(config)
           : new Histogram({ ...config, buckets: [...(spec.buckets ?? [0.1, 1, 10, 60, 600, 3600])] });
-    const instrument = { kind, labels: new Set(labelNames), metric };
-    this.#instruments.set(name, instrument);
-    return instrument;
+    this.#instruments.set(name, { kind, labels: new Set(labelNames), metric });
   }
 
-  /** Finds a family, or declares one for a name the catalogue lacks (label names fixed by this first use). */
-  #instrument(kind: Kind, name: string, labels: MetricLabels | undefined): Instrument | undefined {
+  /** Finds a catalogued family; any other name is ignored (and logged once), so only catalogued families are served. */
+  #instrument(kind: Kind, name: string): Instrument | undefined {
     const existing = this.#instruments.get(name);
-    if (existing) {
-      if (existing.kind === kind) return existing;
-      this.#warnOnce(`kind:${name}`, 'metric used as another type; ignored', { metric: name, declared: existing.kind, used: kind });
+    if (!existing) {
+      this.#warnOnce(`name:${name}`, 'metric not in the catalogue; ignored', { metric: name, kind });
       return undefined;
     }
-    const full = `anklet_${name}${kind === 'counter' ? '_total' : ''}`;
-    const labelNames = Object.keys(labels ?? {}).filter((l) => l !== 'plugin');
-    if (!NAME.test(name) || SNAPSHOT_FAMILY_NAMES.has(full) || labelNames.some((l) => !NAME.test(l) || l.startsWith('__'))) {
-      this.#warnOnce(`name:${name}`, 'invalid metric name or label; ignored', { metric: name });
-      return undefined;
-    }
-    return this.#declare(kind, name, { help: `${name} (reported by a plugin).`, labels: labelNames });
+    if (existing.kind === kind) return existing;
+    this.#warnOnce(`kind:${name}`, 'metric used as another type; ignored', { metric: name, declared: existing.kind, used: kind });
+    return undefined;
   }
 
   #labels(instrument: Instrument, plugin: string, labels: MetricLabels | undefined): Record<string, string> {
