@@ -23,13 +23,13 @@ export type RunOutcome = 'success' | 'failure' | 'canceled';
 export type MetricLabels = Record<string, string>;
 
 /**
- * The counters a host serves (name without the `anklet_` prefix and the `_total` suffix). This list,
- * {@link GaugeName} and {@link HistogramName} are the names of `@anklet/metrics`' catalogue, which
- * gives each its help text and labels (besides `plugin`, which the host adds); the catalogue is
- * checked against them at compile time. A name outside them is not emitted: the host logs it once.
- * The package README lists every family with its labels.
+ * The counters of anklet's catalogue (name without the `anklet_` prefix and the `_total` suffix).
+ * This list, {@link CataloguedGaugeName} and {@link CataloguedHistogramName} are the names of
+ * `@anklet/metrics`' catalogue, which gives each its help text and labels (besides `plugin`, which
+ * the host adds); the catalogue is checked against them at compile time, and a test checks that
+ * every name the first-party packages report is one of them. The package README lists them all.
  */
-export type CounterName =
+export type CataloguedCounterName =
   | 'webhooks_received'
   | 'webhooks_rejected'
   | 'jobs_claimed'
@@ -62,8 +62,8 @@ export type CounterName =
   | 'github_webhook_redeliveries'
   | 'template_pulls';
 
-/** The gauges a host serves (see {@link CounterName}). */
-export type GaugeName =
+/** The gauges of anklet's catalogue (see {@link CataloguedCounterName}). */
+export type CataloguedGaugeName =
   | 'queue_depth'
   | 'queue_oldest_job_age_seconds'
   | 'plugin_health'
@@ -75,11 +75,22 @@ export type GaugeName =
   | 'template_pull_progress_percent';
 
 /**
- * The histograms a host serves, in seconds: `job_queue_wait_seconds` (webhook queued to VM running;
- * `template`), `job_phase_duration_seconds` (`phase`: one of {@link JobPhaseName}) and
+ * The histograms of anklet's catalogue, in seconds: `job_queue_wait_seconds` (webhook queued to VM
+ * running; `template`), `job_phase_duration_seconds` (`phase`: one of {@link JobPhaseName}) and
  * `template_pull_duration_seconds`.
  */
-export type HistogramName = 'job_queue_wait_seconds' | 'job_phase_duration_seconds' | 'template_pull_duration_seconds';
+export type CataloguedHistogramName = 'job_queue_wait_seconds' | 'job_phase_duration_seconds' | 'template_pull_duration_seconds';
+
+/**
+ * A counter name: one of the catalogue's, or a plugin's own. A name outside the catalogue (a
+ * third-party plugin's) becomes `anklet_<name>_total` with the label names of its first use and a
+ * help text saying it is not catalogued; first-party code uses catalogued names only.
+ */
+export type CounterName = CataloguedCounterName | (string & {});
+/** A gauge name (see {@link CounterName}). */
+export type GaugeName = CataloguedGaugeName | (string & {});
+/** A histogram name (see {@link CounterName}). */
+export type HistogramName = CataloguedHistogramName | (string & {});
 
 /** The phases `job_phase_duration_seconds` is labelled with. */
 export type JobPhaseName = 'pull' | 'clone' | 'start' | 'runner_registration' | 'job_run' | 'cleanup';

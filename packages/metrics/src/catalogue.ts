@@ -2,13 +2,14 @@
  * Every metric family a plugin (or a package a plugin uses: the GitHub client, the Anka client)
  * reports through `ctx.metrics`: the one list. Each has its help text, a fixed set of label names (a
  * label outside it is dropped, which keeps the series count bounded) and, for histograms, buckets
- * that fit anklet's durations. A name not listed here is not emitted (the host logs it once), so the
- * docs, the dashboards and what a host serves cannot drift apart; `@anklet/core`'s `CounterName`,
- * `GaugeName` and `HistogramName` are the same names, checked against this list at compile time.
+ * that fit anklet's durations. `@anklet/core`'s `CataloguedCounterName`, `CataloguedGaugeName` and
+ * `CataloguedHistogramName` are the same names, checked against this list at compile time, and
+ * test/catalogue.test.ts checks that every name the first-party packages report is here. A
+ * third-party plugin's own name is still served, with a help text saying it is not catalogued.
  * Names here have no `anklet_` prefix and no `_total` suffix; the registry adds both.
  */
 
-import type { CounterName, GaugeName, HistogramName } from '@anklet/core';
+import type { CataloguedCounterName, CataloguedGaugeName, CataloguedHistogramName } from '@anklet/core';
 
 export interface FamilySpec {
   readonly help: string;
@@ -73,7 +74,7 @@ export const COUNTERS = {
   github_redelivery_api_calls: { help: 'GitHub requests of redelivery passes.', labels: [] },
   github_webhook_redeliveries: { help: 'Failed hook deliveries the receiver asked GitHub to deliver again.', labels: [] },
   template_pulls: { help: 'Anka template pulls from the registry, by result (success, failure).', labels: ['result'] },
-} as const satisfies Record<CounterName, FamilySpec>;
+} as const satisfies Record<CataloguedCounterName, FamilySpec>;
 
 export const GAUGES = {
   queue_depth: { help: 'Jobs waiting in a queue (queued, handed off and delayed for a retry), read from the store every few seconds.', labels: ['queue'] },
@@ -91,7 +92,7 @@ export const GAUGES = {
   github_reconcile_last_pass_api_calls: { help: 'GitHub requests the last reconcile sweep spent against the rate limit.', labels: [] },
   github_redelivery_last_pass_api_calls: { help: 'GitHub requests the last redelivery pass made.', labels: [] },
   template_pull_progress_percent: { help: 'Progress of the running (or last) pull of a template, in percent.', labels: ['template'] },
-} as const satisfies Record<GaugeName, FamilySpec>;
+} as const satisfies Record<CataloguedGaugeName, FamilySpec>;
 
 export const HISTOGRAMS = {
   job_queue_wait_seconds: {
@@ -105,4 +106,4 @@ export const HISTOGRAMS = {
     buckets: DURATION_BUCKETS,
   },
   template_pull_duration_seconds: { help: 'Duration of an Anka template pull, successful or not.', labels: [], buckets: DURATION_BUCKETS },
-} as const satisfies Record<HistogramName, FamilySpec>;
+} as const satisfies Record<CataloguedHistogramName, FamilySpec>;

@@ -3,7 +3,7 @@ import type { Logger, MetricLabels, PluginKind, PluginMetrics, PluginStatus, Run
 import { COUNTERS, GAUGES, HISTOGRAMS, type FamilySpec } from './catalogue.js';
 import { compactFamilies } from './compact-families.js';
 import { renderExposition } from './exposition.js';
-import { familiesFromSnapshot } from './families.js';
+import { familiesFromSnapshot, SNAPSHOT_FAMILY_NAMES } from './families.js';
 import { GO_ZERO_TIME, sortKeys, type GoHostSnapshot, type GoPluginRecord, type PromFamilyJson } from './go-model.js';
 import { EMPTY_HOST_FIGURES, type HostFigures } from './host-sampler.js';
 
@@ -38,6 +38,7 @@ export interface HostMetricsOptions {
 type Kind = 'counter' | 'gauge' | 'histogram';
 type Instrument = { kind: Kind; labels: ReadonlySet<string>; metric: Counter | Gauge | Histogram };
 
+const NAME = /^[a-z_][a-z0-9_]*$/;
 /** Label values are cut here: a long value is a sign of an id or URL slipping into a label. */
 const MAX_LABEL_VALUE = 128;
 
@@ -147,15 +148,15 @@ export class HostMetrics {
         this.#totals.running = Math.max(0, this.#totals.running - 1);
       }),
       count: guard('count', (name: string, labels?: MetricLabels, by = 1) => {
-        const found = this.#instrument('counter', name.replace(/_total$/, ''));
+        const found = this.#instrument('counter', name.replace(/_total$/, ''), labels, meta.plugin);
         if (found && by >= 0) (found.metric as Counter).inc(this.#labels(found, meta.name, labels), by);
       }),
       gauge: guard('gauge', (name: string, value: number, labels?: MetricLabels) => {
-        const found = this.#instrument('gauge', name);
+        const found = this.#instrument('gauge', name, labels, meta.plugin);
         if (found) (found.metric as Gauge).set(this.#labels(found, meta.name, labels), value);
       }),
       observe: guard('observe', (name: string, value: number, labels?: MetricLabels) => {
-        const found = this.#instrument('histogram', name);
+        const found = this.#instrument('histogram', name, labels, meta.plugin);
         if (found && Number.isFinite(value)) (found.metric as Histogram).observe(this.#labels(found, meta.name, labels), value);
       }),
     };
@@ -191,7 +192,7 @@ export class HostMetrics {
     return renderExposition(familiesFromSnapshot(await this.snapshot()));
   }
 
-  #declare(kind: Kind, name: string, spec: FamilySpec): void {
+  #declare(kind: Kind, name: string, spec: FamilySpec): Instrument {
     const labelNames = ['plugin', ...spec.labels];
     const full = `anklet_${name}${kind === 'counter' ? '_total' : ''}`;
     const config = { name: full, help: spec.help, labelNames, registers: [this.registry] };
@@ -201,19 +202,31 @@ export class HostMetrics {
         : kind === 'gauge'
           ? new Gauge(config)
           : new Histogram({ ...config, buckets: [...(spec.buckets ?? [0.1, 1, 10, 60, 600, 3600])] });
-    this.#instruments.set(name, { kind, labels: new Set(labelNames), metric });
+    const instrument = { kind, labels: new Set(labelNames), metric };
+    this.#instruments.set(name, instrument);
+    return instrument;
   }
 
-  /** Finds a catalogued family; any other name is ignored (and logged once), so only catalogued families are served. */
-  #instrument(kind: Kind, name: string): Instrument | undefined {
+  /**
+   * Finds a family. A name the catalogue lacks (a third-party plugin's own) is declared at its first
+   * use, with the label names of that use and a help text that says so; first-party code reports
+   * catalogued names only (test/catalogue.test.ts).
+   */
+  #instrument(kind: Kind, name: string, labels: MetricLabels | undefined, plugin: string): Instrument | undefined {
     const existing = this.#instruments.get(name);
-    if (!existing) {
-      this.#warnOnce(`name:${name}`, 'metric not in the catalogue; ignored', { metric: name, kind });
+    if (existing) {
+      if (existing.kind === kind) return existing;
+      this.#warnOnce(`kind:${name}`, 'metric used as another type; ignored', { metric: name, declared: existing.kind, used: kind });
       return undefined;
     }
-    if (existing.kind === kind) return existing;
-    this.#warnOnce(`kind:${name}`, 'metric used as another type; ignored', { metric: name, declared: existing.kind, used: kind });
-    return undefined;
+    const full = `anklet_${name}${kind === 'counter' ? '_total' : ''}`;
+    const labelNames = Object.keys(labels ?? {}).filter((l) => l !== 'plugin');
+    if (!NAME.test(name) || SNAPSHOT_FAMILY_NAMES.has(full) || labelNames.some((l) => !NAME.test(l) || l.startsWith('__'))) {
+      this.#warnOnce(`name:${name}`, 'invalid metric name or label; ignored', { metric: name });
+      return undefined;
+    }
+    this.#options.logger?.info('serving a metric that is not in anklet\'s catalogue', { metric: full, plugin });
+    return this.#declare(kind, name, { help: `${full}: a ${kind} of the plugin that first reported it (${plugin}); not in anklet's metric catalogue.`, labels: labelNames });
   }
 
   #labels(instrument: Instrument, plugin: string, labels: MetricLabels | undefined): Record<string, string> {
