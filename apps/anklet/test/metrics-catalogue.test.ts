@@ -1,8 +1,8 @@
 /**
  * Every documented metric is emitted (issue #18): a fleet of real `anklet` hosts (a receiver-only
  * host and a handler host with two handlers, on github-sim, anka-sim and Redis) goes through
- * webhooks, a delivery with a bad signature, a lost delivery redelivered and one found by the
- * reconcile sweep, a hand-off, primary and secondary rate limits, cancels, bad labels and an
+ * webhooks, a delivery with a bad signature, a failed delivery redelivered and a lost one found by
+ * the reconcile sweep, a hand-off, primary and secondary rate limits, cancels, bad labels and an
  * unreadable job; then both hosts' /metrics must be valid exposition text in which every family of
  * the catalogue has a sample, unless listed below with the test that covers it, and no sample carries
  * a label the catalogue does not declare for its family.
@@ -144,7 +144,7 @@ describe('every catalogued metric on a fleet run', () => {
       ankaLatency: { pullMs: 300, cloneMs: 0, startMs: 0 },
       prePull: false,
       hosts: [
-        { name: 'recv-1', receiver: true, redeliver: { intervalSeconds: 2 } },
+        { name: 'recv-1', receiver: true, redeliver: { intervalSeconds: 5 } },
         { name: 'mac-1', handlers: 2, hardware: { cpuCores: 8, memoryGiB: 16 }, handlerConfig: 'reconcile_interval_seconds: 2\nretry_backoff_seconds: 1' },
       ],
     });
@@ -152,35 +152,40 @@ describe('every catalogued metric on a fleet run', () => {
     const recv = f.host('recv-1');
     const mac = f.host('mac-1');
 
-    // Rate limits on the next GitHub calls, a `queued` delivery that fails (the receiver asks for
-    // it again) and one GitHub never sends (the reconcile sweep finds the job).
+    // Rate limits on the next GitHub calls, an `in_progress` delivery that fails (the receiver asks
+    // for it again) and a `queued` one GitHub never sends (the reconcile sweep finds the job).
     f.sim.control.injectRateLimit({ kind: 'primary', count: 1, resetInSeconds: 1, match: '/actions/' });
     f.sim.control.injectRateLimit({ kind: 'secondary', count: 1, retryAfter: 1, match: '/actions/' });
-    f.sim.control.failNextDeliveries({ count: 1, action: 'queued' });
+    f.sim.control.failNextDeliveries({ count: 1, action: 'in_progress' });
     f.sim.control.dropNextDeliveries({ count: 1, action: 'queued' });
-    const busy = f.dispatch([1, 2, 3, 4, 5, 6].map((i) => ({ name: `long-${i}`, conclusion: 'success' as const, durationMs: 9000 })));
-    expect(busy).toHaveLength(6);
+    const busy = f.dispatch([1, 2, 3, 4, 5].map((i) => ({ name: `long-${i}`, conclusion: 'success' as const, durationMs: 20_000 })));
+    expect(busy).toHaveLength(5);
 
     // Queue gauges while both handlers are busy: no claim between two scrapes (so neither handler
     // went through its idle loop), yet the oldest job's age moved on: the store is read on a timer.
     const busyScrape = async () => {
       const m = parseExposition(await scrape(mac));
       const statuses = (m.get('anklet_plugin_status')?.samples ?? []).filter((s) => s.value === 1 && mac.handlers.includes(s.labels.plugin!)).map((s) => s.labels.status);
-      const allBusy = statuses.length === 2 && statuses.every((s) => s !== 'idle');
+      const allBusy = statuses.length === 2 && statuses.every((s) => s === 'in_progress');
       return allBusy && sum(m, 'anklet_queue_depth') > 0 ? m : undefined;
     };
-    const first = await until('both handlers busy with jobs waiting', busyScrape, 120_000);
-    const claimed = sum(first, 'anklet_jobs_claimed_total');
-    const age0 = sum(first, 'anklet_queue_oldest_job_age_seconds');
+    let previous: Map<string, Family> | undefined;
+    let seen = '';
     const later = await until(
-      'the oldest job age to move while both handlers stay busy',
+      'the oldest job age to move between two scrapes with both handlers busy and no claim between them',
       async () => {
         const m = await busyScrape();
-        if (!m || sum(m, 'anklet_jobs_claimed_total') !== claimed) return undefined;
-        return sum(m, 'anklet_queue_oldest_job_age_seconds') > age0 ? m : undefined;
+        const before = previous;
+        previous = m;
+        if (!m) return undefined;
+        seen += `\nclaimed=${sum(m, 'anklet_jobs_claimed_total')} depth=${sum(m, 'anklet_queue_depth')} oldest=${sum(m, 'anklet_queue_oldest_job_age_seconds')}`;
+        if (!before || sum(m, 'anklet_jobs_claimed_total') !== sum(before, 'anklet_jobs_claimed_total')) return undefined;
+        return sum(m, 'anklet_queue_oldest_job_age_seconds') > sum(before, 'anklet_queue_oldest_job_age_seconds') ? m : undefined;
       },
-      60_000,
-    );
+      150_000,
+    ).catch((error: Error) => {
+      throw new Error(`${error.message}; busy scrapes seen:${seen}`);
+    });
     expect(sum(later, 'anklet_queue_oldest_job_age_seconds')).toBeGreaterThan(0);
 
     // A delivery with a bad signature: 401, counted as rejected, never as received.
