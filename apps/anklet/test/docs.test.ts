@@ -107,15 +107,15 @@ describe('docs', () => {
     const plugin = (name: string, plugin_: string, status: string, since: number, ok: number, failed: number, canceled: number) => ({
       name, plugin: plugin_, owner: 'acme', repo: '', status, status_since: ago(since), last_success: null, last_success_url: '', last_failure: null, last_failure_url: '', successes: ok, failures: failed, canceled,
     });
-    const host = (key: string, machine: string, age: number, used: number, cpu: number, mem: number, disk: number, plugins: ReturnType<typeof plugin>[]) => ({
-      key, host_name: machine, version: '0.1.0', last_update: ago(age), age_seconds: age, stale: false, running_vms: used, vm_slots_used: used, vm_slots_total: 2, draining: false,
+    const host = (key: string, machine: string, age: number, used: number, slots: number, cpu: number, mem: number, disk: number, plugins: ReturnType<typeof plugin>[]) => ({
+      key, host_name: machine, version: '0.1.0', last_update: ago(age), age_seconds: age, stale: false, running_vms: used, vm_slots_used: used, vm_slots_total: slots, draining: false,
       cpu_usage_percentage: cpu, memory_usage_percentage: mem, disk_usage_percentage: disk, plugins, queues: [],
     });
     const status: FleetStatus = {
       generated_at: new Date(now).toISOString(),
       hosts: [
-        host('acme/RECEIVER', 'linux-1', 4, 0, 3, 41, 20, [plugin('RECEIVER', 'github_receiver', 'running', 2 * 3600 + 180, 0, 0, 0)]),
-        host('acme/RUNNER1', 'mac-01', 2, 1, 38, 63, 62, [plugin('RUNNER1', 'github', 'in_progress', 41, 17, 1, 0), plugin('RUNNER2', 'github', 'idle', 182, 15, 0, 2)]),
+        host('linux-1', 'linux-1', 4, 0, 0, 3, 41, 20, [plugin('RECEIVER', 'github_receiver', 'running', 2 * 3600 + 180, 0, 0, 0)]),
+        host('mac-01', 'mac-01', 2, 1, 2, 38, 63, 62, [plugin('RUNNER1', 'github', 'in_progress', 41, 17, 1, 0), plugin('RUNNER2', 'github', 'idle', 182, 15, 0, 2)]),
       ],
       stale_hosts: [],
       queues: [{ queue: 'acme', queued: 2, handed_off: 0, delayed: 1, claimed: 1, quarantined: 0, oldest_queued_age_seconds: 12 }],

@@ -31,6 +31,7 @@ global_database_port: ${redisPort}
 metrics:
   address: 127.0.0.1
   port: ${port}
+  host_name: mac-test-1
 plugins:
   - { name: RECEIVER, plugin: metrics-probe, owner: acme, mode: serve }
   - { name: LIMITED, plugin: metrics-probe, owner: acme, mode: limit }
@@ -61,11 +62,14 @@ describe('anklet metrics (real binary)', () => {
       expect((await fetch(`${base}/healthcheck`)).status).toBe(200);
       expect(await (await fetch(`${base}/`)).text()).toContain('<title>anklet status</title>');
 
-      // Exported under Go's key, with an expiry, holding Go's field names.
-      await expect.poll(() => client.client.get('anklet/metrics/acme/RECEIVER'), { timeout: 15_000 }).toBeTruthy();
-      const stored = JSON.parse((await client.client.get('anklet/metrics/acme/RECEIVER'))!) as { plugins: Array<{ Name: string }> };
+      // Exported under the host's name (metrics.host_name), with an expiry, holding Go's field names;
+      // a host without handlers has no VM slots.
+      await expect.poll(() => client.client.get('anklet/metrics/mac-test-1'), { timeout: 15_000 }).toBeTruthy();
+      const stored = JSON.parse((await client.client.get('anklet/metrics/mac-test-1'))!) as { plugins: Array<{ Name: string }>; anklet: { host_name: string; vm_slots_total: number } };
       expect(stored.plugins.map((p) => p.Name)).toEqual(['RECEIVER', 'LIMITED']);
-      expect(await client.client.ttl('anklet/metrics/acme/RECEIVER')).toBeGreaterThan(6 * 24 * 3600);
+      expect([stored.anklet.host_name, stored.anklet.vm_slots_total]).toEqual(['mac-test-1', 0]);
+      expect(text).toContain('anklet_vm_slots_capacity 0');
+      expect(await client.client.ttl('anklet/metrics/mac-test-1')).toBeGreaterThan(6 * 24 * 3600);
 
       // A second host on the same explicit port: Go's message, and exit 4 (the port may free up).
       const home2 = makeTmp();
@@ -91,7 +95,7 @@ describe('anklet metrics (real binary)', () => {
         await expect.poll(statuses, { timeout: 15_000 }).toEqual(['running', 'limit_paused']);
         const fleetText = await (await fetch(`http://127.0.0.1:${aggPort}/metrics`)).text();
         expect(promtoolCheck(fleetText).ok).toBe(true);
-        expect(fleetText).toContain('anklet_plugin_status{plugin="LIMITED",status="limit_paused",host="acme/RECEIVER"} 1');
+        expect(fleetText).toContain('anklet_plugin_status{plugin="LIMITED",status="limit_paused",host="mac-test-1"} 1');
       } finally {
         aggregator.signal('SIGINT');
         expect((await aggregator.exited).code).toBe(0);
@@ -101,6 +105,6 @@ describe('anklet metrics (real binary)', () => {
     }
     const run = await anklet.exited;
     expect(run.code, run.stdout).toBe(0);
-    expect(await client.client.exists('anklet/metrics/acme/RECEIVER')).toBe(0);
+    expect(await client.client.exists('anklet/metrics/mac-test-1')).toBe(0);
   }, 90_000);
 });

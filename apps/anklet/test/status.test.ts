@@ -61,7 +61,7 @@ describe('anklet status', () => {
     const port = await findFreePort();
     const config = writeFile(
       path.join(home, 'config.yml'),
-      `plugins_path: ${pluginsPath}\n${redisKeys()}metrics:\n  address: 127.0.0.1\n  port: ${port}\n  include_unindexed_hosts: true\nplugins:\n  - { name: RECEIVER, plugin: metrics-probe, owner: acme, mode: serve }\n`,
+      `plugins_path: ${pluginsPath}\n${redisKeys()}metrics:\n  address: 127.0.0.1\n  port: ${port}\n  host_name: recv-1\n  include_unindexed_hosts: true\nplugins:\n  - { name: RECEIVER, plugin: metrics-probe, owner: acme, mode: serve }\n`,
     );
     // A Go anklet host writes its snapshot key only (no host index): found by the SCAN fallback.
     await client.client.set('anklet/metrics/acme/GO_HANDLER', goSnapshot(new Date(Date.now() - 120_000)), 'EX', 60);
@@ -77,21 +77,22 @@ describe('anklet status', () => {
     const anklet = new RunningAnklet(['-c', config], { home });
     try {
       await anklet.waitFor(msg(`metrics server started on port ${port}`));
-      await expect.poll(() => client.client.get('anklet/metrics/acme/RECEIVER'), { timeout: 15_000 }).toBeTruthy();
+      await expect.poll(() => client.client.get('anklet/metrics/recv-1'), { timeout: 15_000 }).toBeTruthy();
       // The receiver's status changes to running once every plugin has started and the host exports again.
-      await expect.poll(async () => JSON.parse((await client.client.get('anklet/metrics/acme/RECEIVER'))!).plugins[0].Status, { timeout: 15_000 }).toBe('running');
+      await expect.poll(async () => JSON.parse((await client.client.get('anklet/metrics/recv-1'))!).plugins[0].Status, { timeout: 15_000 }).toBe('running');
 
       const json = await runCli(['-c', config, 'status', '--json', '--queue', 'shared'], { home });
       expect(json.code, json.stderr).toBe(0);
       const status = JSON.parse(json.stdout) as FleetStatus;
-      expect(status.hosts.map((h) => [h.key, h.stale, h.plugins.map((p) => `${p.name}:${p.status}`)])).toEqual([['acme/RECEIVER', false, ['RECEIVER:running']]]);
+      expect(status.hosts.map((h) => [h.key, h.stale, h.plugins.map((p) => `${p.name}:${p.status}`)])).toEqual([['recv-1', false, ['RECEIVER:running']]]);
       // Silent for 2 minutes (past the 60 s stale mark): listed apart.
       expect(status.stale_hosts.map((h) => [h.key, h.stale, h.plugins.map((p) => `${p.name}:${p.status}`)])).toEqual([
         ['acme/GO_HANDLER', true, ['GO_HANDLER:in_progress']],
       ]);
       const live = status.hosts[0]!;
       expect(live.version).toBe('0.1.0');
-      expect(live.vm_slots_total).toBe(2);
+      // A host without handlers runs no VMs.
+      expect([live.host_name, live.vm_slots_total]).toEqual(['recv-1', 0]);
       expect(status.queues.map((q) => [q.queue, q.queued, q.delayed, q.claimed])).toEqual([
         ['acme', 2, 0, 0],
         ['shared', 1, 1, 0],
@@ -102,7 +103,7 @@ describe('anklet status', () => {
       expect(text.code, text.stderr).toBe(0);
       expect(text.stdout).toMatch(/^fleet from redis 127\.0\.0\.1:\d+: 1 host \(and 1 stale\), 1 plugin/);
       expect(text.stdout).toMatch(/acme\/GO_HANDLER\s+-\s+\(go\)\s+2m\d*s? ago STALE\s+1\s+no/);
-      expect(text.stdout).toMatch(/RECEIVER\s+acme\/RECEIVER\s+metrics-probe\s+acme\s+running/);
+      expect(text.stdout).toMatch(/RECEIVER\s+recv-1\s+metrics-probe\s+acme\s+running/);
       expect(text.stdout).toMatch(/GO_HANDLER\s+acme\/GO_HANDLER\s+github\s+acme\s+in_progress\s+2m\d*s?\s+7\s+1\s+0/);
       expect(text.stdout).toMatch(/QUEUE\s+QUEUED\s+HANDED OFF\s+DELAYED\s+CLAIMED\s+QUARANTINED\s+OLDEST JOB\nacme\s+2\s+0\s+0\s+0\s+0\s+\d+s\nshared\s+1\s+0\s+1\s+0\s+0\s+\d+s/);
     } finally {

@@ -23,38 +23,74 @@ export type RunOutcome = 'success' | 'failure' | 'canceled';
 export type MetricLabels = Record<string, string>;
 
 /**
- * Counters the host declares (name without the `anklet_` prefix and the `_total` suffix), with the
- * labels each takes besides `plugin`, which the host adds:
- * - `webhooks_received` (`event`), `webhooks_rejected` (`reason`);
- * - `jobs_claimed`, `job_retries` (`reason`), `registration_timeouts`, `orphans_cleaned` (`kind`: `vm` or `runner`).
- *
- * Another name makes a new counter whose label names are fixed by its first use.
+ * The counters of anklet's catalogue (name without the `anklet_` prefix and the `_total` suffix).
+ * This list, {@link CataloguedGaugeName} and {@link CataloguedHistogramName} are the names of
+ * `@anklet/metrics`' catalogue, which gives each its help text and labels (besides `plugin`, which
+ * the host adds); the catalogue is checked against them at compile time, and a test checks that
+ * every name the first-party packages report is one of them. The package README lists them all.
  */
-export type CounterName =
+export type CataloguedCounterName =
   | 'webhooks_received'
   | 'webhooks_rejected'
   | 'jobs_claimed'
+  | 'jobs_reaped'
   | 'job_retries'
   | 'registration_timeouts'
   | 'orphans_cleaned'
-  | (string & {});
+  | 'jobs_quarantined'
+  | 'step_retries'
+  | 'job_errors'
+  | 'jobs_given_up'
+  | 'cancel_failures'
+  | 'job_records_restored'
+  | 'host_faults'
+  | 'jobs_bad_labels'
+  | 'bad_label_cancels'
+  | 'github_api_calls'
+  | 'github_secondary_rate_limits'
+  | 'github_rate_limit_pauses'
+  | 'github_reconcile_passes'
+  | 'github_reconcile_failures'
+  | 'github_reconcile_truncated'
+  | 'github_reconcile_api_calls'
+  | 'github_reconcile_not_modified'
+  | 'github_reconcile_enqueued'
+  | 'github_reconcile_finished'
+  | 'github_redelivery_passes'
+  | 'github_redelivery_failures'
+  | 'github_redelivery_api_calls'
+  | 'github_webhook_redeliveries'
+  | 'template_pulls';
 
-/**
- * Gauges the host declares: `queue_depth` and `queue_oldest_job_age_seconds` (`queue`),
- * `github_rate_limit_remaining` and `github_rate_limit_reset_timestamp_seconds` (`resource`).
- */
-export type GaugeName =
+/** The gauges of anklet's catalogue (see {@link CataloguedCounterName}). */
+export type CataloguedGaugeName =
   | 'queue_depth'
   | 'queue_oldest_job_age_seconds'
+  | 'plugin_health'
+  | 'store_quarantined'
   | 'github_rate_limit_remaining'
   | 'github_rate_limit_reset_timestamp_seconds'
-  | (string & {});
+  | 'github_reconcile_last_pass_api_calls'
+  | 'github_redelivery_last_pass_api_calls'
+  | 'template_pull_progress_percent';
 
 /**
- * Histograms the host declares, in seconds: `job_queue_wait_seconds` (webhook queued to VM running;
- * `template`) and `job_phase_duration_seconds` (`phase`: one of {@link JobPhaseName}).
+ * The histograms of anklet's catalogue, in seconds: `job_queue_wait_seconds` (webhook queued to VM
+ * running; `template`), `job_phase_duration_seconds` (`phase`: one of {@link JobPhaseName}) and
+ * `template_pull_duration_seconds`.
  */
-export type HistogramName = 'job_queue_wait_seconds' | 'job_phase_duration_seconds' | (string & {});
+export type CataloguedHistogramName = 'job_queue_wait_seconds' | 'job_phase_duration_seconds' | 'template_pull_duration_seconds';
+
+/**
+ * A counter name: one of the catalogue's, or a plugin's own. A name outside the catalogue (a
+ * third-party plugin's) becomes `anklet_<name>_total` with the label names of its first use and a
+ * help text saying it is not catalogued; first-party code uses catalogued names only.
+ */
+export type CounterName = CataloguedCounterName | (string & {});
+/** A gauge name (see {@link CounterName}). */
+export type GaugeName = CataloguedGaugeName | (string & {});
+/** A histogram name (see {@link CounterName}). */
+export type HistogramName = CataloguedHistogramName | (string & {});
 
 /** The phases `job_phase_duration_seconds` is labelled with. */
 export type JobPhaseName = 'pull' | 'clone' | 'start' | 'runner_registration' | 'job_run' | 'cleanup';

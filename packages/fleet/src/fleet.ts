@@ -257,7 +257,7 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
       const handlers = Array.from({ length: spec.handlers ?? 0 }, (_, i) => `${prefix}_HANDLER${i + 1}`);
       const receiverPort = receiverPorts.get(spec.name);
       const redeliver = spec.redeliver && receiverPort !== undefined ? { hookId: hookIdOf(receiverPort), intervalSeconds: (typeof spec.redeliver === 'object' ? spec.redeliver.intervalSeconds : undefined) ?? 5 } : undefined;
-      const config = writeConfig({ home, pluginsPath, redis, owner, metricsPort, receiverPort, prefix, handlers, sim, extra: spec.handlerConfig ?? '', sleepInterval: spec.sleepInterval ?? 1, receiverExtra: spec.receiverConfig ?? '', redeliver });
+      const config = writeConfig({ home, pluginsPath, redis, owner, hostName: spec.name, metricsPort, receiverPort, prefix, handlers, sim, extra: spec.handlerConfig ?? '', sleepInterval: spec.sleepInterval ?? 1, receiverExtra: spec.receiverConfig ?? '', redeliver });
       hosts.push({ name: spec.name, handlers, receiver: Boolean(spec.receiver), spec, home, config, anka, metricsUrl: `http://127.0.0.1:${metricsPort}/`, process: undefined, runs: [] });
       if (options.prePull && handlers.length > 0) {
         // One pull at a time per host (as one Anka would), hosts in parallel, while the plugins install.
@@ -468,6 +468,8 @@ interface ConfigInput {
   owner: string;
   metricsPort: number;
   receiverPort: number | undefined;
+  /** `metrics.host_name`: the fleet host's name. */
+  hostName: string;
   prefix: string;
   handlers: string[];
   sim: GitHubSim;
@@ -487,7 +489,7 @@ function writeConfig(c: ConfigInput): string {
       .join('');
   let yaml = `plugins_path: ${c.pluginsPath}\n`;
   if (c.redis) yaml += `global_database_url: 127.0.0.1\nglobal_database_port: ${c.redis.port}\n`;
-  yaml += `global_receiver_secret: ${SECRET}\nglobal_token: ${TOKEN}\nmetrics:\n  port: ${c.metricsPort}\n  address: 127.0.0.1\nplugins:\n`;
+  yaml += `global_receiver_secret: ${SECRET}\nglobal_token: ${TOKEN}\nmetrics:\n  port: ${c.metricsPort}\n  address: 127.0.0.1\n  host_name: ${c.hostName}\nplugins:\n`;
   if (c.receiverPort !== undefined) {
     yaml += `  - name: ${c.prefix}_RECEIVER\n    plugin: github_receiver\n    port: ${c.receiverPort}\n    listen_address: 127.0.0.1\n    owner: ${c.owner}\n`;
     yaml += c.redeliver

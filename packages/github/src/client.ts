@@ -75,6 +75,21 @@ export function primaryRateLimitReset(error: unknown): number | null {
 }
 
 /**
+ * Sets `github_rate_limit_remaining` and `github_rate_limit_reset_timestamp_seconds` from an answer's
+ * `x-ratelimit-remaining`, `x-ratelimit-reset` and `x-ratelimit-resource` headers (GitHub sends them
+ * on every REST answer, errors included). An answer without them (GHES with rate limiting off) changes nothing.
+ */
+export function reportRateLimit(metrics: PluginMetrics | undefined, headers: Record<string, string | number | undefined> | undefined): void {
+  if (!metrics || !headers) return;
+  const remaining = Number(headers['x-ratelimit-remaining']);
+  if (headers['x-ratelimit-remaining'] === undefined || !Number.isFinite(remaining)) return;
+  const resource = String(headers['x-ratelimit-resource'] ?? '') || 'core';
+  metrics.gauge('github_rate_limit_remaining', remaining, { resource });
+  const reset = Number(headers['x-ratelimit-reset']);
+  if (headers['x-ratelimit-reset'] !== undefined && Number.isFinite(reset)) metrics.gauge('github_rate_limit_reset_timestamp_seconds', reset, { resource });
+}
+
+/**
  * Finds the App installation for a scope with the App's JWT: repository, organization (then user),
  * or enterprise (then the App's installation list, matched case-insensitively).
  */
@@ -229,6 +244,7 @@ export async function createGitHubClient(options: GitHubClientOptions): Promise<
       options.metrics?.count('github_api_calls');
       try {
         const response = await request(requestOptions);
+        reportRateLimit(options.metrics, response.headers);
         const remaining = response.headers['x-ratelimit-remaining'];
         const reset = Number(response.headers['x-ratelimit-reset']);
         // Only when GitHub sent the header: a missing header is not "0 left" (a Go quirk).
@@ -237,6 +253,7 @@ export async function createGitHubClient(options: GitHubClientOptions): Promise<
         }
         return response;
       } catch (error) {
+        reportRateLimit(options.metrics, responseOf(error)?.headers);
         const reset = primaryRateLimitReset(error);
         if (reset === null || pauses >= maxPauses) throw error;
         await pauseUntilReset(reset, reporting, 'primary rate limit');

@@ -5,7 +5,7 @@
  *
  * @packageDocumentation
  */
-export { createGitHubClient, listAppInstallationAccounts, AnkletOctokit, primaryRateLimitReset, type GitHubClient, type GitHubClientOptions } from './client.js';
+export { createGitHubClient, listAppInstallationAccounts, AnkletOctokit, primaryRateLimitReset, reportRateLimit, type GitHubClient, type GitHubClientOptions } from './client.js';
 export { pauseUntilReset, sleep, type PauseReporting } from './rate-limit-pause.js';
 export { checkPrivateKey, loadPrivateKey } from './private-key.js';
 export { parseAnkaLabels, TEMPLATE_LABEL_PREFIX, TEMPLATE_TAG_LABEL_PREFIX, type AnkaLabels, type LabelNearMiss } from './labels.js';

@@ -16,6 +16,8 @@ function recorder() {
   const lines: Array<{ msg: string } & LogFields> = [];
   const secrets: string[] = [];
   const statuses: PluginStatus[] = [];
+  /** Every gauge set, in order: `[name, value, labels]`. */
+  const gauges: Array<[string, number, Record<string, string> | undefined]> = [];
   const logger: Logger = {
     debug: (msg, f) => void lines.push({ ...f, msg }),
     info: (msg, f) => void lines.push({ ...f, msg }),
@@ -30,10 +32,10 @@ function recorder() {
     vmStarted: () => undefined,
     vmStopped: () => undefined,
     count: () => undefined,
-    gauge: () => undefined,
+    gauge: (name, value, labels) => void gauges.push([name, value, labels]),
     observe: () => undefined,
   };
-  return { lines, secrets, statuses, logger, metrics };
+  return { lines, secrets, statuses, gauges, logger, metrics };
 }
 
 describe('label grammar', () => {
@@ -136,15 +138,24 @@ describe('createGitHubClient against github-sim', () => {
   it('pauses the caller until the reset on a primary rate limit, with status limit_paused, then repeats the call', async () => {
     const sim = await startGitHubSim({ tokens: ['ghp_rl'] });
     sims.push(sim);
-    const { logger, metrics, statuses, lines } = recorder();
+    const { logger, metrics, statuses, lines, gauges } = recorder();
     const client = await createGitHubClient({ baseUrl: sim.url, token: 'ghp_rl', logger, metrics });
     sim.control.injectRateLimit({ kind: 'primary', count: 1, resetInSeconds: 2, status: 429 });
     const started = Date.now();
-    const { status } = await client.octokit.request('GET /user');
+    const { status, headers } = await client.octokit.request('GET /user');
     expect(status).toBe(200);
     expect(Date.now() - started).toBeGreaterThanOrEqual(1000);
     expect(statuses).toEqual(['limit_paused', 'running']);
     expect(lines.map((l) => l.msg)).toContain('GitHub API rate limit exceeded, pausing until reset');
+    // The rate-limit gauges follow GitHub's headers: 0 left on the refused call, then the answer's own figures.
+    const remaining = gauges.filter(([name]) => name === 'github_rate_limit_remaining');
+    expect(remaining[0]).toEqual(['github_rate_limit_remaining', 0, { resource: 'core' }]);
+    expect(remaining.at(-1)).toEqual(['github_rate_limit_remaining', Number(headers['x-ratelimit-remaining']), { resource: String(headers['x-ratelimit-resource']) }]);
+    expect(gauges.filter(([name]) => name === 'github_rate_limit_reset_timestamp_seconds').at(-1)).toEqual([
+      'github_rate_limit_reset_timestamp_seconds',
+      Number(headers['x-ratelimit-reset']),
+      { resource: 'core' },
+    ]);
   });
 
   it('a pause ends early when the signal aborts', async () => {

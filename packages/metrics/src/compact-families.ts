@@ -118,7 +118,7 @@ export function familiesFromCompact(compact: unknown, extra: Labels = {}, only?:
     if (!f || typeof f.n !== 'string' || !Array.isArray(f.l) || !Array.isArray(f.s)) continue;
     const type = f.t === 'c' ? 'counter' : f.t === 'g' ? 'gauge' : f.t === 'h' ? 'histogram' : undefined;
     if (!type || (only && !only(f.n, type))) continue;
-    const help = typeof f.h === 'string' ? f.h : (CATALOGUE_HELP.get(f.n) ?? `${f.n} (reported by a plugin).`);
+    const help = typeof f.h === 'string' ? f.h : (CATALOGUE_HELP.get(f.n) ?? `${f.n}, reported by a host of another anklet version (not in this version's catalogue).`);
     const samples: Sample[] = [];
     const bounds = Array.isArray(f.b) ? f.b.filter(isNumber) : [];
     const width = f.l.length;

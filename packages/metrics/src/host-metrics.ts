@@ -148,15 +148,15 @@ export class HostMetrics {
         this.#totals.running = Math.max(0, this.#totals.running - 1);
       }),
       count: guard('count', (name: string, labels?: MetricLabels, by = 1) => {
-        const found = this.#instrument('counter', name.replace(/_total$/, ''), labels);
+        const found = this.#instrument('counter', name.replace(/_total$/, ''), labels, meta.plugin);
         if (found && by >= 0) (found.metric as Counter).inc(this.#labels(found, meta.name, labels), by);
       }),
       gauge: guard('gauge', (name: string, value: number, labels?: MetricLabels) => {
-        const found = this.#instrument('gauge', name, labels);
+        const found = this.#instrument('gauge', name, labels, meta.plugin);
         if (found) (found.metric as Gauge).set(this.#labels(found, meta.name, labels), value);
       }),
       observe: guard('observe', (name: string, value: number, labels?: MetricLabels) => {
-        const found = this.#instrument('histogram', name, labels);
+        const found = this.#instrument('histogram', name, labels, meta.plugin);
         if (found && Number.isFinite(value)) (found.metric as Histogram).observe(this.#labels(found, meta.name, labels), value);
       }),
     };
@@ -207,8 +207,12 @@ export class HostMetrics {
     return instrument;
   }
 
-  /** Finds a family, or declares one for a name the catalogue lacks (label names fixed by this first use). */
-  #instrument(kind: Kind, name: string, labels: MetricLabels | undefined): Instrument | undefined {
+  /**
+   * Finds a family. A name the catalogue lacks (a third-party plugin's own) is declared at its first
+   * use, with the label names of that use and a help text that says so; first-party code reports
+   * catalogued names only (test/catalogue.test.ts).
+   */
+  #instrument(kind: Kind, name: string, labels: MetricLabels | undefined, plugin: string): Instrument | undefined {
     const existing = this.#instruments.get(name);
     if (existing) {
       if (existing.kind === kind) return existing;
@@ -221,7 +225,8 @@ export class HostMetrics {
       this.#warnOnce(`name:${name}`, 'invalid metric name or label; ignored', { metric: name });
       return undefined;
     }
-    return this.#declare(kind, name, { help: `${name} (reported by a plugin).`, labels: labelNames });
+    this.#options.logger?.info('serving a metric that is not in anklet\'s catalogue', { metric: full, plugin });
+    return this.#declare(kind, name, { help: `${full}: a ${kind} of the plugin that first reported it (${plugin}); not in anklet's metric catalogue.`, labels: labelNames });
   }
 
   #labels(instrument: Instrument, plugin: string, labels: MetricLabels | undefined): Record<string, string> {

@@ -7,6 +7,7 @@ import { PluginHealth } from './health.js';
 import { hostFaultOf } from './host-faults.js';
 import { JobRun, type JobRunDeps } from './job-run.js';
 import { leaseOwnerOf } from './lease-owner.js';
+import { publishQueueStats, startQueueGauges, type QueueGauges } from './queue-gauges.js';
 import { readQueueJob } from './payload.js';
 import { startReaper, type Reaper } from './reaper.js';
 import { startReconciler, type ReconcilerLoop } from './reconciler.js';
@@ -31,6 +32,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
   let deps: JobRunDeps | undefined;
   let reaper: Reaper | undefined;
   let reconciler: ReconcilerLoop | undefined;
+  let queueGauges: QueueGauges | undefined;
   /** Jobs of a previous process still running in their VMs; watched before new work is taken. */
   const adopted: JobRun[] = [];
   /** Jobs this handler gave back for lack of room, with the time until which it will not take them again. */
@@ -225,6 +227,8 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
         if (!fault) throw err;
         health.report(fault);
       }
+      // The queue gauges come from the store, on their own timer: current while every handler is busy.
+      queueGauges ??= startQueueGauges(ctx, queue);
       ctx.logger.info('github handler started', { queue, leaseOwner: owner, registrationMethod: config.registration_method, vmNamePrefix: deps?.vmNamePrefix, state: health.fault?.state ?? 'ok' });
     },
 
@@ -251,10 +255,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
       drainLogged = false;
       ctx.metrics.setStatus('idle');
       const stats = await ctx.store.stats(queue).catch(() => null);
-      if (stats) {
-        ctx.metrics.gauge('queue_depth', stats.queued + stats.handedOff + stats.delayed, { queue });
-        ctx.metrics.gauge('store_quarantined', stats.quarantined, { queue });
-      }
+      if (stats) publishQueueStats(ctx, queue, stats);
       if (ctx.host.vmSlots.used >= ctx.host.vmSlots.total) {
         ctx.logger.debug('host does not have vm capacity');
         await ctx.store.waitForWork(queue, IDLE_WAIT_MS, ctx.signal);
@@ -301,6 +302,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
     },
 
     async stop() {
+      queueGauges?.stop();
       await Promise.all([reaper?.stop(), reconciler?.stop()]);
       // Adopted jobs not watched yet stay claimed with their VMs: the next start adopts them again.
       if (adopted.length > 0) ctx.logger.warn('leaving jobs of a previous run in their vms for the next start', { jobs: adopted.map((r) => r.jobId) });

@@ -81,14 +81,19 @@ function isWorkflowJobEvent(value: unknown): value is WorkflowJobEvent {
   );
 }
 
+/** The `event` label of `webhooks_received`: GitHub's event name for the events the receiver knows, else `other` (bounded). */
+const eventLabel = (event: string): string => (event === 'workflow_job' || event === 'ping' ? event : 'other');
+
 /**
- * Handles one webhook delivery: verify, parse, store. The status code tells GitHub whether to count
+ * Handles one webhook delivery: verify, parse, store. Counts `webhooks_received{event}` once the
+ * signature and the payload are good, and `webhooks_rejected{reason}` for every answer that tells
+ * GitHub the delivery failed: `bad_signature` (401), `bad_request` (400), `store_unavailable` (503). The status code tells GitHub whether to count
  * the delivery as failed (and so redeliverable): 2xx only once the event is durably stored or
  * deliberately ignored; 401 bad signature; 400 not a valid event; 503 the store could not take it.
  */
 export async function handleDelivery(options: IntakeOptions, headers: IntakeHeaders, body: Buffer): Promise<IntakeAnswer> {
   const { logger, metrics } = options;
-  const count = (outcome: string) => metrics?.count('webhooks_received', { outcome });
+  const reject = (reason: 'bad_signature' | 'bad_request') => metrics?.count('webhooks_rejected', { reason });
   if (
     !verifySignature({
       secret: options.secret,
@@ -98,44 +103,45 @@ export async function handleDelivery(options: IntakeOptions, headers: IntakeHead
       allowSha1: options.allowSha1,
     })
   ) {
-    count('bad_signature');
+    reject('bad_signature');
     logger.warn('error validating payload', { error: 'missing or invalid signature', deliveryID: header(headers, 'x-github-delivery') });
     return { status: 401, body: 'invalid signature' };
   }
   const deliveryId = header(headers, 'x-github-delivery') || undefined;
   const event = header(headers, 'x-github-event');
   if (!event) {
-    count('invalid');
+    reject('bad_request');
     return { status: 400, body: 'missing X-GitHub-Event' };
   }
   const text = payloadText(header(headers, 'content-type'), body);
   if (text === null) {
-    count('invalid');
+    reject('bad_request');
     return { status: 400, body: 'unsupported Content-Type (use application/json or application/x-www-form-urlencoded)' };
   }
   let parsed: unknown;
   try {
     parsed = JSON.parse(text);
   } catch {
-    count('invalid');
+    reject('bad_request');
     logger.warn('error parsing event', { error: 'body is not JSON', deliveryID: deliveryId, event });
     return { status: 400, body: 'body is not JSON' };
   }
   if (event === 'ping') {
-    count('ping');
+    metrics?.count('webhooks_received', { event: eventLabel(event) });
     logger.info('ping received', { deliveryID: deliveryId });
     return { status: 200, body: 'pong' };
   }
   if (event !== 'workflow_job') {
-    count('ignored');
+    metrics?.count('webhooks_received', { event: eventLabel(event) });
     logger.debug('ignoring event', { event, deliveryID: deliveryId });
     return { status: 200, body: 'ignored' };
   }
   if (!isWorkflowJobEvent(parsed)) {
-    count('invalid');
+    reject('bad_request');
     logger.warn('error parsing event', { error: 'not a valid workflow_job payload', deliveryID: deliveryId });
     return { status: 400, body: 'not a valid workflow_job payload' };
   }
+  metrics?.count('webhooks_received', { event: 'workflow_job' });
   return handleWorkflowJob(options, parsed, deliveryId);
 }
 
@@ -152,9 +158,7 @@ async function handleWorkflowJob(options: IntakeOptions, event: WorkflowJobEvent
     repo: event.repository.name ?? undefined,
     workflowJobURL: job.html_url ?? undefined,
   };
-  const count = (outcome: string) => metrics?.count('webhooks_received', { outcome });
   const ignore = (why: string): IntakeAnswer => {
-    count('ignored');
     logger.debug(`ignoring workflow_job: ${why}`, fields);
     return { status: 200, body: 'ignored' };
   };
@@ -187,7 +191,6 @@ async function handleWorkflowJob(options: IntakeOptions, event: WorkflowJobEvent
         // `action` decides, not `status`: a queued event may say `status: waiting` (environments).
         // A bad-label job is stored too (a record that a handler cancels if the receiver cannot).
         const result = await enqueue();
-        count(result);
         if (bad && result === 'enqueued') {
           metrics?.count('jobs_bad_labels', { action: 'cancel' });
           logger.error('job labels look like anka labels but do not parse; cancelling its workflow run', { ...fields, queue, reason: labels.badReason });
@@ -218,7 +221,6 @@ async function handleWorkflowJob(options: IntakeOptions, event: WorkflowJobEvent
           early = result === 'enqueued';
           known = await record();
         }
-        count(known ? (early ? 'recorded_early' : 'recorded') : 'unknown_job');
         if (early) logger.info(`job ${event.action} before its queued event; recorded it so it is not run`, { ...fields, queue, runnerName: job.runner_name ?? undefined, conclusion: job.conclusion ?? undefined });
         else if (known) logger.info(`job pushed to ${event.action} queue`, { ...fields, queue, runnerName: job.runner_name ?? undefined, conclusion: job.conclusion ?? undefined });
         else logger.debug('job not present in any tracked queue, skipping', { ...fields, queue });
@@ -228,7 +230,7 @@ async function handleWorkflowJob(options: IntakeOptions, event: WorkflowJobEvent
         return ignore(`action ${event.action}`);
     }
   } catch (error) {
-    count('store_unavailable');
+    metrics?.count('webhooks_rejected', { reason: 'store_unavailable' });
     logger.error('error storing webhook event; answering 503 so GitHub can redeliver it', { ...fields, error: (error as Error).message });
     return { status: 503, body: 'job store unavailable' };
   }

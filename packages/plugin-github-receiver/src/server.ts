@@ -66,7 +66,9 @@ async function serveWebhook(intake: IntakeOptions, bodyLimitBytes: number, req: 
   } catch (error) {
     const { status, message } = error as BodyError;
     // The client is gone: nothing to answer, nothing stored.
-    if (status !== null) answer(res, status, message, true);
+    if (status === null) return;
+    intake.metrics?.count('webhooks_rejected', { reason: status === 413 ? 'too_large' : 'bad_request' });
+    answer(res, status, message, true);
     return;
   }
   try {

@@ -188,7 +188,7 @@ describe('HTTP intake', () => {
 
   it('accepts form-encoded bodies; answers 401, 400 and 413 as documented', async () => {
     const store = newStore();
-    const { url } = await startReceiver(store, { body_limit_bytes: 64 * 1024 });
+    const { url, metrics } = await startReceiver(store, { body_limit_bytes: 64 * 1024 });
     expect((await deliver(url, 'workflow_job', withAnka(examples[5]!), { form: true })).text).toBe('enqueued');
     const body = JSON.stringify(withAnka(examples[6]!));
     const headers = { 'content-type': 'application/json', 'x-github-event': 'workflow_job', 'x-github-delivery': 'd-401' };
@@ -204,6 +204,13 @@ describe('HTTP intake', () => {
     const huge = JSON.stringify({ pad: 'x'.repeat(100 * 1024) });
     expect((await post(url, huge, { ...headers, 'x-hub-signature-256': await sign(SECRET, huge) })).status).toBe(413);
     expect((await store.stats('acme')).queued).toBe(1);
+    // Rejections are counted by reason, with the catalogue's labels; only the good delivery is received.
+    expect(Object.fromEntries([...metrics.counters].filter(([k]) => k.startsWith('webhooks_')))).toEqual({
+      'webhooks_received{"event":"workflow_job"}': 1,
+      'webhooks_rejected{"reason":"bad_signature"}': 4,
+      'webhooks_rejected{"reason":"bad_request"}': 3,
+      'webhooks_rejected{"reason":"too_large"}': 1,
+    });
   });
 
   it('accepts the legacy SHA-1 signature when allow_sha1_signature is set', async () => {
@@ -221,7 +228,7 @@ describe('HTTP intake', () => {
     stops.push(() => own.stop());
     const store = createRedisJobStore({ redis: new Redis(own.url, { maxRetriesPerRequest: 0, enableOfflineQueue: false }), prefix: 'x', retry: { maxRetries: 0, retryDelayMs: 10, backoffFactor: 1 } });
     stores.push(store);
-    const { url } = await startReceiver(store, { store_timeout_ms: 2000 });
+    const { url, metrics } = await startReceiver(store, { store_timeout_ms: 2000 });
     await own.kill();
     const started = Date.now();
     const down = await deliver(url, 'workflow_job', withAnka(examples[5]!), { delivery: 'outage' });
@@ -231,6 +238,8 @@ describe('HTTP intake', () => {
     await sleep(500);
     const again = await deliver(url, 'workflow_job', withAnka(examples[5]!), { delivery: 'outage' });
     expect([again.status, again.text]).toEqual([200, 'enqueued']);
+    expect(metrics.counters.get('webhooks_rejected{"reason":"store_unavailable"}')).toBe(1);
+    expect(metrics.counters.get('webhooks_received{"event":"workflow_job"}')).toBe(2);
   });
 
   it('survives thousands of mutated bodies and headers, and stores nothing without a valid signature', async () => {
@@ -380,7 +389,7 @@ describe('HTTP fast path (node:http in front of express)', () => {
     expect((await store.stats('acme')).queued).toBe(0);
     expect(logger.lines.some((l) => l.level === 'ERROR')).toBe(false);
     // A cut body never reaches the intake (not even to fail its signature check).
-    expect([...metrics.counters.keys()].filter((k) => k.startsWith('webhooks_received'))).toEqual([]);
+    expect([...metrics.counters.keys()].filter((k) => k.startsWith('webhooks_'))).toEqual([]);
     // The server is fine, and the same job delivered whole goes in.
     expect(await (await fetch(`${url}/healthcheck`)).text()).toBe('ok');
     expect((await deliver(url, 'workflow_job', withAnka(examples[5]!))).text).toBe('enqueued');

@@ -110,6 +110,9 @@ export const hostConfigSchema = z.object(
           aggregator: goBool().describe('Serve the whole fleet from the database instead of running plugins'),
           port: goPort().describe('Metrics port; unset: the first free port from 8080'),
           address: goString().describe('Interface the metrics server listens on (default: all, as in Go)'),
+          host_name: goString().describe(
+            "This host's name in the fleet view: its metrics key anklet/metrics/<host_name>, the aggregator's host label and the status page (default: the machine's host name). Each anklet process of a fleet needs its own",
+          ),
           metrics_urls: goList().describe('Accepted and unused, as in Go'),
           sleep_interval: goInt(0).describe('Accepted for Go configs; the TypeScript host exports every 10 s'),
           stale_after_seconds: goInt(0).describe('Aggregator and anklet status: a host silent this long is marked stale, listed apart and left out of totals (default 60)'),

@@ -14,6 +14,13 @@ export function metricsListenOptions(config: LoadedConfig): ListenOptions {
   return { port, address };
 }
 
+/** `metrics.host_name`: this host's name in the fleet view, or undefined to use the machine's host name. */
+export function metricsHostNameOf(config: LoadedConfig): string | undefined {
+  const raw = config.raw.metrics?.host_name;
+  const name = typeof raw === 'string' ? raw.trim() : '';
+  return name === '' ? undefined : name;
+}
+
 /** Logs a busy or unusable metrics port with Go's text and turns it into exit code 1. */
 function portProblem(root: Logger, err: unknown, port: number | undefined): { exit: number } {
   if (!isAnkletError(err) || err.code !== ErrorCodes.HOST_RESOURCE) throw err;
@@ -25,14 +32,14 @@ function portProblem(root: Logger, err: unknown, port: number | undefined): { ex
 /** Starts the host's metrics (server, sampler, export), or returns the exit code after logging why not. */
 export async function startMetricsService(
   metrics: HostMetrics,
-  options: Omit<HostMetricsServiceOptions, 'version' | 'hostName'>,
+  options: Omit<HostMetricsServiceOptions, 'version' | 'hostName'> & { readonly hostName?: string | undefined },
 ): Promise<HostMetricsService | { exit: number }> {
   if (options.port !== undefined && !(Number.isInteger(options.port) && options.port > 0 && options.port < 65536)) {
     options.logger.error('metrics port already in use', { port: options.port, error: 'metrics.port must be a port number (1-65535)' });
     return { exit: ExitCode.Config };
   }
   try {
-    return await startHostMetrics({ ...options, version: ANKLET_VERSION, hostName: os.hostname() }, metrics);
+    return await startHostMetrics({ ...options, version: ANKLET_VERSION, hostName: options.hostName ?? os.hostname() }, metrics);
   } catch (err) {
     return portProblem(options.logger, err, options.port);
   }

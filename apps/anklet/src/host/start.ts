@@ -139,7 +139,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     });
     if ('exit' in loaded) return loaded.exit;
     const { config, plugins } = loaded;
-    const { exportKeyOf, HostMetrics, metricsListenOptions, runAggregator, startMetricsService, HostStores } = await modules;
+    const { exportKeyOf, HostMetrics, metricsHostNameOf, metricsListenOptions, runAggregator, startMetricsService, HostStores } = await modules;
     root = root.extend({ version: ANKLET_VERSION });
     // Go's aggregator mode: no plugins, only the fleet's metrics from the store.
     if (config.raw.metrics?.aggregator === true) return await runAggregator(config, root);
@@ -160,11 +160,19 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
 
     const { coordination, anka: ankaChecks, names } = beginStart(config);
     root.info('host identity', { hostId: names.holder.hostId, hostName: names.holder.hostName, workDir: names.holder.workDir });
+    // The host's name in the fleet view (its metrics key, the aggregator's `host` label, the status page).
+    const hostName = metricsHostNameOf(config) ?? coordination.hostName;
+    // VM slots are a handler host's: a receiver-only host runs no VMs and reports none.
+    const runsVms = plugins.some((p) => p.kind === 'handler');
     const metrics = new HostMetrics({
       version: ANKLET_VERSION,
-      hostName: coordination.hostName,
+      hostName,
       logger: root,
-      hostState: () => ({ vmSlotsTotal: coordination.vmSlots.total, vmSlotsUsed: coordination.vmSlots.used, draining: coordination.isDraining() }),
+      hostState: () => ({
+        vmSlotsTotal: runsVms ? coordination.vmSlots.total : 0,
+        vmSlotsUsed: runsVms ? coordination.vmSlots.used : 0,
+        draining: coordination.isDraining(),
+      }),
     });
     // One Anka client per process, only when a handler needs it (a receiver-only host may be Linux).
     let ankaHost: AnkaHost | undefined;
@@ -278,10 +286,13 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     const sup = new Supervisor(supervised, { logger: root, isDraining: coordination.isDraining, onStarted });
     running.supervisor = sup;
 
-    // Go exports the first plugin's view of the host under `anklet/metrics/<owner>/<name>`.
+    // Exported under `anklet/metrics/<host name>` (Go's key ending is `<owner>/<first plugin>`:
+    // a host with several owners or a renamed plugin then showed under a name that was not its own),
+    // in the store of the first plugin.
     const first = supervised[0] && plugins[0];
     const service = await startMetricsService(metrics, {
       ...metricsListenOptions(config),
+      hostName,
       logger: root,
       // The host sample (a CPU measurement, a `df`) would compete with the plugins' start and
       // their first moments (the sampler takes it a second after the service started at the latest).
@@ -293,7 +304,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
       export: first
         ? {
             store: storeOf.get(first.entry.name)!,
-            key: exportKeyOf(String(first.entry.block.owner || first.entry.block.enterprise || ''), first.entry.name),
+            key: exportKeyOf('', hostName),
           }
         : undefined,
     });
