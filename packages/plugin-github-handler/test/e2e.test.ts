@@ -334,6 +334,26 @@ describe.concurrent('github handler, packed and run by the real anklet binary', 
     const completedLine = anklet.lines.find(msg('job completed'))!;
     expect(completedLine.conclusion).toBe('success');
     expect(await w.store.get('acme', String(job.id))).toBeNull();
+    // The job's timeline: the store's events and the handler's, in order, kept after the finish.
+    const timeline = await w.store.getTimeline!('acme', String(job.id));
+    expect(timeline?.state).toBe('finished');
+    const kinds = timeline!.events.map((e) => e.type);
+    const phases = ['received', 'queued', 'claimed', 'pull_started', 'pull_finished', 'vm_cloned', 'vm_started', 'runner_registered', 'completed', 'cleaned_up', 'finished'];
+    expect(kinds.filter((k) => phases.includes(k)), kinds.join(' ')).toEqual(phases);
+    // The runner may take the job before the handler writes `runner_registered`: only its place after the VM start is fixed.
+    const inProgress = kinds.indexOf('in_progress');
+    expect(inProgress, kinds.join(' ')).toBeGreaterThan(kinds.indexOf('vm_started'));
+    expect(inProgress).toBeLessThan(kinds.indexOf('completed'));
+    const event = (type: string) => timeline!.events.find((e) => e.type === type);
+    expect(event('claimed')?.by).toMatch(/^GITHUB_HANDLER1/);
+    expect(event('pull_finished')?.detail).toBe('pulled');
+    expect(event('vm_started')?.detail).toBe(done.runner_name);
+    expect(event('completed')?.conclusion).toBe('success');
+    expect(event('finished')?.conclusion).toBe('success');
+    expect(JSON.stringify(timeline)).not.toContain(TOKEN);
+    const recent = await w.store.listRecentJobs!('acme', 'finished');
+    expect(recent.map((j) => j.id)).toEqual([String(job.id)]);
+    expect(recent[0]?.last.type).toBe('finished');
     // The JIT config went in through stdin: nothing long or secret on any anka command line.
     expect(w.anka.calls().some((c) => c.argv.includes('--jit'))).toBe(true);
     // Metrics: the claim, the phase durations and the status back to idle.
