@@ -155,7 +155,10 @@ end
 
 --[[
   Job timelines (see src/core timeline.ts). `tl:<id>` is a list of event JSON, oldest first, at
-  most TL_CAP long (past that the second entry goes, so the first, `received`, stays). `tlq`,
+  most TL_CAP long (past that the second entry goes, so the first, `received`, stays). A job that
+  was only enqueued has no list: its `received` and `queued` events are read from its record's
+  enqueue time (`t`), which saves more memory per queued job than a list costs, and the first
+  event appended to it writes them into the list before itself. `tlq`,
   `tlr`, `tlf` are sorted sets of the job ids that are queued, running, finished, scored by when
   they got there; a finished job's list expires after TL_AGE_MS, and `tlf` keeps at most
   TL_MAX_JOBS ids. Every timeline write goes through `try`: a key of the wrong type loses the
@@ -174,6 +177,10 @@ local function tlAppend(id, now, event)
   end
   event.at = now
   local key = tlKey(id)
+  if try('LLEN', key) == 0 then
+    local t = tonumber((try('HGET', jobKey(id), 't')))
+    if t then try('RPUSH', key, cjson.encode({ type = 'received', at = t }), cjson.encode({ type = 'queued', at = t })) end
+  end
   local n = try('RPUSH', key, cjson.encode(event))
   if n and n > TL_CAP then
     try('LSET', key, 1, '')
@@ -210,6 +217,9 @@ end
 -- and a tombstone so that the id stays known. `rec` is the readable record, or nil.
 -- `tlReason`: the reason as the timeline keeps it (cleaned by the store; default `reason`).
 local function quarantine(id, reason, rec, key, tlReason)
+  local now = nowMs()
+  tlAppend(id, now, { type = 'quarantined', reason = string.sub(tlReason or reason, 1, 200) })
+  tlFinished(id, now)
   if rec then unlink(id, rec) else
     redis.call('ZREM', BASE .. ':leases', id)
     redis.call('ZREM', BASE .. ':delayed', id)
@@ -227,9 +237,6 @@ local function quarantine(id, reason, rec, key, tlReason)
   redis.call('LPUSH', BASE .. ':quarantine', cjson.encode(note))
   redis.call('LTRIM', BASE .. ':quarantine', 0, 999)
   redis.call('HINCRBY', META, 'bad', 1)
-  local now = nowMs()
-  tlAppend(id, now, { type = 'quarantined', reason = string.sub(tlReason or reason, 1, 200) })
-  tlFinished(id, now)
 end
 
 -- The refusal for a job without a readable record: finished, quarantined or unknown. A record

@@ -19,12 +19,12 @@ if not rec then
   return code
 end
 if owner == '' and tonumber(rec.l) > nowMs() then return LEASE_LOST end
-redis.call('DEL', jobKey(id))
-redis.call('ZREM', BASE .. ':leases', id)
-redis.call('SET', doneKey(id), owner .. ':' .. token .. ':' .. outcome, 'PX', TOMBSTONE_MS)
 local now = nowMs()
 local conclusion = ARGV[7] or ''
 if conclusion == '' then conclusion = string.sub(outcome, 1, 200) end
 tlAppend(id, now, { type = 'finished', by = owner ~= '' and owner or nil, conclusion = conclusion })
 tlFinished(id, now)
+redis.call('DEL', jobKey(id))
+redis.call('ZREM', BASE .. ':leases', id)
+redis.call('SET', doneKey(id), owner .. ':' .. token .. ':' .. outcome, 'PX', TOMBSTONE_MS)
 return OK
