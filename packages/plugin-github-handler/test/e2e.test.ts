@@ -345,7 +345,8 @@ describe.concurrent('github handler, packed and run by the real anklet binary', 
     expect(inProgress, kinds.join(' ')).toBeGreaterThan(kinds.indexOf('vm_started'));
     expect(inProgress).toBeLessThan(kinds.indexOf('completed'));
     const event = (type: string) => timeline!.events.find((e) => e.type === type);
-    expect(event('claimed')?.by).toMatch(/^GITHUB_HANDLER1/);
+    expect(event('claimed')?.by).toMatch(/^GITHUB_HANDLER1(@[0-9a-f]{16})?$/);
+    expect(event('vm_cloned')?.by).toBe(event('claimed')?.by);
     expect(event('pull_finished')?.detail).toBe('pulled');
     expect(event('vm_started')?.detail).toBe(done.runner_name);
     expect(event('completed')?.conclusion).toBe('success');
