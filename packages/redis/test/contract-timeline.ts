@@ -129,6 +129,21 @@ export function describeTimelineCases(ctx: ContractContext): void {
       expect((await t.get(q, 'a'))?.state).toBe('finished');
     });
 
+    it('records a record written back by its owner after the store lost it', async () => {
+      const store = ctx.store;
+      const t = timelineOf(store);
+      expect(store.restore).toBeDefined();
+      expect(ctx.backend.loseJob).toBeDefined();
+      await store.enqueue({ id: 'lost', queue: q, payload: { n: 1 } });
+      const claimed = await store.claim({ queue: q, owner: 'h1', ...lease });
+      await ctx.backend.loseJob!(q, 'lost');
+      await store.restore!(claimed!, 30_000);
+      const timeline = await t.get(q, 'lost');
+      expect(timeline?.state).toBe('running');
+      expect(types(timeline)).toEqual(['received', 'queued', 'claimed', 'restored']);
+      expect(timeline?.events.at(-1)?.by).toBe('h1');
+    });
+
     it(`keeps at most ${TIMELINE_MAX_EVENTS} events per job: the first and the latest`, async () => {
       const store = ctx.store;
       const t = timelineOf(store);
