@@ -167,7 +167,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
           setExit(ExitCode.Config);
           return;
         }
-        const [{ HostStores }, { createLogger }, { SecretRegistry }, { describeDatabase, readFleetStatus, renderFleetStatus, statusDatabaseOf }] = await Promise.all([
+        const [{ HostStores, timelineHistoryOf }, { createLogger }, { SecretRegistry }, { describeDatabase, readFleetStatus, renderFleetStatus, statusDatabaseOf }] = await Promise.all([
           import('./host/stores.js'),
           import('./logging/create-logger.js'),
           import('./logging/redact.js'),
@@ -175,7 +175,7 @@ export function buildProgram(setExit: (code: number) => void): Command {
         ]);
         // Connection warnings go to stderr and only when they stop us, so --json stays clean.
         const logger = createLogger({ mode: { level: 'error', pretty: false }, secrets: new SecretRegistry(), stream: process.stderr });
-        const stores = new HostStores(loaded.workDir ?? loaded.configDir, logger);
+        const stores = new HostStores(loaded.workDir ?? loaded.configDir, logger, timelineHistoryOf(loaded.raw));
         const database = statusDatabaseOf(loaded);
         try {
           const store = await stores.open(database, 'status', { checkPersistence: false });

@@ -8,6 +8,7 @@ import receiverPlugin from '@anklet/plugin-github-receiver';
 import { configReferenceOf } from '../src/config/reference.js';
 import { describeIssues, loadConfig } from '../src/config/load-config.js';
 import { applyKindGlobals, preparePlugins } from '../src/config/prepare-plugins.js';
+import { timelineHistoryOf } from '../src/host/stores.js';
 import { FIXTURE_CONFIGS, makeTmp, seedFirstPartyPlugins, seedPlugins, writeFile } from './helpers.js';
 
 function load(yaml: string, env: Record<string, string> = {}) {
@@ -17,6 +18,19 @@ function load(yaml: string, env: Record<string, string> = {}) {
 }
 
 const problems = (config: ReturnType<typeof load>) => describeIssues(config, config.issues);
+
+describe('job_history', () => {
+  it('bounds the stores\' timelines of finished jobs from YAML or the environment; unset or 0 is the store default', () => {
+    const yaml = load('job_history:\n  max_age_hours: 2\n  max_jobs: 50\nplugins: []\n');
+    expect(yaml.issues).toEqual([]);
+    expect(timelineHistoryOf(yaml.raw)).toEqual({ maxAgeMs: 2 * 3_600_000, maxJobs: 50 });
+    const env = load('job_history:\n  max_age_hours: 2\nplugins: []\n', { ANKLET_JOB_HISTORY_MAX_AGE_HOURS: '6', ANKLET_JOB_HISTORY_MAX_JOBS: '10' });
+    expect(timelineHistoryOf(env.raw)).toEqual({ maxAgeMs: 6 * 3_600_000, maxJobs: 10 });
+    expect(timelineHistoryOf(load('plugins: []\n').raw)).toEqual({ maxAgeMs: undefined, maxJobs: undefined });
+    expect(timelineHistoryOf(load('job_history:\n  max_jobs: 0\nplugins: []\n').raw)).toEqual({ maxAgeMs: undefined, maxJobs: undefined });
+    expect(problems(load('job_history:\n  max_jobs: -1\nplugins: []\n')).join('\n')).toMatch(/max_jobs/);
+  });
+});
 
 describe('config file location', () => {
   it('reads ~/.config/anklet/config.yml by default and ANKLET_CONFIG_FILE_NAME in that folder', () => {

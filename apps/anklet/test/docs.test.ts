@@ -56,7 +56,9 @@ describe('docs', () => {
     expect(hostOnly.stdout).not.toContain('`hook_id`');
     // Every key of the schema has a row.
     const schema = JSON.parse(read('apps/anklet/config.schema.json')) as { properties: Record<string, unknown> };
-    for (const key of Object.keys(schema.properties).filter((k) => !['plugins', 'log', 'metrics'].includes(k))) expect(fresh.stdout).toContain(`| \`${key}\` |`);
+    for (const key of Object.keys(schema.properties).filter((k) => !['plugins', 'log', 'metrics', 'job_history'].includes(k))) expect(fresh.stdout).toContain(`| \`${key}\` |`);
+    // Map keys have their own section.
+    expect(fresh.stdout).toContain('| `max_age_hours` | integer (0 or more) | `ANKLET_JOB_HISTORY_MAX_AGE_HOURS` |');
     expect(fresh.stdout).toContain('| `global_token` | text | `ANKLET_GLOBAL_TOKEN` |');
     expect(fresh.stdout).toContain('| `hook_id` | integer (0 or more) | `<NAME>_HOOK_ID` |');
     expect(fresh.stdout).toContain('| `url` | text | `<NAME>_DATABASE_URL` |');

@@ -36,6 +36,24 @@ export type {
   InstanceRegistration,
   RegisterInstanceOptions,
 } from './job-store.js';
+export {
+  timelineEventOf,
+  timelineHistoryOf,
+  timelineText,
+  TIMELINE_EVENT_TYPES,
+  TIMELINE_MAX_EVENTS,
+  TIMELINE_MAX_TEXT,
+  TIMELINE_DEFAULT_MAX_AGE_MS,
+  TIMELINE_DEFAULT_MAX_JOBS,
+  type TimelineEvent,
+  type TimelineEventType,
+  type NewTimelineEvent,
+  type TimelineJobState,
+  type JobTimeline,
+  type JobSummary,
+  type RecentJobsOptions,
+  type TimelineHistory,
+} from './timeline.js';
 export { childEnv, looksSecretName, CHILD_ENV_NAMES, CHILD_ENV_PREFIXES, type ChildEnvOptions } from './child-env.js';
 export { isAnkaFailure } from './anka.js';
 export type {

@@ -25,6 +25,8 @@
  * `update` treats an empty string like `null`: the field is removed.
  */
 
+import type { JobSummary, JobTimeline, NewTimelineEvent, RecentJobsOptions, TimelineJobState } from './timeline.js';
+
 /** The life-cycle phase a handler records for a job so that a restart can resume it. */
 export type JobPhase =
   | 'queued'
@@ -302,6 +304,26 @@ export interface JobStore {
    * existed lack it, and callers then poll.
    */
   waitForEvent?(queue: string, jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<void>;
+  /**
+   * Appends `event` to the job's timeline (see `timeline.ts`), stamped with the store's time. The
+   * store's own operations write theirs in the same step as the change (`enqueue`: `received`,
+   * `queued`; `claim`: `claimed`; `requeue`, `handOff`, a reap: `handed_back`; `recordEvent`:
+   * `in_progress`, `completed`; `finish`: `finished`; `quarantine`: `quarantined`; `restore`:
+   * `restored`); a handler appends the rest (pull, VM, runner, retry, cancel, clean-up). No lease
+   * is needed: the timeline is a record, not the job. Returns false (and writes nothing) when the
+   * store has neither the job nor its timeline. The event is cleaned by `timelineEventOf` first.
+   *
+   * Optional, like the two other timeline methods: stores written before the timeline lack them.
+   */
+  appendTimeline?(queue: string, jobId: string, event: NewTimelineEvent): Promise<boolean>;
+  /** One job's timeline, or null when the store has none (unknown, or finished and past the history bound). */
+  getTimeline?(queue: string, jobId: string): Promise<JobTimeline | null>;
+  /**
+   * The jobs of one queue in `state`, newest first (by when they entered it), each with its first
+   * and latest event. Cost: an index read of `limit` entries plus two event reads per job, however
+   * many jobs the store holds. Finished jobs are listed while their timeline is kept.
+   */
+  listRecentJobs?(queue: string, state: TimelineJobState, options?: RecentJobsOptions): Promise<ReadonlyArray<JobSummary>>;
   /** Takes the fleet-wide leadership `name` for `ttlMs`, or returns null when someone else holds it. */
   acquireLeadership(name: string, owner: string, ttlMs: number): Promise<LeaderLease | null>;
   /** Extends a leadership. Throws `ANKLET_ERR_LEASE_LOST` when it expired and someone else took it. */

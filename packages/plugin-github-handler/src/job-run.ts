@@ -9,6 +9,7 @@ import {
   type JobPhase,
   type JobPhaseName,
   type Logger,
+  type NewTimelineEvent,
   type VmReservation,
 } from '@anklet/core';
 import { parseAnkaLabels, type QueueJob } from '@anklet/github';
@@ -214,7 +215,7 @@ export class JobRun {
       this.#step = 'updating_job_workflow_job_status';
       this.#log.warn('job has attempts > 0, checking status from API to see if the job is still even running');
       const status = await this.#api.jobStatus(this.#ref);
-      if (status.status === 'completed') return { kind: 'done', conclusion: status.conclusion ?? 'unknown' };
+      if (status.status === 'completed') return this.#completedFromApi(status.conclusion);
       if (status.status === 'in_progress') return this.#waitForEarlierRunner(status.runnerName);
     }
 
@@ -225,11 +226,13 @@ export class JobRun {
     // Template on the host (pull, disk buffer, LRU clean-up: the Anka client does them).
     this.#step = 'ensuring_vm_template_exists_on_host';
     const pullStarted = Date.now();
+    await this.#timeline({ type: 'pull_started', detail: `${labels.template}:${labels.tag ?? 'latest'}` });
     const template = await ctx.anka.ensureTemplate(labels.template, labels.tag, { signal: this.#signal });
     ctx.metrics.setStatus('in_progress');
     switch (template.status) {
       case 'ready':
         if (template.pulled) this.#observe('pull', pullStarted);
+        await this.#timeline({ type: 'pull_finished', detail: template.pulled ? 'pulled' : 'cached' });
         break;
       case 'not_found':
         this.#log.error('anka template or tag not found in registry; cancelling job', { reason: template.message });
@@ -276,9 +279,11 @@ export class JobRun {
       () => ctx.anka.delete(vmName),
     );
     this.#observe('clone', cloneStarted);
+    await this.#timeline({ type: 'vm_cloned', detail: vmName });
     const startStarted = Date.now();
     await this.#retryTransient(() => ctx.anka.start(vmName, { signal: this.#signal }));
     this.#observe('start', startStarted);
+    await this.#timeline({ type: 'vm_started', detail: vmName });
     ctx.metrics.vmStarted();
     this.#vmRunning = true;
     reservation.started();
@@ -337,6 +342,7 @@ export class JobRun {
     this.#log.info('starting github runner inside of vm');
     await run('executing_start_runner_bash', [`./${path.basename(this.#scripts[2]!)}`]);
     await this.#setPhase('registered');
+    await this.#timeline({ type: 'runner_registered', detail: this.#runnerId === undefined ? vm : `${vm} (runner ${this.#runnerId})` });
   }
 
   /**
@@ -395,8 +401,8 @@ export class JobRun {
           this.#log.warn('error getting job status from the API', { error: describeError(err) });
           return null;
         });
-        if (status?.status === 'completed') return this.#ended(status.conclusion ?? 'unknown');
-        if (status?.status === 'in_progress' && this.#isOurs(status.runnerName, status.runnerId)) await this.#markInProgress(registeredAt);
+        if (status?.status === 'completed') return this.#leaseLost ? this.#ended(status.conclusion ?? 'unknown') : this.#completedFromApi(status.conclusion);
+        if (status?.status === 'in_progress' && this.#isOurs(status.runnerName, status.runnerId)) await this.#markInProgress(registeredAt, status.runnerName);
         if (timedOut && !this.#inProgress) {
           this.#log.error('waiting for runner registration timed out, will retry', { registrationTimeoutSeconds: config.registration_timeout_seconds });
           this.#ctx.metrics.count('registration_timeouts');
@@ -429,7 +435,7 @@ export class JobRun {
       const completed = stored?.events.completed;
       if (completed) return { kind: 'done', conclusion: completed.conclusion ?? 'unknown' };
       const status = await this.#api.jobStatus(this.#ref);
-      if (status.status === 'completed') return { kind: 'done', conclusion: status.conclusion ?? 'unknown' };
+      if (status.status === 'completed') return this.#completedFromApi(status.conclusion);
       // Back in the queue (its runner died): run it ourselves.
       if (status.status === 'queued') return { kind: 'retry', reason: 'earlier_runner_lost_the_job' };
     }
@@ -445,13 +451,24 @@ export class JobRun {
     return this.#vmName !== undefined && runnerName === this.#vmName;
   }
 
-  async #markInProgress(registeredAt: number): Promise<void> {
+  /**
+   * `fromApi`: the runner name GitHub's API gave (no `in_progress` webhook was recorded, so the
+   * timeline gets the event from here); undefined when the recorded webhook said it.
+   */
+  async #markInProgress(registeredAt: number, fromApi?: string | null): Promise<void> {
     if (this.#inProgress) return;
     this.#inProgress = true;
     this.#log.info('job found registered runner and is now in progress', { vmName: this.#vmName, runnerId: this.#runnerId });
     this.#observe('runner_registration', registeredAt);
     this.#runStartedAt = Date.now();
     await this.#setPhase('in_progress');
+    if (fromApi !== undefined) await this.#timeline({ type: 'in_progress', detail: `${fromApi ?? this.#vmName ?? 'runner'} (from the API)` });
+  }
+
+  /** GitHub's API says the job completed (its webhook was not recorded): the timeline gets it from here. */
+  async #completedFromApi(conclusion: string | null | undefined): Promise<Outcome> {
+    await this.#timeline({ type: 'completed', conclusion: conclusion ?? 'unknown', detail: 'from the API' });
+    return { kind: 'done', conclusion: conclusion ?? 'unknown' };
   }
 
   #runStartedAt: number | undefined;
@@ -542,6 +559,7 @@ export class JobRun {
       await this.#api.removeRunner(this.#runnerId, this.#ref).catch(() => undefined);
     }
     if (this.#runStartedAt !== undefined) ctx.metrics.observe('job_phase_duration_seconds', (Date.now() - this.#runStartedAt) / 1000, { phase: 'job_run' });
+    await this.#timeline({ type: 'cleaned_up', detail: this.#vmName });
 
     log.info('cleanup | WorkflowJobPayload | queuedJob');
     try {
@@ -559,11 +577,13 @@ export class JobRun {
         case 'host_fault':
           this.#onHostFault?.(outcome.fault);
           ctx.metrics.count('job_retries', { reason: `host_fault_${outcome.reason}` });
+          await this.#timeline({ type: 'retried', reason: `host_fault: ${outcome.reason}`, detail: 'attempt not counted' });
           log.warn('handing job back to the queue; not counted as an attempt', { reason: outcome.reason });
           await ctx.store.requeue(this.#lease, `host_fault: ${outcome.reason}`, { countAttempt: false });
           break;
         case 'retry': {
           ctx.metrics.count('job_retries', { reason: outcome.reason });
+          await this.#timeline({ type: 'retried', reason: outcome.reason });
           // Back-off before any host may take it again: a failure that repeats at once (a
           // registry or GitHub outage) must not burn every attempt in a few seconds.
           const attemptsAfter = this.#lease.job.attempts + 1;
@@ -611,6 +631,7 @@ export class JobRun {
       if (cancelled) ctx.metrics.recordRun('canceled', this.#lease.job.payload.workflow_job.html_url ?? undefined);
       ctx.metrics.count('jobs_given_up', { reason: reasonLabel });
       log.warn('job cancelled', { givenUpReason: reason, cancelled });
+      await this.#timeline({ type: 'cancelled', reason, detail: cancelled ? 'run cancelled on GitHub' : 'no run id to cancel' });
       await ctx.store.finish(this.#lease, `cancelled: ${reason}`);
       return;
     }
@@ -751,6 +772,20 @@ export class JobRun {
     this.#ctx.metrics.count('job_records_restored');
     this.#log.warn('job record written back to the store', { phase: this.#phase, vmName: this.#vmName, runnerId: this.#runnerId });
     return 'restored';
+  }
+
+  /**
+   * Appends one of this handler's events to the job's timeline (see `JobStore.appendTimeline`).
+   * A store without timelines, or a failed write, never stops the job: the timeline is a record.
+   */
+  async #timeline(event: NewTimelineEvent): Promise<void> {
+    const store = this.#ctx.store;
+    if (!store.appendTimeline) return;
+    try {
+      await store.appendTimeline(this.#queue, this.jobId, { by: this.#lease.owner, ...event });
+    } catch (err) {
+      this.#log.warn('error appending to the job timeline', { event: event.type, error: describeError(err) });
+    }
   }
 
   #observe(phase: JobPhaseName, since: number): void {

@@ -177,6 +177,16 @@ async function until(check: () => boolean, what: string, timeoutMs = 60_000): Pr
   }
 }
 
+/** A job's timeline once its last event is `finished` (looked at every 100 ms, for up to 30 s). */
+async function finishedTimeline(w: World, jobId: number) {
+  const deadline = Date.now() + 30_000;
+  for (;;) {
+    const timeline = await w.store.getTimeline!('acme', String(jobId));
+    if (timeline?.events.at(-1)?.type === 'finished' || Date.now() > deadline) return timeline;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
 const labels = (name: string, tag = '1c2r') => [`anka-template:${TEMPLATE}`, `anka-template-tag:${tag}`, `${name}-0`];
 
 describe.concurrent('github handler, packed and run by the real anklet binary', () => {
@@ -190,6 +200,14 @@ describe.concurrent('github handler, packed and run by the real anklet binary', 
     expect((await w.sim.control.waitForJob(once.id, 'completed', 90_000)).conclusion).toBe('success');
     await anklet.waitFor(msg('job completed'), { timeoutMs: 30_000 });
     expect(anklet.lines.filter(msg('waiting for runner registration timed out, will retry'))).toHaveLength(1);
+    // The timeline shows both attempts: the retry with its reason, the hand-back, a second VM.
+    const kinds = (await finishedTimeline(w, once.id))?.events.map((e) => e.type) ?? [];
+    const attempt = ['claimed', 'pull_started', 'pull_finished', 'vm_cloned', 'vm_started', 'runner_registered'];
+    // `in_progress` comes whenever the runner takes the job; `completed` twice would be the webhook and the API both telling it.
+    expect(kinds.filter((k, i) => k !== 'in_progress' && (k !== 'completed' || kinds.indexOf(k) === i)), kinds.join(' ')).toEqual(['received', 'queued', ...attempt, 'cleaned_up', 'retried', 'handed_back', ...attempt, 'completed', 'cleaned_up', 'finished']);
+    const timeline = await w.store.getTimeline!('acme', String(once.id));
+    expect(timeline?.events.find((e) => e.type === 'retried')?.reason).toBe('waiting_for_runner_registration_timed_out');
+    expect(timeline?.events.find((e) => e.type === 'handed_back')).toMatchObject({ reason: 'waiting_for_runner_registration_timed_out', detail: 'requeue' });
     // Job lines carry the Go handler's fields, workflowJobURL among them (not "jobURL").
     const completed = anklet.lines.find(msg('job completed'))!;
     expect(completed).toMatchObject({ workflowJobID: once.id, workflowJobURL: expect.stringContaining(`/actions/runs/`) });
@@ -334,6 +352,29 @@ describe.concurrent('github handler, packed and run by the real anklet binary', 
     const completedLine = anklet.lines.find(msg('job completed'))!;
     expect(completedLine.conclusion).toBe('success');
     expect(await w.store.get('acme', String(job.id))).toBeNull();
+    // The job's timeline: the store's events and the handler's, in order, kept after the finish.
+    const timeline = await w.store.getTimeline!('acme', String(job.id));
+    expect(timeline?.state).toBe('finished');
+    const kinds = timeline!.events.map((e) => e.type);
+    const phases = ['received', 'queued', 'claimed', 'pull_started', 'pull_finished', 'vm_cloned', 'vm_started', 'runner_registered', 'completed', 'cleaned_up', 'finished'];
+    // `completed` twice would be the webhook and the API both telling it, a race the handler allows.
+    const once = (k: string, i: number) => k !== 'completed' || kinds.indexOf(k) === i;
+    expect(kinds.filter((k, i) => phases.includes(k) && once(k, i)), kinds.join(' ')).toEqual(phases);
+    // The runner may take the job before the handler writes `runner_registered`: only its place after the VM start is fixed.
+    const inProgress = kinds.indexOf('in_progress');
+    expect(inProgress, kinds.join(' ')).toBeGreaterThan(kinds.indexOf('vm_started'));
+    expect(inProgress).toBeLessThan(kinds.indexOf('completed'));
+    const event = (type: string) => timeline!.events.find((e) => e.type === type);
+    expect(event('claimed')?.by).toMatch(/^GITHUB_HANDLER1(@[0-9a-f]{16})?$/);
+    expect(event('vm_cloned')?.by).toBe(event('claimed')?.by);
+    expect(event('pull_finished')?.detail).toBe('pulled');
+    expect(event('vm_started')?.detail).toBe(done.runner_name);
+    expect(event('completed')?.conclusion).toBe('success');
+    expect(event('finished')?.conclusion).toBe('success');
+    expect(JSON.stringify(timeline)).not.toContain(TOKEN);
+    const recent = await w.store.listRecentJobs!('acme', 'finished');
+    expect(recent.map((j) => j.id)).toEqual([String(job.id)]);
+    expect(recent[0]?.last.type).toBe('finished');
     // The JIT config went in through stdin: nothing long or secret on any anka command line.
     expect(w.anka.calls().some((c) => c.argv.includes('--jit'))).toBe(true);
     // Metrics: the claim, the phase durations and the status back to idle.
@@ -410,6 +451,13 @@ describe.concurrent('github handler, packed and run by the real anklet binary', 
     await anklet.waitFor(msg('job cancelled'), { count: 3, timeoutMs: 30_000 });
     expect(anklet.lines.some(msg('anka-template label missing from workflow job; cancelling job'))).toBe(true);
     expect(anklet.lines.filter(msg('anka template or tag not found in registry; cancelling job'))).toHaveLength(2);
+    // The timeline says why: cancelled with the reason, then finished, with no VM on the way.
+    const timeline = await finishedTimeline(w, noTag.id);
+    // GitHub's `completed` webhook for the cancelled run may come in before the finish (or after: then the job is gone and it is not recorded).
+    const kinds = timeline?.events.map((e) => e.type).filter((k) => k !== 'completed');
+    expect(kinds).toEqual(['received', 'queued', 'claimed', 'pull_started', 'cleaned_up', 'cancelled', 'finished']);
+    expect(timeline?.events.find((e) => e.type === 'cancelled')?.reason).toBe('anka_template_or_tag_not_found');
+    expect(timeline?.events.at(-1)?.conclusion).toBe('cancelled: anka_template_or_tag_not_found');
   });
 
   it('a GitHub rate limit on runner registration pauses and then goes on', async (ctx) => {

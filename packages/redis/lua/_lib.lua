@@ -2,7 +2,9 @@
   Shared by every queue script (prepended by the loader; see src/scripts.ts). Every queue script
   takes KEYS[1] = the queue's meta hash (it routes the call to the queue's cluster slot), and
   ARGV[1] = the queue's key base `<prefix>:jobs:{<queue>}`, ARGV[2] = how long a tombstone lives
-  (ms). Every other key the scripts touch starts with that base, so it carries the same hash tag.
+  (ms), then, comma-separated, the timeline history bound: how long (ms) and how many finished
+  jobs' timelines are kept (`<tombstone>,<age>,<jobs>`; a bare number: defaults). Every other key
+  the scripts touch starts with that base, so it carries the same hash tag.
 
   Record format 2 (one listpack-friendly hash per job, short field names, the payload JSON cut
   into pieces of at most 64 bytes under the fields `0`, `1`, ...):
@@ -12,7 +14,15 @@
     r runner id   b handed off by   y last reason   z not before (ms)   e:<action> event JSON
 ]]
 local BASE = ARGV[1]
-local TOMBSTONE_MS = tonumber(ARGV[2])
+local TOMBSTONE_MS, TL_AGE_MS, TL_MAX_JOBS
+do
+  local t, a, m = string.match(ARGV[2] or '', '^(%d+),(%d+),(%d+)$')
+  if t then
+    TOMBSTONE_MS, TL_AGE_MS, TL_MAX_JOBS = tonumber(t), tonumber(a), tonumber(m)
+  else
+    TOMBSTONE_MS, TL_AGE_MS, TL_MAX_JOBS = tonumber(ARGV[2]), 86400000, 1000
+  end
+end
 local META = KEYS[1]
 
 local OK, LEASE_LOST, JOB_FINISHED, JOB_NOT_FOUND, JOB_QUARANTINED = 1, -1, -2, -3, -4
@@ -143,9 +153,73 @@ local function unlink(id, rec)
   redis.call('ZREM', BASE .. ':delayed', id)
 end
 
+--[[
+  Job timelines (see src/core timeline.ts). `tl:<id>` is a list of event JSON, oldest first, at
+  most TL_CAP long (past that the second entry goes, so the first, `received`, stays). A job that
+  was only enqueued has no list: its `received` and `queued` events are read from its record's
+  enqueue time (`t`), which saves more memory per queued job than a list costs, and the first
+  event appended to it writes them into the list before itself. `tlq`,
+  `tlr`, `tlf` are sorted sets of the job ids that are queued, running, finished, scored by when
+  they got there; a finished job's list expires after TL_AGE_MS, and `tlf` keeps at most
+  TL_MAX_JOBS ids. Every timeline write goes through `try`: a key of the wrong type loses the
+  timeline, never the operation it belongs to (a script is not rolled back when a command fails).
+]]
+local TL_CAP = 50
+local TL_SETS = { queued = BASE .. ':tlq', running = BASE .. ':tlr', finished = BASE .. ':tlf' }
+local function tlKey(id) return BASE .. ':tl:' .. id end
+
+-- Appends an event (a table, or JSON text from the store, already cleaned of secrets), stamped `now`.
+local function tlAppend(id, now, event)
+  if type(event) == 'string' then
+    local ok, decoded = pcall(cjson.decode, event)
+    if not ok or type(decoded) ~= 'table' then return end
+    event = decoded
+  end
+  event.at = now
+  local key = tlKey(id)
+  if try('LLEN', key) == 0 then
+    local t = tonumber((try('HGET', jobKey(id), 't')))
+    if t then try('RPUSH', key, cjson.encode({ type = 'received', at = t }), cjson.encode({ type = 'queued', at = t })) end
+  end
+  local n = try('RPUSH', key, cjson.encode(event))
+  if n and n > TL_CAP then
+    try('LSET', key, 1, '')
+    try('LREM', key, 1, '')
+  end
+end
+
+-- Moves a job to one of the timeline's states (scored `now`).
+local function tlState(id, now, state)
+  for name, set in pairs(TL_SETS) do
+    if name ~= state then try('ZREM', set, id) end
+  end
+  try('ZADD', TL_SETS[state], now, id)
+end
+
+-- The job left the store: its timeline is kept for the history bound, and older ones are dropped
+-- (at most 100 per call, more than one finish adds).
+local function tlFinished(id, now)
+  tlState(id, now, 'finished')
+  try('PEXPIRE', tlKey(id), TL_AGE_MS)
+  local set = TL_SETS.finished
+  local old = try('ZRANGEBYSCORE', set, '-inf', '(' .. (now - TL_AGE_MS), 'LIMIT', 0, 100) or {}
+  local extra = (try('ZCARD', set) or 0) - TL_MAX_JOBS
+  if extra > 0 then
+    for _, x in ipairs(try('ZRANGE', set, 0, math.min(extra, 100) - 1) or {}) do old[#old + 1] = x end
+  end
+  for _, x in ipairs(old) do
+    try('ZREM', set, x)
+    try('DEL', tlKey(x))
+  end
+end
+
 -- Sets a record aside: out of the queue, moved to `bad:<id>`, a note (capped at 1000), a count,
 -- and a tombstone so that the id stays known. `rec` is the readable record, or nil.
-local function quarantine(id, reason, rec, key)
+-- `tlReason`: the reason as the timeline keeps it (cleaned by the store; default `reason`).
+local function quarantine(id, reason, rec, key, tlReason)
+  local now = nowMs()
+  tlAppend(id, now, { type = 'quarantined', reason = string.sub(tlReason or reason, 1, 200) })
+  tlFinished(id, now)
   if rec then unlink(id, rec) else
     redis.call('ZREM', BASE .. ':leases', id)
     redis.call('ZREM', BASE .. ':delayed', id)

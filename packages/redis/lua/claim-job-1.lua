@@ -90,6 +90,8 @@ local function take(listKey, setKey, group, id, rec, flat)
   redis.call('HSET', key, 's', 'c', 'f', 'claimed', 'w', owner, 'l', leaseUntil)
   redis.call('HDEL', key, 'n', 'b')
   redis.call('ZADD', BASE .. ':leases', leaseUntil, id)
+  tlAppend(id, now, { type = 'claimed', by = owner })
+  tlState(id, now, 'running')
   local out = redis.call('HGETALL', key)
   if (rec.o or '') ~= '' then out[#out + 1] = 'o'; out[#out + 1] = rec.o end
   if (rec.m or '') ~= '' then out[#out + 1] = 'm'; out[#out + 1] = rec.m end

@@ -2,7 +2,9 @@
 --[[
   Stores new jobs at the tail of their group lists, in the order given, each de-duplicated by job
   id and by delivery id (also against the jobs before it in the same call), and wakes one idle
-  waiter per job stored. The store sends the webhooks of one event-loop round in one call.
+  waiter per job stored. The store sends the webhooks of one event-loop round in one call. Each
+  job stored enters the timeline's queued set; its `received` and `queued` events are its record's
+  enqueue time (see _lib.lua).
 
   ARGV[3] how long a delivery id is remembered, ms
   then, per job: id, delivery id ('' for none; a UUID arrives as its 16 bytes), repository owner
@@ -74,6 +76,7 @@ if #plan > 0 then
       fields[#fields + 1] = ARGV[job.first + p]
     end
     redis.call('HSET', jobKey(job.id), unpack(fields))
+    tlState(job.id, now, 'queued')
     if not lists[job.g] then
       lists[job.g] = {}
       listOrder[#listOrder + 1] = job.g

@@ -51,4 +51,6 @@ for i = first, #ARGV do
 end
 redis.call('HSET', jobKey(id), unpack(fields))
 redis.call('ZADD', BASE .. ':leases', leaseUntil, id)
+tlAppend(id, now, { type = 'restored', by = owner })
+tlState(id, now, 'running')
 return leaseUntil

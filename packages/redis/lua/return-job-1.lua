@@ -9,6 +9,9 @@
   ARGV[4] owner ('' for 'reap': any owner)   ARGV[5] fencing token   ARGV[6] reason
   ARGV[7] job id   ARGV[8] delay, ms ('requeue' only; 0 = none)
   ARGV[9] '0': a requeue that does not count as an attempt (a host fault); anything else counts
+  ARGV[10] the reason as the timeline keeps it (cleaned of secrets by the store; '' = ARGV[6])
+
+  Appends `handed_back` (by the owner, with the reason and the mode) to the job's timeline.
 
   Returns 1, or a refusal code (< 0; for 'reap': lease lost when renewed or taken since).
 ]]
@@ -20,6 +23,10 @@ local now = nowMs()
 if mode == 'reap' and tonumber(rec.l) > now then return LEASE_LOST end
 local key = jobKey(id)
 redis.call('ZREM', BASE .. ':leases', id)
+local tlReason = ARGV[10] or ''
+if tlReason == '' then tlReason = string.sub(reason, 1, 200) end
+tlAppend(id, now, { type = 'handed_back', by = rec.w, reason = tlReason, detail = mode == 'handoff' and 'hand_off' or mode })
+tlState(id, now, 'queued')
 if mode == 'handoff' then
   local pos = redis.call('HINCRBY', META, 'tail', 1)
   local g = handoffGroupName(rec.w, rec.o, rec.m)

@@ -12,6 +12,12 @@ import {
   type JobEvent,
   type JobLease,
   type JobPhase,
+  type JobSummary,
+  type JobTimeline,
+  type NewTimelineEvent,
+  type RecentJobsOptions,
+  type TimelineHistory,
+  type TimelineJobState,
   type JobState,
   type JobStore,
   type LeaderLease,
@@ -24,6 +30,7 @@ import {
   type ReapResult,
   type RequeueOptions,
   type StoredJob,
+  timelineEventOf,
 } from '@anklet/core';
 import { metricsKeyEnding } from './keys.js';
 import { GroupCommit } from './sqlite/group-commit.js';
@@ -36,6 +43,7 @@ import { registerInstance, releaseInstance } from './sqlite/instances.js';
 import { acquireLeader, renewLeader } from './sqlite/leadership.js';
 import { refusal, unavailable } from './sqlite/store-errors.js';
 import { createStatements, type Statements } from './sqlite/statements.js';
+import { SqliteTimeline } from './sqlite/timeline.js';
 
 /** Options for {@link createEmbeddedJobStore}. */
 export interface EmbeddedJobStoreOptions {
@@ -46,6 +54,8 @@ export interface EmbeddedJobStoreOptions {
   readonly finishedTtlMs?: number | undefined;
   /** How long a delivery id is remembered (default 7 days). */
   readonly deliveryTtlMs?: number | undefined;
+  /** How long, and how many per queue, finished jobs' timelines are kept (default 24 hours, 1,000 jobs). */
+  readonly timelineHistory?: TimelineHistory | undefined;
 }
 
 /** The database file in the store directory (with SQLite's `-wal` and `-shm` files beside it). */
@@ -68,6 +78,7 @@ export class EmbeddedJobStore implements JobStore {
   private readonly db: Database.Database;
   private readonly sql: Statements;
   private readonly picker: ClaimPicker;
+  private readonly timeline: SqliteTimeline;
   private readonly logger: Logger | undefined;
   private readonly waker: LocalWaker;
   /** Webhook writes (enqueue, record event) share one transaction per event-loop round. */
@@ -99,6 +110,7 @@ export class EmbeddedJobStore implements JobStore {
       importLegacyJsonStore(this.db, join(options.dir, LEGACY_FILE), this.logger);
       this.sql = createStatements(this.db);
       this.picker = new ClaimPicker(this.db);
+      this.timeline = new SqliteTimeline(this.db, options.timelineHistory);
     } catch (error) {
       this.db.close();
       throw unavailable(this.file, error);
@@ -158,6 +170,7 @@ export class EmbeddedJobStore implements JobStore {
     this.sql.deleteRow.run(row.rowid);
     if (id !== null) this.sql.putDone.run({ queue, id, until: now + this.finishedTtlMs, kind: 'quarantined', owner: null, token: null, outcome: null });
     this.sql.addNote.run(queue, key, id, reason, now);
+    if (id !== null) this.timeline.finish(queue, id, { type: 'quarantined', reason }, now);
     this.logger?.error('malformed job record quarantined', { key, file: this.file, reason });
   }
 
@@ -190,6 +203,7 @@ export class EmbeddedJobStore implements JobStore {
   private sweepExpired(now: number): void {
     this.sql.sweepDone.run(now, SWEEP_BATCH);
     this.sql.sweepDeliveries.run(now, SWEEP_BATCH);
+    this.timeline.sweep(now, SWEEP_BATCH);
   }
 
   async enqueue<P>(job: NewJob<P>): Promise<EnqueueResult> {
@@ -210,6 +224,8 @@ export class EmbeddedJobStore implements JobStore {
         payload,
         enqueuedAt: now,
       });
+      this.timeline.append(job.queue, job.id, { type: 'received' }, now, 'queued');
+      this.timeline.append(job.queue, job.id, { type: 'queued' }, now, 'queued');
       return 'enqueued';
     });
     if (result === 'enqueued') this.waker.notify(job.queue, 1);
@@ -229,6 +245,9 @@ export class EmbeddedJobStore implements JobStore {
       }
       events[event.action] = { ...event };
       this.sql.setEvents.run(JSON.stringify(events), row.rowid);
+      const step: NewTimelineEvent =
+        event.action === 'completed' ? { type: 'completed', conclusion: event.conclusion ?? 'unknown' } : { type: 'in_progress', detail: event.runnerName ?? undefined };
+      this.timeline.append(queue, jobId, step, Date.now());
       return true;
     });
     if (recorded) this.waker.notifyEvent(queue, jobId);
@@ -247,8 +266,10 @@ export class EmbeddedJobStore implements JobStore {
         const decoded = this.decode<P>(this.sql.jobByRowid.get(rowid) as JobRow | undefined);
         if (!decoded) continue;
         const token = decoded.token + 1;
-        const leaseExpiresAt = Date.now() + leaseMs;
+        const now = Date.now();
+        const leaseExpiresAt = now + leaseMs;
         this.sql.claimRow.run(token, request.owner, leaseExpiresAt, rowid);
+        this.timeline.append(request.queue, decoded.job.id, { type: 'claimed', by: request.owner }, now, 'running');
         const job: StoredJob<P> = { ...decoded.job, phase: 'claimed', owner: request.owner, leaseExpiresAt, handedOffBy: undefined };
         return { job, owner: request.owner, token };
       }
@@ -286,6 +307,7 @@ export class EmbeddedJobStore implements JobStore {
     this.write(() => {
       const row = this.owned(lease) as JobRow;
       this.backToQueue(row.rowid, lease.job.queue, reason, delayMs, options.countAttempt !== false);
+      this.timeline.append(lease.job.queue, lease.job.id, { type: 'handed_back', by: lease.owner, reason, detail: 'requeue' }, Date.now(), 'queued');
     });
     // A delayed job is not claimable yet: waking handlers now would only cost them a claim.
     if (delayMs === 0) this.waker.notify(lease.job.queue, 1);
@@ -301,6 +323,7 @@ export class EmbeddedJobStore implements JobStore {
     this.write(() => {
       const row = this.owned(lease) as JobRow;
       this.sql.toHandOff.run(this.sql.tailPos.pluck().get(lease.job.queue, 'handed_off') as number, reason, row.rowid);
+      this.timeline.append(lease.job.queue, lease.job.id, { type: 'handed_back', by: lease.owner, reason, detail: 'hand_off' }, Date.now(), 'queued');
     });
     this.waker.notify(lease.job.queue, 1);
   }
@@ -313,6 +336,7 @@ export class EmbeddedJobStore implements JobStore {
       this.sweepExpired(now);
       this.sql.deleteRow.run(row.rowid);
       this.sql.putDone.run({ queue: lease.job.queue, id: lease.job.id, until: now + this.finishedTtlMs, kind: 'finished', owner: lease.owner, token: lease.token, outcome });
+      this.timeline.finish(lease.job.queue, lease.job.id, { type: 'finished', by: lease.owner, conclusion: outcome }, now);
     });
   }
 
@@ -323,6 +347,7 @@ export class EmbeddedJobStore implements JobStore {
       this.sql.deleteRow.run(row.rowid);
       this.sql.putDone.run({ queue: lease.job.queue, id: lease.job.id, until: now + this.finishedTtlMs, kind: 'quarantined', owner: null, token: null, outcome: null });
       this.sql.addNote.run(lease.job.queue, `${lease.job.queue}/${lease.job.id}`, lease.job.id, reason, now);
+      this.timeline.finish(lease.job.queue, lease.job.id, { type: 'quarantined', reason }, now);
     });
   }
 
@@ -353,6 +378,7 @@ export class EmbeddedJobStore implements JobStore {
           lastReason: job.lastReason || null,
           events: JSON.stringify(job.events),
         });
+        this.timeline.append(job.queue, job.id, { type: 'restored', by: lease.owner }, Date.now(), 'running');
         return until;
       }
       // The row is there: only its holder may go on (a retry after a lost reply renews the lease).
@@ -428,11 +454,15 @@ export class EmbeddedJobStore implements JobStore {
       const acted = decision !== 'skip' && this.write(() => {
         const row = this.sql.jobById.get(queue, job.id) as JobRow | undefined;
         if (!row || row.state !== 'claimed' || row.token !== token || typeof row.lease_until !== 'number' || row.lease_until > Date.now()) return false;
+        const now = Date.now();
         if (decision === 'finish') {
           this.sql.deleteRow.run(row.rowid);
-          this.sql.putDone.run({ queue, id: job.id, until: Date.now() + this.finishedTtlMs, kind: 'finished', owner: null, token, outcome: 'reaped' });
+          this.sql.putDone.run({ queue, id: job.id, until: now + this.finishedTtlMs, kind: 'finished', owner: null, token, outcome: 'reaped' });
+          this.timeline.finish(queue, job.id, { type: 'finished', conclusion: 'reaped' }, now);
         } else {
-          this.backToQueue(row.rowid, queue, `lease of ${job.owner ?? '?'} expired`, 0);
+          const reason = `lease of ${job.owner ?? '?'} expired`;
+          this.backToQueue(row.rowid, queue, reason, 0);
+          this.timeline.append(queue, job.id, { type: 'handed_back', by: job.owner, reason, detail: 'reap' }, now, 'queued');
         }
         return true;
       });
@@ -445,6 +475,28 @@ export class EmbeddedJobStore implements JobStore {
     }
     if (result.requeued.length > 0) this.waker.notify(queue, result.requeued.length);
     return result;
+  }
+
+  async appendTimeline(queue: string, jobId: string, event: NewTimelineEvent): Promise<boolean> {
+    if (!timelineEventOf(event)) return false;
+    return this.write(() => {
+      const known = this.timeline.has(queue, jobId, Date.now());
+      const row = known ? undefined : (this.sql.jobById.get(queue, jobId) as JobRow | undefined);
+      if (!known && !row) return false;
+      // A job from before the timeline gets one, in the state its row says.
+      const state: TimelineJobState | undefined = row ? (row.state === 'claimed' ? 'running' : 'queued') : undefined;
+      this.timeline.append(queue, jobId, event, Date.now(), state);
+      return true;
+    });
+  }
+
+  async getTimeline(queue: string, jobId: string): Promise<JobTimeline | null> {
+    return this.read(() => this.timeline.get(queue, jobId, Date.now()));
+  }
+
+  async listRecentJobs(queue: string, state: TimelineJobState, options: RecentJobsOptions = {}): Promise<ReadonlyArray<JobSummary>> {
+    const limit = Math.min(Math.max(1, Math.floor(options.limit ?? 50)), 1000);
+    return this.read(() => this.timeline.list(queue, state, limit, Date.now()));
   }
 
   waitForEvent(queue: string, jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

@@ -18,6 +18,10 @@
  * <prefix>:jobs:{<queue>}:dl2:<b>:<s>  hash   webhook deliveries seen in time bucket b (as wide as the delivery TTL), first byte s (TTL)
  * <prefix>:jobs:{<queue>}:quarantine    list   notes on records set aside (newest first, 1,000 kept)
  * <prefix>:jobs:{<queue>}:bad:<id>      any    a record set aside (TTL)
+ * <prefix>:jobs:{<queue>}:tl:<id>       list   the job's timeline: event JSON, oldest first, at most 50 (none while only queued; TTL once finished)
+ * <prefix>:jobs:{<queue>}:tlq           zset   job ids whose timeline state is queued -> since (ms, server clock)
+ * <prefix>:jobs:{<queue>}:tlr           zset   job ids whose timeline state is running -> since
+ * <prefix>:jobs:{<queue>}:tlf           zset   finished job ids whose timeline is kept -> finished at (bounded)
  * <prefix>:jobs:{<queue>}:idle          zset   idle waiter token -> end of its wait (ms)
  * <prefix>:jobs:{<queue>}:wake          channel  a waiter token, published to wake that one waiter
  * <prefix>:jobs:{<queue>}:events        channel  a job id, published when an event is recorded for it

@@ -10,6 +10,13 @@ import {
   type InstanceRegistration,
   type JobEvent,
   type JobLease,
+  type JobSummary,
+  type JobTimeline,
+  type NewTimelineEvent,
+  type RecentJobsOptions,
+  type TimelineEvent,
+  type TimelineHistory,
+  type TimelineJobState,
   type JobPhase,
   type JobState,
   type JobStore,
@@ -23,6 +30,9 @@ import {
   type ReapResult,
   type RequeueOptions,
   type StoredJob,
+  timelineEventOf,
+  timelineHistoryOf,
+  timelineText,
 } from '@anklet/core';
 import { closeClient, type RedisConnection } from './connection.js';
 import { HostIndex } from './host-index.js';
@@ -49,6 +59,8 @@ export interface RedisJobStoreOptions {
   readonly deliveryTtlMs?: number | undefined;
   /** Close the connection in `close()` (default true). */
   readonly closeConnection?: boolean | undefined;
+  /** How long, and how many per queue, finished jobs' timelines are kept (default 24 hours, 1,000 jobs). */
+  readonly timelineHistory?: TimelineHistory | undefined;
 }
 
 const DAY_MS = 24 * 60 * 60 * 1000;
@@ -94,6 +106,21 @@ function check(reply: unknown, lease: JobLease): void {
   if (error) throw error;
 }
 
+/** A stored timeline event, or null when it is not one (a hand edit, a newer anklet's field types). */
+function readTimelineEvent(text: unknown): TimelineEvent | null {
+  try {
+    const parsed: unknown = JSON.parse(String(text));
+    if (!parsed || typeof parsed !== 'object' || Array.isArray(parsed)) return null;
+    const event = parsed as Partial<TimelineEvent>;
+    if (typeof event.type !== 'string' || typeof event.at !== 'number') return null;
+    return event as TimelineEvent;
+  } catch {
+    return null;
+  }
+}
+
+const TIMELINE_STATES: ReadonlySet<string> = new Set<TimelineJobState>(['queued', 'running', 'finished']);
+
 /** One row of `read-jobs`: `['id', id, field, value, ...]`. */
 type Row = unknown[];
 
@@ -112,6 +139,8 @@ export class RedisJobStore implements JobStore {
   private readonly waker: Waker;
   private readonly finishedTtlMs: number;
   private readonly deliveryTtlMs: number;
+  /** ARGV[2] of every queue script: `<tombstone ms>,<timeline age ms>,<timeline jobs>` (see lua/_lib.lua). */
+  private readonly scriptTtls: string;
   private readonly closeConnection: (() => Promise<void>) | undefined;
   private readonly hosts: HostIndex;
   /** Per queue: resolves once the queue is in the current record format (see `ready`). */
@@ -137,6 +166,8 @@ export class RedisJobStore implements JobStore {
     this.waker = new Waker(duplicate, this.logger);
     this.finishedTtlMs = options.finishedTtlMs ?? 7 * DAY_MS;
     this.deliveryTtlMs = options.deliveryTtlMs ?? 7 * DAY_MS;
+    const history = timelineHistoryOf(options.timelineHistory);
+    this.scriptTtls = `${Math.max(1, Math.round(this.finishedTtlMs))},${history.maxAgeMs},${history.maxJobs}`;
     const close = options.closeConnection ?? true;
     this.closeConnection = close ? (connection ? () => connection.close() : () => closeClient(this.client)) : undefined;
     this.hosts = new HostIndex({ client: this.client, prefix: this.prefix, run: this.run, op: (name, fn) => this.op(name, fn), logger: this.logger });
@@ -159,9 +190,9 @@ export class RedisJobStore implements JobStore {
     return withRetry(this.retry, name, fn, { logger: this.logger, target: this.target });
   }
 
-  /** Runs a queue script: KEYS = [meta], ARGV = [base, tombstone TTL, ...args]. */
+  /** Runs a queue script: KEYS = [meta], ARGV = [base, tombstone TTL and timeline bounds, ...args]. */
   private script(name: string, k: QueueKeys, args: ReadonlyArray<string | number | Buffer>): Promise<unknown> {
-    return this.run(name, [k.meta], [k.base, this.finishedTtlMs, ...args]);
+    return this.run(name, [k.meta], [k.base, this.scriptTtls, ...args]);
   }
 
   /**
@@ -242,7 +273,12 @@ export class RedisJobStore implements JobStore {
   async recordEvent(queue: string, jobId: string, event: JobEvent): Promise<boolean> {
     const k = this.keys(queue);
     await this.ready(queue);
-    const result = await this.op('record event', () => this.script('record-event', k, [event.action, JSON.stringify(event), jobId]));
+    const timeline = timelineEventOf(
+      event.action === 'completed'
+        ? { type: 'completed', conclusion: event.conclusion ?? 'unknown' }
+        : { type: 'in_progress', detail: event.runnerName ?? undefined },
+    );
+    const result = await this.op('record event', () => this.script('record-event', k, [event.action, JSON.stringify(event), jobId, timeline ? JSON.stringify(timeline) : '']));
     return Number(result) === 1;
   }
 
@@ -283,7 +319,7 @@ export class RedisJobStore implements JobStore {
   async quarantine(lease: JobLease, reason: string): Promise<void> {
     const k = this.keys(lease.job.queue);
     await this.ready(lease.job.queue);
-    const reply = await this.op('quarantine job', () => this.script('quarantine-job', k, [lease.owner, lease.token, lease.job.id, reason]));
+    const reply = await this.op('quarantine job', () => this.script('quarantine-job', k, [lease.owner, lease.token, lease.job.id, reason, timelineText(reason)]));
     check(reply, lease);
     this.logger?.error('job quarantined by its owner', { key: k.job(lease.job.id), reason });
   }
@@ -317,7 +353,7 @@ export class RedisJobStore implements JobStore {
     const k = this.keys(lease.job.queue);
     await this.ready(lease.job.queue);
     const reply = await this.op(mode === 'handoff' ? 'hand off job' : 'requeue job', () =>
-      this.script('return-job', k, [mode, lease.owner, lease.token, reason, lease.job.id, delayMs, countAttempt ? '1' : '0']),
+      this.script('return-job', k, [mode, lease.owner, lease.token, reason, lease.job.id, delayMs, countAttempt ? '1' : '0', timelineText(reason)]),
     );
     check(reply, lease);
   }
@@ -333,7 +369,7 @@ export class RedisJobStore implements JobStore {
   async finish(lease: JobLease, outcome: string): Promise<void> {
     const k = this.keys(lease.job.queue);
     await this.ready(lease.job.queue);
-    const reply = await this.op('finish job', () => this.script('finish-job', k, [lease.owner, lease.token, outcome, lease.job.id]));
+    const reply = await this.op('finish job', () => this.script('finish-job', k, [lease.owner, lease.token, outcome, lease.job.id, timelineText(outcome)]));
     check(reply, lease);
   }
 
@@ -439,7 +475,8 @@ export class RedisJobStore implements JobStore {
       }
       let reply: unknown = RefusalCodes.LEASE_LOST;
       if (decision === 'requeue') {
-        reply = await this.op('reap job', () => this.script('return-job', k, ['reap', '', token, `lease of ${job.owner ?? '?'} expired`, job.id, 0]));
+        const reason = `lease of ${job.owner ?? '?'} expired`;
+        reply = await this.op('reap job', () => this.script('return-job', k, ['reap', '', token, reason, job.id, 0, '1', timelineText(reason)]));
       } else if (decision === 'finish') {
         reply = await this.op('reap job', () => this.script('finish-job', k, ['', token, 'reaped', job.id]));
       }
@@ -451,6 +488,38 @@ export class RedisJobStore implements JobStore {
       if (done) this.logger?.warn(`expired lease reaped (${decision})`, { workflowJobID: job.id, queue, owner: job.owner });
     }
     return result;
+  }
+
+  async appendTimeline(queue: string, jobId: string, event: NewTimelineEvent): Promise<boolean> {
+    const clean = timelineEventOf(event);
+    if (!clean) return false;
+    const k = this.keys(queue);
+    await this.ready(queue);
+    return Number(await this.op('append timeline', () => this.script('append-timeline', k, [jobId, JSON.stringify(clean)]))) === 1;
+  }
+
+  async getTimeline(queue: string, jobId: string): Promise<JobTimeline | null> {
+    const k = this.keys(queue);
+    const reply = (await this.op('read timeline', () => this.script('read-timeline', k, ['one', jobId]))) as unknown[];
+    const [state, since, ...raw] = reply;
+    if (typeof state !== 'string' || !TIMELINE_STATES.has(state)) return null;
+    const events = raw.map(readTimelineEvent).filter((e): e is TimelineEvent => e !== null);
+    if (events.length === 0) return null;
+    return { id: jobId, queue, state: state as TimelineJobState, since: Number(since), events };
+  }
+
+  async listRecentJobs(queue: string, state: TimelineJobState, options: RecentJobsOptions = {}): Promise<ReadonlyArray<JobSummary>> {
+    if (!TIMELINE_STATES.has(state)) return [];
+    const limit = Math.min(Math.max(1, Math.floor(options.limit ?? 50)), 1000);
+    const k = this.keys(queue);
+    const reply = (await this.op('list recent jobs', () => this.script('read-timeline', k, ['list', state, limit]))) as unknown[];
+    const jobs: JobSummary[] = [];
+    for (let i = 0; i + 3 < reply.length; i += 4) {
+      const first = readTimelineEvent(reply[i + 2]);
+      const last = readTimelineEvent(reply[i + 3]);
+      if (first && last) jobs.push({ id: String(reply[i]), queue, state, since: Number(reply[i + 1]), first, last });
+    }
+    return jobs;
   }
 
   waitForEvent(queue: string, jobId: string, timeoutMs: number, signal?: AbortSignal): Promise<void> {

@@ -9,7 +9,7 @@ import type { Cluster, Redis } from 'ioredis';
 import { EMBEDDED_STORE_FILE } from '../src/embedded-job-store.js';
 import { EmbeddedJobStore, createRedisConnection, createRedisJobStore } from '../src/index.js';
 import { queueKeys } from '../src/keys.js';
-import { describeJobStoreContract, type ContractOptions } from './contract.js';
+import { describeJobStoreContract, type ContractOptions, type ContractStoreOptions } from './contract.js';
 
 let server: RedisServer;
 let cluster: RedisCluster;
@@ -49,7 +49,7 @@ const redisOptions: ContractOptions = { poisonVariants: Object.keys(redisPoison)
 function redisBackend(prefix: string, connect: () => ReturnType<typeof createRedisConnection>, dispose: () => Promise<void>) {
   const raw = connect();
   return {
-    open: () => createRedisJobStore({ redis: connect(), prefix }),
+    open: (options?: ContractStoreOptions) => createRedisJobStore({ redis: connect(), prefix, ...options }),
     writePoison: async (queue: string, jobId: string, variant: string) => {
       const write = redisPoison[variant];
       if (!write) throw new Error(`unknown poison variant ${variant}`);
@@ -115,7 +115,7 @@ describeJobStoreContract(
     // Every handle is its own connection to the same database file, as another process would be;
     // reopening after close() is a restart.
     return {
-      open: () => new EmbeddedJobStore({ dir }),
+      open: (options?: ContractStoreOptions) => new EmbeddedJobStore({ dir, ...options }),
       writePoison: async (queue: string, jobId: string, variant: string) => {
         const raw = new Database(join(dir, EMBEDDED_STORE_FILE), { timeout: 5000 });
         try {

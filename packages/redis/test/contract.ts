@@ -1,14 +1,20 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import { isAnkletError, isLeaseRefusal, ErrorCodes, type JobLease, type JobStore, type NewJob } from '@anklet/core';
+import { isAnkletError, isLeaseRefusal, ErrorCodes, type JobLease, type JobStore, type NewJob, type TimelineHistory } from '@anklet/core';
 import { describeIdentityCases } from './contract-identity.js';
 import { describePoisonCases } from './contract-poison.js';
 import { describeRefusalCases } from './contract-refusals.js';
 import { describeStarvationCases } from './contract-starvation.js';
+import { describeTimelineCases } from './contract-timeline.js';
 
 /** One backing store per test: `open()` may be called again to get a second handle on the same data (another process, a restart). */
+/** Store options a case may ask {@link ContractBackend.open} for. */
+export interface ContractStoreOptions {
+  readonly timelineHistory?: TimelineHistory | undefined;
+}
+
 export interface ContractBackend {
-  open(): JobStore;
+  open(options?: ContractStoreOptions): JobStore;
   dispose(): Promise<void>;
   /**
    * The store's own poison writer: turns the stored record of job `jobId` (enqueued, and maybe
@@ -34,7 +40,7 @@ export interface ContractOptions {
 export interface ContractContext {
   readonly store: JobStore;
   readonly backend: ContractBackend;
-  open(): JobStore;
+  open(options?: ContractStoreOptions): JobStore;
 }
 
 interface Payload {
@@ -63,8 +69,8 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
     let backend: ContractBackend;
     let store: JobStore;
     const opened: JobStore[] = [];
-    const open = (): JobStore => {
-      const s = backend.open();
+    const open = (options?: ContractStoreOptions): JobStore => {
+      const s = backend.open(options);
       opened.push(s);
       return s;
     };
@@ -91,6 +97,7 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
     describePoisonCases(context, options.poisonVariants ?? []);
     describeStarvationCases(context);
     describeIdentityCases(context, (queue, jobId) => backend.loseJob!(queue, jobId));
+    describeTimelineCases(context);
 
     it('de-duplicates intake by job id and by delivery id', async () => {
       expect(await store.enqueue({ id: '1', queue: q, payload: { n: 1 }, deliveryId: 'd1' })).toBe('enqueued');

@@ -100,7 +100,7 @@ export function renderConfigReference(schema: JsonSchema): string {
   const upper = (key: string) => key.toUpperCase();
   const sections: Section[] = [
     // ANKLET_LOG_FILE_DIR sets log.file_dir; the legacy top-level log_file_dir has no variable (it is unused, as in Go).
-    sectionOf('Top-level keys', '', schema, (key) => (key === 'log_file_dir' ? '-' : `\`ANKLET_${upper(key)}\``), ['plugins', 'log', 'metrics']),
+    sectionOf('Top-level keys', '', schema, (key) => (key === 'log_file_dir' ? '-' : `\`ANKLET_${upper(key)}\``), ['plugins', 'log', 'metrics', 'job_history']),
   ];
   const log = top.log && objectOf(top.log);
   if (log) sections.push(sectionOf('`log`', '', log, (key) => `\`ANKLET_LOG_${upper(key)}\``));
@@ -109,6 +109,17 @@ export function renderConfigReference(schema: JsonSchema): string {
     sections.push(sectionOf('`metrics`', 'The per-host metrics server, and the fleet aggregator.', metrics, (key) => `\`ANKLET_METRICS_${upper(key)}\``, ['database']));
     const db = metrics.properties?.database && objectOf(metrics.properties.database);
     if (db) sections.push(sectionOf('`metrics.database`', 'The Redis the aggregator reads (when `global_database_*` is not set).', db, (key) => `\`ANKLET_METRICS_DATABASE_${upper(key)}\``));
+  }
+  const history = top.job_history && objectOf(top.job_history);
+  if (history) {
+    sections.push(
+      sectionOf(
+        '`job_history`',
+        'How long the job store keeps the timeline of a finished job (its events from `received` to `finished`; see `packages/redis/README.md`, "Job timeline"): until it is older than `max_age_hours` or more than `max_jobs` newer finished jobs of its queue are kept, whichever comes first. Queued and running jobs are always kept.',
+        history,
+        (key) => `\`ANKLET_JOB_HISTORY_${upper(key)}\``,
+      ),
+    );
   }
   const pluginsList = top.plugins && alternatives(top.plugins).find((s) => s.type === 'array');
   const deref = (item: JsonSchema | undefined): JsonSchema | undefined =>

@@ -89,8 +89,10 @@ export function applyHostEnvOverrides(doc: Mutable, hostSchema: JsonSchemaNode, 
   applyLevel(env, () => ensureMap(ensureMap(doc, 'metrics'), 'database'), 'ANKLET_METRICS_DATABASE_', propertiesOf(metrics.database));
   // ANKLET_LOG_FILE_DIR means log.file_dir (the legacy top-level log_file_dir is unused anyway).
   applyLevel(env, () => ensureMap(doc, 'log'), 'ANKLET_LOG_', propertiesOf(top.log));
+  // Not in Go: ANKLET_JOB_HISTORY_MAX_AGE_HOURS, ANKLET_JOB_HISTORY_MAX_JOBS.
+  applyLevel(env, () => ensureMap(doc, 'job_history'), 'ANKLET_JOB_HISTORY_', propertiesOf(top.job_history));
   // 2-8. ANKLET_WORK_DIR, ANKLET_GLOBAL_*, ANKLET_PLUGINS_PATH, ANKLET_PID_FILE_DIR
-  applyLevel(env, () => doc, 'ANKLET_', top, ['log_file_dir', 'plugins']);
+  applyLevel(env, () => doc, 'ANKLET_', top, ['log_file_dir', 'plugins', 'job_history']);
 }
 
 /** What {@link applyPluginEnvOverrides} needs to know about one plugin entry. */

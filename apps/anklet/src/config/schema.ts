@@ -123,6 +123,16 @@ export const hostConfigSchema = z.object(
         { error: 'expected a map' },
       )
       .nullish(),
+    job_history: z
+      .object(
+        {
+          max_age_hours: goInt(0).describe('Hours the timeline of a finished job is kept in the job store (default 24; 0: the default)'),
+          max_jobs: goInt(0).describe('Finished jobs per queue whose timeline is kept in the job store, the newest (default 1000; 0: the default)'),
+        },
+        { error: 'expected a map' },
+      )
+      .nullish()
+      .describe('How long the job store keeps the timelines of finished jobs: whichever bound is reached first'),
     global_private_key: goString().describe('GitHub App private key (file path or PEM text) for plugins that set none'),
     global_token: goString().describe('GitHub token for plugins that set none'),
     plugins_path: goString().describe('npm prefix the plugins are installed into (default ~/.config/anklet/plugins)'),

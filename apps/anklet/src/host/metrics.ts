@@ -4,7 +4,7 @@ import { startAggregator, startHostMetrics, type FleetReadOptions, type HostMetr
 import { effectiveDatabase, type LoadedConfig } from '../config/load-config.js';
 import { ANKLET_VERSION } from '../version.js';
 import { ExitCode } from './exit-codes.js';
-import { HostStores } from './stores.js';
+import { HostStores, timelineHistoryOf } from './stores.js';
 
 /** `metrics.port` and `metrics.address` as listen options (an unset port means: first free from 8080). */
 export function metricsListenOptions(config: LoadedConfig): ListenOptions {
@@ -70,7 +70,7 @@ export async function runAggregator(config: LoadedConfig, root: Logger): Promise
     });
     return ExitCode.Config;
   }
-  const stores = new HostStores(config.workDir ?? config.configDir, root);
+  const stores = new HostStores(config.workDir ?? config.configDir, root, timelineHistoryOf(config.raw));
   let store;
   try {
     store = await stores.open(database, 'aggregator', { checkPersistence: false });

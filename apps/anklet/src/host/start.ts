@@ -42,7 +42,7 @@ function registerConfigSecrets(value: unknown, secrets: SecretRegistry): void {
  */
 async function hostModules() {
   const [metrics, service, stores] = await Promise.all([import('@anklet/metrics'), import('./metrics.js'), import('./stores.js')]);
-  return { exportKeyOf: metrics.exportKeyOf, HostMetrics: metrics.HostMetrics, ...service, HostStores: stores.HostStores };
+  return { exportKeyOf: metrics.exportKeyOf, HostMetrics: metrics.HostMetrics, ...service, HostStores: stores.HostStores, timelineHistoryOf: stores.timelineHistoryOf };
 }
 
 /**
@@ -139,7 +139,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     });
     if ('exit' in loaded) return loaded.exit;
     const { config, plugins } = loaded;
-    const { exportKeyOf, HostMetrics, metricsHostNameOf, metricsListenOptions, runAggregator, startMetricsService, HostStores } = await modules;
+    const { exportKeyOf, HostMetrics, metricsHostNameOf, metricsListenOptions, runAggregator, startMetricsService, HostStores, timelineHistoryOf } = await modules;
     root = root.extend({ version: ANKLET_VERSION });
     // Go's aggregator mode: no plugins, only the fleet's metrics from the store.
     if (config.raw.metrics?.aggregator === true) return await runAggregator(config, root);
@@ -197,7 +197,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
       void ankaHost.discoverTemplates().catch((err: unknown) => root.warn('failed to discover existing templates', { error: String(err) }));
     }
     const dataRoot = config.workDir ?? config.configDir;
-    const stores = new HostStores(dataRoot, root);
+    const stores = new HostStores(dataRoot, root, timelineHistoryOf(config.raw));
     const storeOf = new Map<string, JobStore>();
     try {
       for (const { entry } of plugins) storeOf.set(entry.name, await stores.open(entry.database, entry.name));

@@ -1,11 +1,21 @@
 import path from 'node:path';
-import { AnkletError, ErrorCodes, type JobStore, type Logger } from '@anklet/core';
+import { AnkletError, ErrorCodes, type JobStore, type Logger, type TimelineHistory } from '@anklet/core';
 import type { DatabaseConfig } from '@anklet/redis';
 // The embedded store alone: a host without a Redis never loads the Redis client.
 import { createEmbeddedJobStore } from '@anklet/redis/embedded';
 
 /** Key prefix of everything anklet stores in Redis. */
 export const STORE_PREFIX = 'anklet';
+
+/** The `job_history` block of the config as the stores take it (0 or unset: the store's default). */
+export function timelineHistoryOf(raw: { job_history?: { max_age_hours?: number | null; max_jobs?: number | null } | null }): TimelineHistory {
+  const hours = raw.job_history?.max_age_hours;
+  const jobs = raw.job_history?.max_jobs;
+  return {
+    maxAgeMs: hours ? hours * 3_600_000 : undefined,
+    maxJobs: jobs ? jobs : undefined,
+  };
+}
 
 /**
  * The job stores of this host: one Redis store per distinct database config (plugins that name the
@@ -19,6 +29,8 @@ export class HostStores {
   constructor(
     private readonly dataRoot: string,
     private readonly logger: Logger,
+    /** How long the stores keep finished jobs' timelines (the config's `job_history`). */
+    private readonly timelineHistory?: TimelineHistory,
   ) {}
 
   /**
@@ -28,7 +40,7 @@ export class HostStores {
    */
   async open(database: DatabaseConfig | null, pluginName: string, options: { checkPersistence?: boolean } = {}): Promise<JobStore> {
     if (!database) {
-      this.#embedded ??= createEmbeddedJobStore({ dir: path.join(this.dataRoot, 'store'), logger: this.logger.child({ store: 'embedded' }) });
+      this.#embedded ??= createEmbeddedJobStore({ dir: path.join(this.dataRoot, 'store'), logger: this.logger.child({ store: 'embedded' }), timelineHistory: this.timelineHistory });
       return this.#embedded;
     }
     const { checkRedisPersistence, createRedisConnection, createRedisJobStore } = await import('@anklet/redis');
@@ -55,7 +67,7 @@ export class HostStores {
       else if (report.mode === 'unknown') this.logger.warn('redis persistence could not be checked', fields);
       else this.logger.info('redis persistence', fields);
     }
-    const store = createRedisJobStore({ redis: connection, prefix: STORE_PREFIX, logger: this.logger.child({ store: connection.target }) });
+    const store = createRedisJobStore({ redis: connection, prefix: STORE_PREFIX, logger: this.logger.child({ store: connection.target }), timelineHistory: this.timelineHistory });
     this.#redis.set(key, store);
     return store;
   }

@@ -19,6 +19,9 @@ export const SCHEMA_VERSION = 1;
  * - `done`: ids of finished or quarantined jobs until `until` (a late redelivery is refused; a
  *   repeated finish by the same lease succeeds), `deliveries`: webhook deliveries seen until `until`.
  *   Both are swept a few rows at a time through their `until` index.
+ * - `timeline_jobs`, `timeline_events`: each job's timeline (see sqlite/timeline.ts):
+ *   its state (`queued`, `running`, `finished`) since when, and its events by sequence number, at
+ *   most 50; a finished job's rows go once past the history bound.
  * - `leaders`: fleet leaderships by name; registered handler instance names are rows named
  *   `instance:<name>` whose owner is the holder's JSON (see sqlite/instances.ts).
  */
@@ -127,6 +130,32 @@ CREATE TABLE IF NOT EXISTS host_snapshots (
 );
 `;
 
+/**
+ * The timeline tables. Added without a schema version change (an older anklet opening the file
+ * ignores them, so a downgrade keeps working): created on every open when missing.
+ */
+const TIMELINE_DDL = `
+CREATE TABLE IF NOT EXISTS timeline_jobs (
+  queue TEXT NOT NULL,
+  id TEXT NOT NULL,
+  state TEXT NOT NULL,
+  since INTEGER NOT NULL,
+  next_seq INTEGER NOT NULL DEFAULT 0,
+  kept INTEGER NOT NULL DEFAULT 0,
+  PRIMARY KEY (queue, id)
+);
+CREATE INDEX IF NOT EXISTS timeline_jobs_state ON timeline_jobs (queue, state, since);
+CREATE INDEX IF NOT EXISTS timeline_finished ON timeline_jobs (since) WHERE state = 'finished';
+
+CREATE TABLE IF NOT EXISTS timeline_events (
+  queue TEXT NOT NULL,
+  id TEXT NOT NULL,
+  seq INTEGER NOT NULL,
+  event TEXT NOT NULL,
+  PRIMARY KEY (queue, id, seq)
+);
+`;
+
 /** How long a call waits for another process's write lock before it fails (SQLite `busy_timeout`). */
 export const BUSY_TIMEOUT_MS = 5000;
 
@@ -154,6 +183,8 @@ export function openStoreDatabase(file: string): Database.Database {
         db.pragma(`user_version = ${SCHEMA_VERSION}`);
       }).immediate();
     }
+    const hasTimeline = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'timeline_events'`).get();
+    if (!hasTimeline) db.transaction(() => db.exec(TIMELINE_DDL)).immediate();
   } catch (error) {
     db.close();
     throw error;
