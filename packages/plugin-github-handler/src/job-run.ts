@@ -498,6 +498,13 @@ export class JobRun {
       this.#log.warn('cannot run vm yet, waiting for enough resources to be available...', { reason: err.ankaMessage });
       return { kind: 'handoff', reason: 'not_enough_free_resources_now', cooldownMs: 3_000 };
     }
+    if (isAnkaFailure(err) && err.reason === 'not_found' && this.#step === 'obtaining_anka_vm') {
+      // The template was here at our tag a moment ago: another handler of this host pulled another
+      // tag of it since (Anka keeps one tag of a template). Not this job's failure: the next claim
+      // ensures the tag again.
+      this.#log.warn('template tag replaced on the host by another pull before the clone; handing the job back', { reason: err.ankaMessage });
+      return { kind: 'handoff', reason: 'template_tag_replaced_on_host', cooldownMs: 1_000 };
+    }
     const fault = hostFaultOf(err);
     if (fault) {
       this.#log.warn('GitHub refused this host, not the job; handing the job back without counting an attempt', { step: this.#step, state: fault.state, reason: fault.reason });
