@@ -37,6 +37,11 @@ export type TimelineEventType =
   | 'retried'
   /** The job was given up and its run cancelled on GitHub (`reason`). */
   | 'cancelled'
+  /**
+   * The handler copied the runner's own logs out of the VM before deleting it (`detail`: the
+   * folder, relative to the host's work dir, that holds them; `reason`: why they were kept).
+   */
+  | 'diagnostics_kept'
   /** The handler removed the runner and VM of its attempt. */
   | 'cleaned_up'
   /** The job left the store (`conclusion`: the outcome given to `finish`; `reaped` when the reaper ended it). */
@@ -61,6 +66,7 @@ export const TIMELINE_EVENT_TYPES: ReadonlyArray<TimelineEventType> = [
   'completed',
   'retried',
   'cancelled',
+  'diagnostics_kept',
   'cleaned_up',
   'finished',
   'quarantined',
