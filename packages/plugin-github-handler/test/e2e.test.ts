@@ -272,6 +272,30 @@ describe.concurrent('github handler, packed and run by the real anklet binary', 
     expect(text).toMatch(/^anklet_job_retries_total\{.*reason="error_executing_anka_copy".*\} 1$/m);
   });
 
+  it('a clone that finds the template tag gone (another pull replaced it) hands the job back without counting an attempt', async (ctx) => {
+    const { expect } = ctx;
+    const w = await makeWorld(ctx);
+    // Between the check that the tag is on the host and the clone, another handler's pull of
+    // another tag replaced it: Anka's clone answers code 3 `<template>: not found`.
+    w.anka.setFaults([{ command: 'clone', times: 1, error: { message: '{vm}: not found', code: 3 } }]);
+    const anklet = w.start();
+    await anklet.waitFor(msg('github handler started'), { timeoutMs: 60_000 });
+    const job = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels('tag-replaced'), name: 'tag-replaced', durationMs: 300 });
+    expect((await w.sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
+    await anklet.waitFor(msg('cleanup | finished'), { count: 2, timeoutMs: 30_000 });
+    const replaced = anklet.lines.filter(msg('template tag replaced on the host by another pull before the clone; handing the job back'));
+    expect(replaced).toHaveLength(1);
+    expect(String(replaced[0]!.reason)).toContain('not found');
+    expect(anklet.lines.filter(msg('handing job back to the queue'))).toHaveLength(1);
+    // Not the job's failure: no attempt counted, nothing cancelled, and it ran on the next claim.
+    expect(anklet.lines.filter(msg('pushing job back to the queue for another attempt'))).toHaveLength(0);
+    expect(anklet.lines.filter(msg('queued job found'))).toHaveLength(2);
+    expect(w.sim.control.job(job.id)?.conclusion).toBe('success');
+    const text = await (await fetch(`http://127.0.0.1:${w.metricsPort}/metrics/v1?format=prometheus`)).text();
+    expect(text).toMatch(/^anklet_job_retries_total\{.*reason="template_tag_replaced_on_host".*\} 1$/m);
+    expect(w.ankletVms()).toHaveLength(0);
+  });
+
   it('first SIGINT while the job runs: the VM is left running, and the next start adopts and finishes it', async (ctx) => {
     const { expect } = ctx;
     const w = await makeWorld(ctx);
