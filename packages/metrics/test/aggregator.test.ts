@@ -210,6 +210,10 @@ describe('status page', () => {
       const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
+      // A missing /favicon.ico shows as a console error ("Failed to load resource: 404").
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
       await page.goto(`${base}/`);
       await page.waitForSelector('section.host[data-host="acme/mac-01-RECEIVER"]');
       expect(await page.locator('#mode').textContent()).toBe('fleet (aggregator)');
@@ -231,6 +235,13 @@ describe('status page', () => {
       expect(await page.locator('section.host:not(.stale)').count()).toBe(2);
       expect(await page.locator('#stale-heading').textContent()).toContain('Stale hosts (1)');
       expect(await page.locator('section.host.stale[data-host="acme/OLD-MAC"]').textContent()).toContain('STALE: last report 2m');
+      expect(await page.locator('#stale-line').textContent()).toMatch(/^Stale hosts \(not counted above\): acme\/OLD-MAC, last seen 2m \d+s ago$/);
+      // Headless Chromium does not fetch icons itself: fetch the one the page links to.
+      const icon = await page.evaluate(async () => {
+        const res = await fetch((document.querySelector('link[rel="icon"]') as HTMLLinkElement).href);
+        return [new URL(res.url).pathname, res.status, res.headers.get('content-type')];
+      });
+      expect(icon).toEqual(['/favicon.ico', 200, 'image/x-icon']);
 
       // It refreshes on its own: a status change shows up without a reload.
       await store.putHostSnapshot('veertuinc/GO-RUNNER', goHostRecord('GO-RUNNER', new Date().toISOString(), 'limit_paused'), 60_000);
@@ -238,6 +249,12 @@ describe('status page', () => {
 
       mkdirSync(OUTPUT_DIR, { recursive: true });
       await page.screenshot({ path: path.join(OUTPUT_DIR, 'status-page.png'), fullPage: true });
+
+      // On a phone (390 px) nothing is wider than the screen: wide tables scroll inside their host.
+      await page.setViewportSize({ width: 390, height: 844 });
+      const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth }));
+      expect(widths).toEqual({ page: 390, body: 390, view: 390 });
+      await page.screenshot({ path: path.join(OUTPUT_DIR, 'status-page-390px.png'), fullPage: true });
       expect(errors).toEqual([]);
     } finally {
       await browser.close();
