@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobStore } from '@anklet/core';
 import { createRedisConnection, createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
-import { HostMetrics, MetricsExporter, startAggregator, type AggregatorOptions, type MetricsServer, type StatusView } from '../src/index.js';
+import { HostMetrics, MetricsExporter, startAggregator, startHostMetrics, type AggregatorOptions, type MetricsServer, type StatusView } from '../src/index.js';
 import { createMemoryLogger, goHostRecord, promtoolCheck } from './helpers.js';
 
 let redis: RedisServer;
@@ -77,6 +77,36 @@ describe('metrics export to the store', () => {
       .toBe(1);
     await exporter.stop();
     expect((await store.listHostSnapshots()).map((s) => s.key)).not.toContain('acme/mac-02-RECEIVER');
+  });
+
+  it('writes a status change at once, not at the next tick (a finished job is not shown in progress)', async () => {
+    const logger = createMemoryLogger();
+    // An interval no test waits for: only the change can bring the new status to the store.
+    const service = await startHostMetrics({
+      version: '1.0.0',
+      hostName: 'mac-03',
+      logger,
+      address: '127.0.0.1',
+      startPort: await findFreePort(),
+      export: { store, key: 'mac-03', intervalMs: 3_600_000 },
+    });
+    try {
+      const handler = service.metrics.forPlugin({ name: 'MAC_3_HANDLER1', plugin: 'github', owner: 'acme', repo: '' });
+      const stored = async () => {
+        const json = (await store.listHostSnapshots()).find((s) => s.key === 'mac-03')?.json;
+        const snapshot = json ? (JSON.parse(json) as { total_running_vms: number; plugins: Array<{ Status: string }> }) : undefined;
+        return snapshot && [snapshot.plugins[0]?.Status, snapshot.total_running_vms];
+      };
+      handler.setStatus('in_progress');
+      handler.vmStarted();
+      await expect.poll(stored, { timeout: 5_000 }).toEqual(['in_progress', 1]);
+      handler.vmStopped();
+      handler.recordRun('success');
+      handler.setStatus('idle');
+      await expect.poll(stored, { timeout: 5_000 }).toEqual(['idle', 0]);
+    } finally {
+      await service.stop();
+    }
   });
 });
 
