@@ -267,10 +267,11 @@ describe('status page', () => {
       expect(await page.locator('section.host.stale[data-host="acme/OLD-MAC"]').textContent()).toContain('STALE: last report 2m');
       expect(await page.locator('#stale-line').textContent()).toMatch(/^Stale hosts \(not counted above\): acme\/OLD-MAC, last seen 2m \d+s ago$/);
       // Headless Chromium does not fetch icons itself: fetch the one the page links to.
-      const icon = await page.evaluate(async () => {
-        const res = await fetch((document.querySelector('link[rel="icon"]') as HTMLLinkElement).href);
+      // (A string: this package's TypeScript has no DOM types.)
+      const icon = await page.evaluate(`(async () => {
+        const res = await fetch(document.querySelector('link[rel="icon"]').href);
         return [new URL(res.url).pathname, res.status, res.headers.get('content-type')];
-      });
+      })()`);
       expect(icon).toEqual(['/favicon.ico', 200, 'image/x-icon']);
 
       // It refreshes on its own: a status change shows up without a reload.
@@ -282,7 +283,7 @@ describe('status page', () => {
 
       // On a phone (390 px) nothing is wider than the screen: wide tables scroll inside their host.
       await page.setViewportSize({ width: 390, height: 844 });
-      const widths = await page.evaluate(() => ({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth }));
+      const widths = await page.evaluate('({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth })');
       expect(widths).toEqual({ page: 390, body: 390, view: 390 });
       await page.screenshot({ path: path.join(OUTPUT_DIR, 'status-page-390px.png'), fullPage: true });
       expect(errors).toEqual([]);
