@@ -7,7 +7,7 @@
  * host on a shared Redis.
  */
 import { startFleet, type Fleet, type FleetJobSpec } from '@anklet/fleet';
-import { renderLive, renderSummary, describeEvent } from './render.js';
+import { renderDetours, renderLive, renderSummary, describeEvent } from './render.js';
 
 const redisMode = process.argv.includes('--redis');
 const started = Date.now();
@@ -91,7 +91,7 @@ async function main(): Promise<number> {
     say(`  ${host.name.padEnd(9)} ${host.metricsUrl}metrics  (${claimed} anklet_jobs_claimed_total series)`);
   }
   if (fleet.redis) {
-    // Hosts write their snapshot to Redis every 10 s; the receiver host's first one is already there.
+    // Each host writes its snapshot to Redis as soon as a plugin's status changes (and every 10 s).
     const status = await fleet.status();
     say('');
     say('`anklet status` (reads the fleet from Redis):');
@@ -102,6 +102,13 @@ async function main(): Promise<number> {
 
   say('');
   say('stopping the fleet (SIGTERM to every anklet)...');
+  // The hosts first: the embedded store is the host's own database, readable once it stopped.
+  await Promise.all(fleet.hosts.map((h) => fleet!.stopHost(h.name)));
+  const timelines = await fleet.timelines();
+  say('');
+  say('why jobs were handed back, retried or cancelled (from each job\'s timeline in the store):');
+  say(timelines ? renderDetours(dispatched, timelines).replace(/^/gm, '  ') : '  (the store could not be read)');
+  say('');
   const left = await fleet.stop();
   fleet = undefined;
   const leftBehind = left.vms.length + left.runners.length + (left.claimed ?? 0);

@@ -1,4 +1,4 @@
-import type { Fleet, FleetEvent, FleetJob, JobState } from '@anklet/fleet';
+import type { Fleet, FleetEvent, FleetJob, JobState, JobTimeline, TimelineEvent } from '@anklet/fleet';
 
 const ORDER: JobState[] = ['queued', 'claimed', 'vm', 'running', 'completed', 'done'];
 const LABEL: Record<JobState, string> = { queued: 'queued', claimed: 'claimed', vm: 'VM up', running: 'running', completed: 'finished', done: 'done' };
@@ -63,4 +63,25 @@ export function renderSummary(jobs: FleetJob[]): string {
     ]);
   }
   return table(rows);
+}
+
+/** The timeline events that explain a detour: a job given back to the queue, retried or given up. */
+const DETOURS: Partial<Record<TimelineEvent['type'], string>> = { handed_back: 'handed back', retried: 'retried', cancelled: 'cancelled' };
+
+/**
+ * One line per hand-back, retry and cancel of every job, with the reason the store recorded in the
+ * job's timeline (`handed_back` comes with how: `requeue`, `hand_off` or `reap`).
+ */
+export function renderDetours(jobs: FleetJob[], timelines: ReadonlyMap<number, JobTimeline>): string {
+  const rows = [['JOB', 'EVENT', 'BY', 'REASON']];
+  for (const job of jobs) {
+    for (const event of timelines.get(job.id)?.events ?? []) {
+      const what = DETOURS[event.type];
+      if (!what) continue;
+      const how = event.type === 'handed_back' && event.detail ? ` (${event.detail})` : '';
+      const detail = event.type !== 'handed_back' && event.detail ? ` (${event.detail})` : '';
+      rows.push([job.name, what + how, event.by ?? '-', (event.reason ?? 'no reason recorded') + detail]);
+    }
+  }
+  return rows.length === 1 ? 'no job was handed back, retried or cancelled' : table(rows);
 }

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { ankaSimBinDir, createAnkaSimHome, type AnkaSimHome, type RegistryTemplateSeed } from '@anklet/anka-sim';
-import type { JobStore } from '@anklet/core';
+import type { JobStore, JobTimeline } from '@anklet/core';
 import { startGitHubSim, type GitHubSim, type GitHubSimOptions } from '@anklet/github-sim';
 import { createEmbeddedJobStore, createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
@@ -163,6 +163,12 @@ export interface Fleet {
   startReceiver(): Promise<void>;
   /** VMs in every anka-sim, runners in github-sim, claimed jobs in the store. */
   leftovers(): Promise<Leftovers>;
+  /**
+   * The store's timeline of each dispatched job (by GitHub job id; a job the store has no timeline
+   * for is left out). Undefined while the embedded store's host runs (its database is the host's own):
+   * stop that host first.
+   */
+  timelines(): Promise<Map<number, JobTimeline> | undefined>;
   /** Runs `anklet status` against the fleet's Redis (redis mode). */
   status(args?: string[]): Promise<Run>;
   /** Stops hosts gracefully, reads the leftovers, then removes everything; returns the leftovers. */
@@ -436,6 +442,20 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
         for (const h of hosts.filter((x) => x.receiver && !x.process?.running)) await startHost(h.name);
       },
       leftovers,
+      async timelines() {
+        const opened = openStore();
+        if (!opened) return undefined;
+        try {
+          const found = new Map<number, JobTimeline>();
+          for (const job of tracker.all()) {
+            const timeline = await opened.store.getTimeline?.(owner, String(job.id));
+            if (timeline) found.set(job.id, timeline);
+          }
+          return found;
+        } finally {
+          await opened.close();
+        }
+      },
       async status(args = []) {
         const h = hosts[0]!;
         return runCli(['-c', h.config, 'status', ...args], { home: h.home });

@@ -56,6 +56,7 @@ export class HostMetrics {
   readonly #options: HostMetricsOptions;
   readonly #totals = { running: 0, success: 0, failure: 0, canceled: 0 };
   #figures: (() => HostFigures) | undefined;
+  #changeListeners: Array<() => void> = [];
 
   constructor(options: HostMetricsOptions = {}) {
     this.#options = options;
@@ -68,6 +69,23 @@ export class HostMetrics {
   /** Sets where host figures come from (the sampler, once it exists). */
   useFigures(figures: () => HostFigures): void {
     this.#figures = figures;
+  }
+
+  /**
+   * Calls `listener` when what a status view shows changes: a plugin's status, a finished run, a VM
+   * started or stopped. The exporter uses it to write the snapshot soon after a job ends instead of
+   * at the next 10 s tick (else `anklet status` showed a handler in progress after its job ended).
+   * Returns the function that removes the listener.
+   */
+  onChange(listener: () => void): () => void {
+    this.#changeListeners.push(listener);
+    return () => {
+      this.#changeListeners = this.#changeListeners.filter((l) => l !== listener);
+    };
+  }
+
+  #changed(): void {
+    for (const listener of this.#changeListeners) listener();
   }
 
   /** Plugin names in registration order. */
@@ -120,6 +138,7 @@ export class HostMetrics {
         if (r.Status === status) return;
         r.Status = status;
         r.StatusSince = new Date().toISOString();
+        this.#changed();
       }),
       recordRun: guard('recordRun', (outcome: RunOutcome, jobUrl = '') => {
         const now = new Date().toISOString();
@@ -139,13 +158,16 @@ export class HostMetrics {
           r.LastCanceledRun = now;
           r.LastCanceledRunJobUrl = jobUrl;
         }
+        this.#changed();
       }),
       vmStarted: guard('vmStarted', () => {
         this.#totals.running += 1;
         r.TotalRanVMs += 1;
+        this.#changed();
       }),
       vmStopped: guard('vmStopped', () => {
         this.#totals.running = Math.max(0, this.#totals.running - 1);
+        this.#changed();
       }),
       count: guard('count', (name: string, labels?: MetricLabels, by = 1) => {
         const found = this.#instrument('counter', name.replace(/_total$/, ''), labels, meta.plugin);

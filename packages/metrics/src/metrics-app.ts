@@ -35,6 +35,13 @@ function statusPageHtml(): string {
   return statusPage;
 }
 
+let favicon: Buffer | undefined;
+/** A 32×32 icon (an ICO holding one PNG), so a browser's automatic `/favicon.ico` request is no 404. */
+function faviconIco(): Buffer {
+  favicon ??= readFileSync(new URL('../static/favicon.ico', import.meta.url));
+  return favicon;
+}
+
 /** Go writes JSON with HTML-safe escaping and a trailing newline; aggregator clients may rely on both. */
 function goJson(value: unknown): string {
   return `${JSON.stringify(value).replace(/</g, '\\u003c').replace(/>/g, '\\u003e').replace(/&/g, '\\u0026')}\n`;
@@ -46,7 +53,7 @@ export type MetricsApp = RequestListener;
 const TEXT = 'text/plain; charset=utf-8';
 const JSON_TYPE = 'application/json; charset=utf-8';
 
-function answer(res: ServerResponse, status: number, type: string, body: string, headers: Record<string, string> = {}): void {
+function answer(res: ServerResponse, status: number, type: string, body: string | Buffer, headers: Record<string, string> = {}): void {
   res.writeHead(status, { 'Content-Type': type, 'Content-Length': Buffer.byteLength(body), ...headers });
   // A HEAD request gets the headers only (node:http drops the body itself).
   res.end(body);
@@ -70,6 +77,7 @@ function routeOf(req: IncomingMessage): { path: string; query: URLSearchParams }
  * | `/healthcheck` | 200 `ok` |
  * | `/readyz` | 200 when every plugin has started, else 503 with the ones still starting (GET, HEAD) |
  * | `/` | the status page; `/status.json` is what it shows (GET, HEAD) |
+ * | `/favicon.ico` | the page's icon (GET, HEAD) |
  *
  * Anything else is a 404 (`405` for a method a known path does not take). Plain `node:http`: a
  * handful of routes do not need a router, and the host then loads no web framework at start.
@@ -138,13 +146,14 @@ export function createMetricsApp(options: MetricsAppOptions): MetricsApp {
         return answer(res, 200, TEXT, 'ok');
     }
     const readOnly = req.method === 'GET' || req.method === 'HEAD';
-    if (path === '/readyz' || path === '/status.json' || path === '/') {
+    if (path === '/readyz' || path === '/status.json' || path === '/' || path === '/favicon.ico') {
       if (!readOnly) return answer(res, 405, TEXT, 'method not allowed\n', { Allow: 'GET, HEAD' });
       if (path === '/readyz') {
         const readiness = options.readiness?.() ?? { ready: true, waiting: [] };
         return answer(res, readiness.ready ? 200 : 503, JSON_TYPE, JSON.stringify(readiness));
       }
       if (path === '/status.json') return serveStatus(res);
+      if (path === '/favicon.ico') return answer(res, 200, 'image/x-icon', faviconIco(), { 'Cache-Control': 'max-age=86400' });
       return answer(res, 200, 'text/html; charset=utf-8', statusPageHtml(), { 'Cache-Control': 'no-store' });
     }
     answer(res, 404, TEXT, '404 page not found\n');

@@ -4,6 +4,8 @@ import type { GoHostSnapshot } from './go-model.js';
 /** Go's export period and key expiry. */
 export const EXPORT_INTERVAL_MS = 10_000;
 export const EXPORT_TTL_MS = 7 * 24 * 60 * 60 * 1000;
+/** After a change (a status, a finished job), the snapshot is written within this time; changes in between share one write. */
+export const EXPORT_SOON_MS = 200;
 
 export interface MetricsExporterOptions {
   readonly store: Pick<JobStore, 'putHostSnapshot' | 'deleteHostSnapshot'>;
@@ -12,6 +14,8 @@ export interface MetricsExporterOptions {
   readonly snapshot: () => Promise<GoHostSnapshot>;
   readonly intervalMs?: number | undefined;
   readonly ttlMs?: number | undefined;
+  /** Delay of {@link MetricsExporter.exportSoon} (default {@link EXPORT_SOON_MS}). */
+  readonly soonMs?: number | undefined;
   readonly logger?: Logger | undefined;
 }
 
@@ -22,12 +26,17 @@ export function exportKeyOf(owner: string, name: string): string {
 
 /**
  * Writes this host's snapshot to the shared store every 10 seconds with a 7-day expiry (as Go), so
- * an aggregator can serve the fleet, and removes it on a clean stop. A failed write is logged and
+ * an aggregator can serve the fleet, and removes it on a clean stop. A change of what the fleet
+ * view shows ({@link MetricsExporter.exportSoon}) is written at once rather than at the next tick. A failed write is logged and
  * tried again at the next tick; unlike Go it never stops the host, since metrics are not worth a
  * running job.
  */
 export class MetricsExporter {
   #timer: NodeJS.Timeout | undefined;
+  #soon: NodeJS.Timeout | undefined;
+  #stopped = false;
+  /** A change came while an export was writing an older snapshot: write again after it. */
+  #again = false;
   #inFlight: Promise<void> | undefined;
   #failing = false;
   readonly key: string;
@@ -51,6 +60,23 @@ export class MetricsExporter {
     return this.#inFlight;
   }
 
+  /**
+   * Exports within `soonMs` (changes meanwhile share the write). A change that comes while an
+   * export is in flight gets its own write after it, since that one may hold the older state.
+   */
+  exportSoon(): void {
+    if (this.#stopped || this.#soon) return;
+    this.#soon = setTimeout(() => {
+      this.#soon = undefined;
+      if (this.#inFlight) {
+        this.#again = true;
+        return;
+      }
+      void this.exportNow();
+    }, this.options.soonMs ?? EXPORT_SOON_MS);
+    this.#soon.unref();
+  }
+
   async #export(): Promise<void> {
     try {
       const json = JSON.stringify(await this.options.snapshot());
@@ -61,12 +87,19 @@ export class MetricsExporter {
       this.#failing = true;
       this.options.logger?.error('error exporting metrics to the database', { keyEnding: this.key, error: (error as Error).message });
     }
+    if (this.#again && !this.#stopped) {
+      this.#again = false;
+      this.exportSoon();
+    }
   }
 
   /** Stops exporting and (on a clean exit) removes this host's snapshot so the fleet view drops it at once. */
   async stop(options: { remove?: boolean } = { remove: true }): Promise<void> {
+    this.#stopped = true;
     clearInterval(this.#timer);
+    clearTimeout(this.#soon);
     this.#timer = undefined;
+    this.#soon = undefined;
     await this.#inFlight;
     if (options.remove === false) return;
     try {

@@ -6,7 +6,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { JobStore } from '@anklet/core';
 import { createRedisConnection, createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
-import { HostMetrics, MetricsExporter, startAggregator, type AggregatorOptions, type MetricsServer, type StatusView } from '../src/index.js';
+import { HostMetrics, MetricsExporter, startAggregator, startHostMetrics, type AggregatorOptions, type MetricsServer, type StatusView } from '../src/index.js';
 import { createMemoryLogger, goHostRecord, promtoolCheck } from './helpers.js';
 
 let redis: RedisServer;
@@ -77,6 +77,36 @@ describe('metrics export to the store', () => {
       .toBe(1);
     await exporter.stop();
     expect((await store.listHostSnapshots()).map((s) => s.key)).not.toContain('acme/mac-02-RECEIVER');
+  });
+
+  it('writes a status change at once, not at the next tick (a finished job is not shown in progress)', async () => {
+    const logger = createMemoryLogger();
+    // An interval no test waits for: only the change can bring the new status to the store.
+    const service = await startHostMetrics({
+      version: '1.0.0',
+      hostName: 'mac-03',
+      logger,
+      address: '127.0.0.1',
+      startPort: await findFreePort(),
+      export: { store, key: 'mac-03', intervalMs: 3_600_000 },
+    });
+    try {
+      const handler = service.metrics.forPlugin({ name: 'MAC_3_HANDLER1', plugin: 'github', owner: 'acme', repo: '' });
+      const stored = async () => {
+        const json = (await store.listHostSnapshots()).find((s) => s.key === 'mac-03')?.json;
+        const snapshot = json ? (JSON.parse(json) as { total_running_vms: number; plugins: Array<{ Status: string }> }) : undefined;
+        return snapshot && [snapshot.plugins[0]?.Status, snapshot.total_running_vms];
+      };
+      handler.setStatus('in_progress');
+      handler.vmStarted();
+      await expect.poll(stored, { timeout: 5_000 }).toEqual(['in_progress', 1]);
+      handler.vmStopped();
+      handler.recordRun('success');
+      handler.setStatus('idle');
+      await expect.poll(stored, { timeout: 5_000 }).toEqual(['idle', 0]);
+    } finally {
+      await service.stop();
+    }
   });
 });
 
@@ -210,6 +240,10 @@ describe('status page', () => {
       const page = await browser.newPage({ viewport: { width: 1400, height: 800 } });
       const errors: string[] = [];
       page.on('pageerror', (e) => errors.push(e.message));
+      // A missing /favicon.ico shows as a console error ("Failed to load resource: 404").
+      page.on('console', (m) => {
+        if (m.type() === 'error') errors.push(m.text());
+      });
       await page.goto(`${base}/`);
       await page.waitForSelector('section.host[data-host="acme/mac-01-RECEIVER"]');
       expect(await page.locator('#mode').textContent()).toBe('fleet (aggregator)');
@@ -231,6 +265,14 @@ describe('status page', () => {
       expect(await page.locator('section.host:not(.stale)').count()).toBe(2);
       expect(await page.locator('#stale-heading').textContent()).toContain('Stale hosts (1)');
       expect(await page.locator('section.host.stale[data-host="acme/OLD-MAC"]').textContent()).toContain('STALE: last report 2m');
+      expect(await page.locator('#stale-line').textContent()).toMatch(/^Stale hosts \(not counted above\): acme\/OLD-MAC, last seen 2m \d+s ago$/);
+      // Headless Chromium does not fetch icons itself: fetch the one the page links to.
+      // (A string: this package's TypeScript has no DOM types.)
+      const icon = await page.evaluate(`(async () => {
+        const res = await fetch(document.querySelector('link[rel="icon"]').href);
+        return [new URL(res.url).pathname, res.status, res.headers.get('content-type')];
+      })()`);
+      expect(icon).toEqual(['/favicon.ico', 200, 'image/x-icon']);
 
       // It refreshes on its own: a status change shows up without a reload.
       await store.putHostSnapshot('veertuinc/GO-RUNNER', goHostRecord('GO-RUNNER', new Date().toISOString(), 'limit_paused'), 60_000);
@@ -238,6 +280,12 @@ describe('status page', () => {
 
       mkdirSync(OUTPUT_DIR, { recursive: true });
       await page.screenshot({ path: path.join(OUTPUT_DIR, 'status-page.png'), fullPage: true });
+
+      // On a phone (390 px) nothing is wider than the screen: wide tables scroll inside their host.
+      await page.setViewportSize({ width: 390, height: 844 });
+      const widths = await page.evaluate('({ page: document.documentElement.scrollWidth, body: document.body.scrollWidth, view: window.innerWidth })');
+      expect(widths).toEqual({ page: 390, body: 390, view: 390 });
+      await page.screenshot({ path: path.join(OUTPUT_DIR, 'status-page-390px.png'), fullPage: true });
       expect(errors).toEqual([]);
     } finally {
       await browser.close();

@@ -198,6 +198,10 @@ describe('per-host metrics endpoints', () => {
     await wrong.text();
     const page = await fetch(`${base}/`);
     expect([page.status, page.headers.get('content-type'), page.headers.get('cache-control')]).toEqual([200, 'text/html; charset=utf-8', 'no-store']);
+    // The browser asks for /favicon.ico by itself: an icon, not a 404 in its console.
+    const icon = await fetch(`${base}/favicon.ico`);
+    const bytes = Buffer.from(await icon.arrayBuffer());
+    expect([icon.status, icon.headers.get('content-type'), bytes.readUInt16LE(2), bytes.subarray(22, 26).toString('latin1')]).toEqual([200, 'image/x-icon', 1, '\x89PNG']);
     expect(await page.text()).toContain('<html');
   });
 
