@@ -7,7 +7,7 @@ import { hostCoreDir } from '../src/plugins/installer.js';
 
 // Running the real binary, packing and installing plugins, the simulated runner template: shared
 // with the fleet harness (the demo, the acceptance suite, the benchmarks).
-export { CLI, REPO_ROOT, RUNNER_CLI, RunningAnklet, childEnv, installFleetPlugins, jsonLines, msg, packAndInstall, runCli, runnerFiles, type Run } from '@anklet/fleet';
+export { CLI, CONFIG_SH, REPO_ROOT, RUN_SH, RUNNER_CLI, RunningAnklet, childEnv, installFleetPlugins, jsonLines, msg, packAndInstall, runCli, runnerFiles, type Run } from '@anklet/fleet';
 
 const here = path.dirname(fileURLToPath(import.meta.url));
 export const FIXTURE_PLUGINS = path.join(here, 'fixtures', 'plugins');

@@ -26,6 +26,7 @@ const NOT_IN_THIS_RUN: Readonly<Record<string, string>> = {
   anklet_step_retries_total: 'a transient Anka failure: plugin-github-handler test/e2e.test.ts',
   anklet_cancel_failures_total: 'GitHub refusing a cancel: plugin-github-handler test/e2e-faults.test.ts',
   anklet_job_records_restored_total: 'Redis restarting empty while a job runs: plugin-github-handler test/e2e-identity.test.ts',
+  anklet_runner_diagnostics_kept_total: 'a failed attempt whose runner logs are kept: plugin-github-handler test/e2e-diagnostics.test.ts',
   anklet_registration_timeouts_total: 'a runner that never registers; no test asserts the counter yet (plugin-github-handler src/job-run.ts)',
   anklet_job_errors_total: 'an unexpected exception inside a job; no test asserts the counter yet (plugin-github-handler src/handler.ts)',
   anklet_host_faults_total: 'bad credentials or a missing installation; no test asserts the counter yet (plugin-github-handler src/health.ts)',

@@ -62,4 +62,10 @@ export interface PluginPaths {
   readonly dataDir: string;
   /** The anklet config folder (`~/.config/anklet`). */
   readonly configDir: string;
+  /**
+   * The host's work dir (`work_dir`, else the config folder), shared by every plugin of the host:
+   * what a plugin keeps for operators (runner diagnostics) goes under it, and timeline events name
+   * such folders relative to it. Absent on hosts older than this field.
+   */
+  readonly workDir?: string | undefined;
 }

@@ -36,6 +36,7 @@ export type CataloguedCounterName =
   | 'jobs_reaped'
   | 'job_retries'
   | 'registration_timeouts'
+  | 'runner_diagnostics_kept'
   | 'orphans_cleaned'
   | 'jobs_quarantined'
   | 'step_retries'

@@ -15,6 +15,8 @@ Common options:
   --max-idle-seconds <n>                   give up when no job came (exit 3)
   --poll-seconds <n>                       length of each job long-poll (default 5)
   --json                                   print the result as a JSON line at the end
+  --diag-dir <path>                        where Runner_*.log and Worker_*.log go (default _diag,
+                                           in the current folder, as the real runner's _diag)
 Secrets never go on the command line: the JIT config comes from a file or stdin
 (or ACTIONS_RUNNER_INPUT_JITCONFIG), the registration token from --token-file or
 ACTIONS_RUNNER_INPUT_TOKEN. GITHUB_SIM_URL names the sim when --url is a github.com URL.
@@ -60,6 +62,7 @@ async function main(): Promise<void> {
         'max-idle-seconds': { type: 'string' },
         'poll-seconds': { type: 'string' },
         json: { type: 'boolean' },
+        'diag-dir': { type: 'string' },
         // Accepted for config.sh compatibility; they change nothing here.
         unattended: { type: 'boolean' },
         disableupdate: { type: 'boolean' },
@@ -84,7 +87,11 @@ async function main(): Promise<void> {
   process.on('SIGINT', onSignal(130));
   process.on('SIGTERM', onSignal(143));
 
-  const options: SimulatedRunnerOptions = { signal: controller.signal, log: (line) => process.stdout.write(`${line}\n`) };
+  const options: SimulatedRunnerOptions = {
+    signal: controller.signal,
+    log: (line) => process.stdout.write(`${line}\n`),
+    diagDir: values['diag-dir'] ?? '_diag',
+  };
   const jit = values['jitconfig-file'] !== undefined ? readSecret(values['jitconfig-file']) : process.env.ACTIONS_RUNNER_INPUT_JITCONFIG;
   delete process.env.ACTIONS_RUNNER_INPUT_JITCONFIG;
   if (jit) {

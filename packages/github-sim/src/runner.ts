@@ -1,3 +1,5 @@
+import { appendFileSync, mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { decodeJitConfig } from './jit-config.js';
 import type { JobConclusion } from './options.js';
@@ -33,6 +35,24 @@ export interface SimulatedRunnerOptions {
   signal?: AbortSignal;
   /** Progress lines, in the spirit of the real runner's console output. Never includes secrets. */
   log?: (line: string) => void;
+  /**
+   * The runner's `_diag` folder: like the real runner, it writes `Runner_<time>-utc.log` (the
+   * listener) and, once a job comes, `Worker_<time>-utc.log` there. No secret is written.
+   */
+  diagDir?: string;
+}
+
+/** `20261206-025102`, as the real runner names its `_diag` files. */
+const fileStamp = (date: Date) => date.toISOString().replace(/[-:]/g, '').replace('T', '-').slice(0, 15);
+
+/** Appends `[2026-12-06 02:51:02Z INFO <component>] text` lines to one `_diag` file, as the real runner does. */
+function diagWriter(dir: string, prefix: 'Runner' | 'Worker', component: string): (line: string, level?: string) => void {
+  mkdirSync(dir, { recursive: true });
+  const file = join(dir, `${prefix}_${fileStamp(new Date())}-utc.log`);
+  return (line, level = 'INFO') => {
+    const time = new Date().toISOString().replace('T', ' ').replace(/\.\d+Z$/, 'Z');
+    appendFileSync(file, `[${time} ${level} ${component}] ${line}\n`);
+  };
 }
 
 export interface SimulatedRunnerResult {
@@ -60,7 +80,13 @@ const DEFAULT_LABELS = ['self-hosted', 'macOS', 'ARM64'];
  * planned conclusion, and returns. An ephemeral runner is then gone from GitHub's list.
  */
 export async function runSimulatedRunner(options: SimulatedRunnerOptions): Promise<SimulatedRunnerResult> {
-  const log = options.log ?? (() => {});
+  const diag = options.diagDir !== undefined ? diagWriter(options.diagDir, 'Runner', 'Runner') : undefined;
+  diag?.('Runner is starting (github-sim simulated runner)');
+  const print = options.log ?? (() => {});
+  const log = (line: string) => {
+    print(line);
+    diag?.(line);
+  };
   const signal = options.signal;
   let serverUrl: string;
   let credential: string;
@@ -146,6 +172,9 @@ export async function runSimulatedRunner(options: SimulatedRunnerOptions): Promi
 
     const { job, plan } = assigned;
     log(`${new Date().toISOString()}: Running job: ${job.name}`);
+    const worker = options.diagDir !== undefined ? diagWriter(options.diagDir, 'Worker', 'Worker') : undefined;
+    worker?.(`Job message received: jobId ${job.id}, jobDisplayName ${job.name}`);
+    worker?.('Starting the job');
     const heartbeatMs = options.heartbeatMs ?? 200;
     const deadline = Date.now() + plan.durationMs;
     while (Date.now() < deadline) {
@@ -169,6 +198,7 @@ export async function runSimulatedRunner(options: SimulatedRunnerOptions): Promi
       if (!(error instanceof RunnerRemoved)) throw error;
     });
     const word = plan.conclusion === 'success' ? 'Succeeded' : plan.conclusion === 'failure' ? 'Failed' : 'Canceled';
+    worker?.(`Job result after all job steps finish: ${word}`, plan.conclusion === 'success' ? 'INFO' : 'ERR ');
     log(`${new Date().toISOString()}: Job ${job.name} completed with result: ${word}`);
     await call('DELETE', '/_sim/runner/sessions', undefined, credential).catch(() => undefined);
     return { outcome: 'completed', ...base, jobId: job.id, jobName: job.name, conclusion: plan.conclusion };

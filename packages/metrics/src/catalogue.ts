@@ -34,6 +34,10 @@ export const COUNTERS = {
   jobs_reaped: { help: 'Jobs of a handler whose lease expired (a dead or stuck host) returned to the queue by the reaper.', labels: [] },
   job_retries: { help: 'Jobs retried on a new VM, by reason.', labels: ['reason'] },
   registration_timeouts: { help: 'Runners that did not pick up their job within registration_timeout_seconds.', labels: [] },
+  runner_diagnostics_kept: {
+    help: "Failed attempts whose runner logs (_diag, anklet-runner.log) were copied out of the VM and kept under the work dir, by reason: registration_timeout, runner_failed (a runner script or Anka step failed), job_failed (the job's conclusion).",
+    labels: ['reason'],
+  },
   orphans_cleaned: { help: 'Leftover VMs and runners removed, by kind.', labels: ['kind'] },
   jobs_quarantined: { help: 'Claimed jobs a handler could not read and set aside (quarantined), by reason (unreadable_payload).', labels: ['reason'] },
   step_retries: {

@@ -48,6 +48,12 @@ export const handlerConfigSchema = z
       .describe('A job running longer than this is given up and its run cancelled (Go: 6 h)'),
     retry_backoff_seconds: float(0).default(5).describe('Back-off before a retried job may be claimed again, doubling after each attempt (anklet only)'),
     retry_backoff_max_seconds: float(0).default(300).describe('Longest back-off between two attempts at a job (anklet only)'),
+    runner_diagnostics_max_mb: float(0)
+      .default(5)
+      .describe("Megabytes of the runner's own logs (_diag, anklet-runner.log) copied out of the VM of a failed attempt and kept per job, secrets scrubbed (0 = off; anklet only)"),
+    runner_diagnostics_keep_hours: float(0)
+      .default(168)
+      .describe('Hours kept runner logs stay under <work_dir>/diagnostics before they are removed (0 = never removed; anklet only)'),
     reconcile: bool()
       .default(true)
       .describe('Sweep GitHub for anka jobs queued there but unknown to the store (lost webhooks, a store that lost its data) and for stored jobs GitHub already finished; one handler per queue and scope in the fleet sweeps (anklet only)'),

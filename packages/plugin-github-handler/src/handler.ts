@@ -2,6 +2,7 @@ import type { HandlerContext, JobLease, PluginInstance, VmReservation } from '@a
 import { connectionOptionsOf, queueNameOf, resolveScope, type GitHubScope, type QueueJob } from '@anklet/github';
 import type { HandlerConfig } from './config.js';
 import { backoffDelayMs } from './backoff.js';
+import { startDiagnosticsSweeper, type DiagnosticsSweeper } from './diagnostics.js';
 import { connectGitHub, describeError, type GitHubApi } from './github-api.js';
 import { PluginHealth } from './health.js';
 import { hostFaultOf } from './host-faults.js';
@@ -33,6 +34,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
   let reaper: Reaper | undefined;
   let reconciler: ReconcilerLoop | undefined;
   let queueGauges: QueueGauges | undefined;
+  let diagnosticsSweeper: DiagnosticsSweeper | undefined;
   /** Jobs of a previous process still running in their VMs; watched before new work is taken. */
   const adopted: JobRun[] = [];
   /** Jobs this handler gave back for lack of room, with the time until which it will not take them again. */
@@ -229,6 +231,8 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
       }
       // The queue gauges come from the store, on their own timer: current while every handler is busy.
       queueGauges ??= startQueueGauges(ctx, queue);
+      // Kept runner logs older than runner_diagnostics_keep_hours go, now and every hour.
+      diagnosticsSweeper ??= startDiagnosticsSweeper(ctx);
       ctx.logger.info('github handler started', { queue, leaseOwner: owner, registrationMethod: config.registration_method, vmNamePrefix: deps?.vmNamePrefix, state: health.fault?.state ?? 'ok' });
     },
 
@@ -303,6 +307,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
 
     async stop() {
       queueGauges?.stop();
+      diagnosticsSweeper?.stop();
       await Promise.all([reaper?.stop(), reconciler?.stop()]);
       // Adopted jobs not watched yet stay claimed with their VMs: the next start adopts them again.
       if (adopted.length > 0) ctx.logger.warn('leaving jobs of a previous run in their vms for the next start', { jobs: adopted.map((r) => r.jobId) });

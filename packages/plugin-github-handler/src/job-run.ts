@@ -15,6 +15,7 @@ import {
 import { parseAnkaLabels, type QueueJob } from '@anklet/github';
 import { backoffDelayMs, sleep } from './backoff.js';
 import type { HandlerConfig } from './config.js';
+import { configSecretsOf, diagnosticsReasonOf, diagnosticsRootOf, jitConfigSecretsOf, keepRunnerDiagnostics } from './diagnostics.js';
 import { describeError, registrationUrlOf, type GitHubApi, type JobRef, type JobStatus } from './github-api.js';
 import { hostFaultOf, type HostFault } from './host-faults.js';
 import { newVmName } from './vm-names.js';
@@ -108,6 +109,8 @@ export class JobRun {
   #storeless = false;
   /** When GitHub was last asked about a vanished record. */
   #lastRecordCheckAt = 0;
+  /** This attempt's runner secrets (JIT config, registration token): scrubbed from kept runner logs. */
+  readonly #runnerSecrets: string[] = [];
 
   constructor(deps: JobRunDeps, lease: JobLease<QueueJob>, adopt?: { reservation?: VmReservation | undefined }) {
     this.#ctx = deps.ctx;
@@ -323,6 +326,7 @@ export class JobRun {
       const groupId = await this.#api.runnerGroupId(ctx.config.runner_group);
       const { runnerId, jitConfig } = await this.#api.generateJitConfig(vm, labels, groupId);
       ctx.logger.addSecret(jitConfig);
+      this.#runnerSecrets.push(...jitConfigSecretsOf(jitConfig));
       this.#runnerId = runnerId;
       await this.#setPhase('vm_started', { runnerId: String(runnerId) });
       await run('executing_register_runner_bash', [registerScript, '--jit'], jitConfig, true);
@@ -330,6 +334,7 @@ export class JobRun {
       this.#step = 'creating_registration_token';
       const token = await this.#api.registrationToken();
       ctx.logger.addSecret(token);
+      this.#runnerSecrets.push(token);
       const url = registrationUrlOf(this.#api.scope, ctx.config.github_base_url);
       await run('executing_register_runner_bash', [registerScript, vm, '-', url, labels.join(','), ctx.config.runner_group ?? ''], `${token}\n`);
       this.#step = 'finding_registered_runner';
@@ -533,6 +538,8 @@ export class JobRun {
       log.warn('job is still running; leaving its VM for the next start', { vmName: this.#vmName });
       return;
     }
+    // A failed attempt's runner logs leave the VM before it is deleted.
+    await this.#keepDiagnostics(outcome, log);
     // Runner first (a runner without VM would stay listed offline), then the VM: both by name/id,
     // both without the shutdown signal. A token-registered runner's id may not be known yet.
     const over = outcome.kind === 'done' || (outcome.kind === 'lost' && outcome.reason === LEASE_LOST_AFTER_RUN);
@@ -615,6 +622,35 @@ export class JobRun {
     }
     this.#observe('cleanup', started);
     log.info('cleanup | finished');
+  }
+
+  /**
+   * Copies the runner's logs out of the VM of an attempt that failed in it (see diagnostics.ts),
+   * records where they are and counts them. Never throws: a failed copy only costs the logs.
+   */
+  async #keepDiagnostics(outcome: Outcome, log: Logger): Promise<void> {
+    const ctx = this.#ctx;
+    const reason = diagnosticsReasonOf(outcome);
+    if (!reason || !this.#vmName || !this.#vmRunning || ctx.config.runner_diagnostics_max_mb <= 0) return;
+    try {
+      const kept = await keepRunnerDiagnostics({
+        anka: ctx.anka,
+        vmName: this.#vmName,
+        root: diagnosticsRootOf(ctx),
+        jobId: this.jobId,
+        attempt: this.#lease.job.attempts + 1,
+        reason,
+        maxBytes: Math.floor(ctx.config.runner_diagnostics_max_mb * 1024 * 1024),
+        secrets: [...this.#runnerSecrets, ...configSecretsOf(ctx.config)],
+        log,
+      });
+      if (!kept) return;
+      ctx.metrics.count('runner_diagnostics_kept', { reason });
+      log.info('runner diagnostics kept', { folder: kept.path, files: kept.files, bytes: kept.bytes, truncated: kept.truncated, diagnosticsReason: reason });
+      await this.#timeline({ type: 'diagnostics_kept', reason, detail: kept.folder });
+    } catch (err) {
+      log.warn('error keeping the runner diagnostics; deleting the vm without them', { vmName: this.#vmName, error: describeError(err) });
+    }
   }
 
   /**

@@ -266,7 +266,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
             store,
             metrics: pluginMetrics,
             host: coordination,
-            paths: { pluginsPath: config.pluginsPath, packageDir: prepared.manifest.dir, dataDir, configDir: config.configDir },
+            paths: { pluginsPath: config.pluginsPath, packageDir: prepared.manifest.dir, dataDir, configDir: config.configDir, workDir: dataRoot },
           };
           return (prepared.kind === 'handler' ? { ...base, anka } : base) as WorkerContext;
         },
