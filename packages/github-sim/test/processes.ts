@@ -1,5 +1,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
 const dist = (file: string): string => {
@@ -14,9 +16,18 @@ export interface Finished {
   stderr: string;
 }
 
-/** Starts a package bin as a real child process; `done` resolves when it exits. */
-export function startBin(bin: 'runner-cli.js' | 'cli.js', args: string[], options: { env?: Record<string, string>; stdin?: string } = {}): { child: ChildProcess; done: Promise<Finished>; output: () => string } {
+/** The bins' working folders, removed when the test process exits. */
+const binDirs = mkdtempSync(join(tmpdir(), 'github-sim-bins-'));
+process.once('exit', () => rmSync(binDirs, { recursive: true, force: true }));
+
+/**
+ * Starts a package bin as a real child process, in a new temporary folder (`cwd`: the runner
+ * writes its `_diag` logs there); `done` resolves when it exits.
+ */
+export function startBin(bin: 'runner-cli.js' | 'cli.js', args: string[], options: { env?: Record<string, string>; stdin?: string } = {}): { child: ChildProcess; done: Promise<Finished>; output: () => string; cwd: string } {
+  const cwd = mkdtempSync(join(binDirs, 'bin-'));
   const child = spawn(process.execPath, [dist(bin), ...args], {
+    cwd,
     env: { ...process.env, ...options.env },
     stdio: ['pipe', 'pipe', 'pipe'],
   });
@@ -27,5 +38,5 @@ export function startBin(bin: 'runner-cli.js' | 'cli.js', args: string[], option
   if (options.stdin !== undefined) child.stdin!.end(options.stdin);
   else child.stdin!.end();
   const done = new Promise<Finished>((resolve) => child.on('close', (code) => resolve({ code, stdout, stderr })));
-  return { child, done, output: () => stdout };
+  return { child, done, output: () => stdout, cwd };
 }

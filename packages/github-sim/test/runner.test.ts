@@ -1,6 +1,6 @@
-import { mkdtempSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import path, { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
 import { startGitHubSim, runSimulatedRunner, type GitHubSim, type GitHubSimOptions } from '../src/index.js';
 import { api, eventually, startReceiver } from './helpers.js';
@@ -49,6 +49,13 @@ describe('the github-sim-runner bin', () => {
     expect(await runnerNames(sim)).not.toContain('vm-file');
     // The secret never reaches the runner's output.
     expect(finished.stdout + finished.stderr).not.toContain(jit.encoded);
+    // Like the real runner, its own logs are in _diag: the listener's and the job's.
+    const diag = readdirSync(path.join(run.cwd, '_diag')).sort();
+    expect(diag).toEqual([expect.stringMatching(/^Runner_\d{8}-\d{6}-utc\.log$/), expect.stringMatching(/^Worker_\d{8}-\d{6}-utc\.log$/)]);
+    const runnerLog = readFileSync(path.join(run.cwd, '_diag', diag[0]!), 'utf8');
+    expect(runnerLog).toMatch(/^\[\d{4}-\d\d-\d\d \d\d:\d\d:\d\dZ INFO Runner\] .*Listening for Jobs$/m);
+    expect(readFileSync(path.join(run.cwd, '_diag', diag[1]!), 'utf8')).toMatch(/INFO Worker\] Job result after all job steps finish: Succeeded$/m);
+    expect(runnerLog).not.toContain(jit.encoded);
   });
 
   it('JIT config from stdin, and the outcome chosen per job name', async () => {
