@@ -160,8 +160,13 @@ export interface KeepDiagnosticsInput {
 }
 
 export interface KeptDiagnostics {
-  /** The attempt's folder relative to the work dir, e.g. `diagnostics/123/attempt-1`. */
+  /**
+   * The job's folder relative to the work dir, e.g. `diagnostics/123` (the timeline's detail: the
+   * attempt folders are inside it; a longer path could pass for an opaque token to the timeline's
+   * secret filter and be blanked).
+   */
   readonly folder: string;
+  /** The attempt's folder, absolute, e.g. `/…/diagnostics/123/attempt-1`. */
   readonly path: string;
   readonly files: number;
   readonly bytes: number;
@@ -224,7 +229,7 @@ export async function keepRunnerDiagnostics(input: KeepDiagnosticsInput): Promis
       '',
     ].join('\n');
     await writeFile(path.join(dest, 'anklet-diagnostics.txt'), manifest, { mode: FILE_MODE });
-    const folder = path.relative(input.root, dest).split(path.sep).join('/');
+    const folder = path.relative(input.root, jobDir).split(path.sep).join('/');
     return { folder, path: dest, files: kept.files, bytes: kept.bytes + Buffer.byteLength(manifest), truncated: kept.truncated };
   } finally {
     await rm(staging, { recursive: true, force: true });

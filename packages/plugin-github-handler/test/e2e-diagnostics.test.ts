@@ -193,7 +193,7 @@ describe('runner diagnostics', () => {
 
   it('keeps the logs of a runner that never got its job (registration timeout); the successful retry keeps none', () => {
     const events = kept(results.timeout!);
-    expect(events).toEqual([expect.objectContaining({ reason: 'registration_timeout', detail: `diagnostics/${timeoutJob}/attempt-1` })]);
+    expect(events).toEqual([expect.objectContaining({ reason: 'registration_timeout', detail: `diagnostics/${timeoutJob}` })]);
     expect(readdirSync(folderOf(timeoutJob))).toEqual(['attempt-1']);
     const got = filesUnder(path.join(folderOf(timeoutJob), 'attempt-1'));
     const runnerLog = got.find((f) => /^_diag\/Runner_\d{8}-\d{6}-utc\.log$/.test(f.rel) && !f.rel.includes('20260101'));
@@ -204,7 +204,11 @@ describe('runner diagnostics', () => {
 
   it('keeps the logs of a runner that exits early, for each attempt', () => {
     const events = kept(results.early!);
-    expect(events.map((e) => e.detail)).toEqual([`diagnostics/${earlyJob}/attempt-1`, `diagnostics/${earlyJob}/attempt-2`]);
+    expect(events.map((e) => [e.reason, e.detail])).toEqual([
+      ['registration_timeout', `diagnostics/${earlyJob}`],
+      ['registration_timeout', `diagnostics/${earlyJob}`],
+    ]);
+    expect(readdirSync(folderOf(earlyJob)).sort()).toEqual(['attempt-1', 'attempt-2']);
     for (const attempt of ['attempt-1', 'attempt-2']) {
       const got = filesUnder(path.join(folderOf(earlyJob), attempt));
       expect(got.find((f) => f.rel === 'anklet-runner.log')?.text).toContain('cannot receive messages');
@@ -215,7 +219,7 @@ describe('runner diagnostics', () => {
   });
 
   it('keeps the logs of a job that failed in its VM, the worker log included', () => {
-    expect(kept(results.failed!)).toEqual([expect.objectContaining({ reason: 'job_failed', detail: `diagnostics/${failedJob}/attempt-1` })]);
+    expect(kept(results.failed!)).toEqual([expect.objectContaining({ reason: 'job_failed', detail: `diagnostics/${failedJob}` })]);
     const got = filesUnder(path.join(folderOf(failedJob), 'attempt-1'));
     const worker = got.find((f) => /^_diag\/Worker_\d{8}-\d{6}-utc\.log$/.test(f.rel) && !f.rel.includes('20260101'));
     expect(worker?.text).toMatch(/Job result after all job steps finish: Failed/);
