@@ -12,7 +12,7 @@ import { writeJsonAtomic } from './store.js';
 export interface Fault {
   /** `start`, `registry pull`, `license show`; a first word (`registry`) matches all its sub-commands; `*` matches all. */
   command: string;
-  /** Only calls that name this VM, template or uuid. */
+  /** Only calls that name this VM, template or uuid (as an argument, or as `<vm>:<path>` in `cp`). */
   vm?: string;
   times?: number;
   /** Sleep this long before doing anything (the command then runs normally unless `error`/`hang`/`exitCode`). */
@@ -34,7 +34,8 @@ export interface ControlFile {
 function matches(fault: Fault, command: string, args: ReadonlyArray<string>): boolean {
   const wanted = fault.command.trim();
   const commandMatches = wanted === '*' || wanted === command || command.startsWith(`${wanted} `);
-  return commandMatches && (fault.vm === undefined || args.includes(fault.vm));
+  // `cp` names a VM in `<vm>:<path>`.
+  return commandMatches && (fault.vm === undefined || args.some((arg) => arg === fault.vm || arg.startsWith(`${fault.vm}:`)));
 }
 
 /**

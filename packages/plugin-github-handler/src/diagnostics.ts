@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, open, readdir, rm, stat, writeFile } from 'node:fs/promises';
+import { chmod, mkdir, mkdtemp, open, readdir, rm, rmdir, stat, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { isAnkaFailure, type AnkaClient, type HandlerContext, type Logger } from '@anklet/core';
 import type { HandlerConfig } from './config.js';
@@ -206,12 +206,14 @@ export async function keepRunnerDiagnostics(input: KeepDiagnosticsInput): Promis
         // A runner that never started has no logs: that is not worth a warning.
         const missing = isAnkaFailure(err) && /no such file|not found/i.test(err.ankaMessage);
         if (missing) input.log.debug('runner log not in the vm', { source });
-        else input.log.warn('error copying a runner log out of the vm; going on without it', { source, error: describeError(err) });
+        else input.log.warn('error copying a runner log out of the vm; going on without it', { vmName: input.vmName, source, error: describeError(err) });
       }
     }
     const staged = await listFiles(staging);
     if (staged.length === 0) {
-      input.log.info('no runner logs found in the vm to keep', { vmName: input.vmName });
+      input.log.info('no runner logs copied out of the vm; nothing kept', { vmName: input.vmName });
+      // A job folder made for this attempt alone goes again (rmdir refuses a folder with earlier attempts).
+      await rmdir(jobDir).catch(() => undefined);
       return null;
     }
     const dest = await newAttemptDir(jobDir, input.attempt);

@@ -13,9 +13,10 @@ import { ankletVms, hostConfig, prometheusOf, startHost, type World } from './wo
 
 /**
  * Runner diagnostics (issue #18 item 5), with the packed plugins and the real `anklet` binary on
- * anka-sim, github-sim and Redis. One host, two handlers, four jobs at once: a runner GitHub never
+ * anka-sim, github-sim and Redis. One host, two handlers, five jobs at once: a runner GitHub never
  * gives its job (registration timeout), a runner that exits at once (a template whose run.sh
- * fails), a job that fails in its VM, and one that succeeds. Every runner of the main template
+ * fails), a job that fails in its VM, one that succeeds, and one that fails in a VM whose logs
+ * cannot be copied out. Every runner of the main template
  * writes canary secrets into its logs (its JIT config in every form, GitHub tokens, the host's own
  * token) and a 96 KiB log; the kept files must hold none of the secrets and stay within
  * `runner_diagnostics_max_mb`. Old folders planted before the start must be swept.
@@ -170,12 +171,13 @@ const kept = (events: ReadonlyArray<TimelineEvent>) => events.filter((e) => e.ty
 const isFinished = (events: ReadonlyArray<TimelineEvent>) => events.some((e) => e.type === 'finished');
 
 describe('runner diagnostics', () => {
-  // The four jobs run at once; the first takes the registration race (its runner registers and
+  // The jobs run at once; the first takes the registration race (its runner registers and
   // never gets the job), so it is dispatched alone and the others once its runner is registered.
   let timeoutJob: number;
   let earlyJob: number;
   let failedJob: number;
   let successJob: number;
+  let brokenCopyJob: number;
   let results: Record<string, ReadonlyArray<TimelineEvent>>;
 
   beforeAll(async () => {
@@ -185,8 +187,13 @@ describe('runner diagnostics', () => {
     earlyJob = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels(EARLY_TEMPLATE, 'diag-early'), name: 'diag-early', durationMs: 500 }).id;
     failedJob = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels(TEMPLATE, 'diag-failed'), name: 'diag-failed', durationMs: 500, conclusion: 'failure' }).id;
     successJob = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels(TEMPLATE, 'diag-success'), name: 'diag-success', durationMs: 500 }).id;
-    const all = await Promise.all([timeoutJob, earlyJob, failedJob, successJob].map((id) => timelineUntil(id, isFinished, 150_000)));
-    results = { timeout: all[0]!, early: all[1]!, failed: all[2]!, success: all[3]! };
+    // A job that fails in a VM whose logs cannot be copied out: every `anka cp` naming its VM
+    // fails from the moment its runner is registered (it runs 4 s, so it is still running then).
+    brokenCopyJob = w.sim.control.dispatchJob({ repository: 'acme/app', labels: labels(TEMPLATE, 'diag-broken-copy'), name: 'diag-broken-copy', durationMs: 4000, conclusion: 'failure' }).id;
+    const brokenVm = (await timelineUntil(brokenCopyJob, (events) => events.some((e) => e.type === 'runner_registered'), 150_000)).find((e) => e.type === 'vm_cloned')!.detail!;
+    w.anka.setFaults([{ command: 'cp', vm: brokenVm, error: { message: 'failed to copy: Input/output error' } }]);
+    const all = await Promise.all([timeoutJob, earlyJob, failedJob, successJob, brokenCopyJob].map((id) => timelineUntil(id, isFinished, 150_000)));
+    results = { timeout: all[0]!, early: all[1]!, failed: all[2]!, success: all[3]!, brokenCopy: all[4]! };
   }, 180_000);
 
   const folderOf = (jobId: number) => path.join(workDir, 'diagnostics', String(jobId));
@@ -233,6 +240,19 @@ describe('runner diagnostics', () => {
     expect(results.success!.some((e) => e.type === 'completed' && e.conclusion === 'success')).toBe(true);
     expect(kept(results.success!)).toEqual([]);
     expect(existsSync(folderOf(successJob))).toBe(false);
+  });
+
+  it('a copy that fails costs the logs only: WARN, the VM deleted all the same, the job\'s outcome unchanged', () => {
+    const events = results.brokenCopy!;
+    expect(events.some((e) => e.type === 'completed' && e.conclusion === 'failure')).toBe(true);
+    expect(kept(events)).toEqual([]);
+    expect(events.some((e) => e.type === 'cleaned_up')).toBe(true);
+    expect(existsSync(folderOf(brokenCopyJob))).toBe(false);
+    const vm = events.find((e) => e.type === 'vm_cloned')!.detail!;
+    const warnings = w.runs[0]!.lines.filter((l) => l.msg === 'error copying a runner log out of the vm; going on without it' && l.vmName === vm);
+    expect(warnings.length).toBeGreaterThanOrEqual(1);
+    expect(warnings.every((l) => l.level === 'WARN')).toBe(true);
+    expect(w.anka.readState().vms.map((v) => v.name)).not.toContain(vm);
   });
 
   it('keeps each job within runner_diagnostics_max_mb, the largest file cut with a marker; folders 0700, files 0600', () => {
