@@ -236,8 +236,8 @@ function whyWaiting(job: StoredJob, waiting: QueuedJob['waiting'], facts: JobFac
   }
   let wait = `waiting for ${wantOf(facts)}`;
   if (offer.known) {
-    if (offer.handlerHosts === 0) wait = 'waiting: no handler host is reporting';
-    else if (offer.total === 0) wait = `waiting: every handler host is draining (${offer.draining})`;
+    if (offer.handlerHosts === 0) wait = `waiting for ${wantOf(facts)}: no handler host is reporting`;
+    else if (offer.total === 0) wait = `waiting for ${wantOf(facts)}: every handler host is draining (${offer.draining})`;
     else if (offer.free === 0) wait = `waiting for ${wantOf(facts)}: all ${offer.total} VM slot${offer.total === 1 ? ' is' : 's are'} busy`;
   }
   if (waiting === 'handed_off') return `handed off${job.handedOffBy ? ` by ${job.handedOffBy}` : ''}${reason ? `: ${reason}` : ''}; ${wait} (other hosts take it first)`;
