@@ -61,7 +61,7 @@ export const QueuedJobSchema = JobBase.extend({
 export const RunningJobSchema = JobBase.extend({
   /** The host of the handler (its key in the fleet view), when a live host reports that handler. */
   host: z.string().nullable(),
-  /** The handler instance holding the job's lease. */
+  /** The handler holding the job's lease (its plugin name; the lease owner without its `@<host id>`). */
   handler: z.string(),
   vm: z.string().nullable(),
   /** The phase the handler recorded (`claimed`, `preparing`, `vm_started`, `registered`, `in_progress`, `cleaning`). */
@@ -201,10 +201,12 @@ interface FleetOffer {
   draining: number;
   free: number;
   total: number;
+  /** Handlers waiting for a job (status `idle`) on a host with a free VM slot. */
+  idle: number;
 }
 
 function offerOf(hosts: ReadonlyArray<StatusHost> | undefined): FleetOffer {
-  if (!hosts) return { known: false, handlerHosts: 0, draining: 0, free: 0, total: 0 };
+  if (!hosts) return { known: false, handlerHosts: 0, draining: 0, free: 0, total: 0, idle: 0 };
   const live = hosts.filter((h) => !h.stale && (h.vm_slots_total ?? 0) > 0);
   const open = live.filter((h) => !h.draining);
   return {
@@ -213,6 +215,7 @@ function offerOf(hosts: ReadonlyArray<StatusHost> | undefined): FleetOffer {
     draining: live.length - open.length,
     total: open.reduce((n, h) => n + (h.vm_slots_total ?? 0), 0),
     free: open.reduce((n, h) => n + Math.max(0, (h.vm_slots_total ?? 0) - (h.vm_slots_used ?? 0)), 0),
+    idle: open.filter((h) => (h.vm_slots_total ?? 0) > (h.vm_slots_used ?? 0)).reduce((n, h) => n + h.plugins.filter((p) => p.status === 'idle').length, 0),
   };
 }
 
@@ -239,8 +242,9 @@ function whyWaiting(job: StoredJob, waiting: QueuedJob['waiting'], facts: JobFac
     if (offer.handlerHosts === 0) wait = `waiting for ${wantOf(facts)}: no handler host is reporting`;
     else if (offer.total === 0) wait = `waiting for ${wantOf(facts)}: every handler host is draining (${offer.draining})`;
     else if (offer.free === 0) wait = `waiting for ${wantOf(facts)}: all ${offer.total} VM slot${offer.total === 1 ? ' is' : 's are'} busy`;
+    else if (offer.idle === 0) wait = `waiting for ${wantOf(facts)}: every handler is busy`;
   }
-  if (waiting === 'handed_off') return `handed off${job.handedOffBy ? ` by ${job.handedOffBy}` : ''}${reason ? `: ${reason}` : ''}; ${wait} (other hosts take it first)`;
+  if (waiting === 'handed_off') return `handed off${job.handedOffBy ? ` by ${handlerNameOf(job.handedOffBy)}` : ''}${reason ? `: ${reason}` : ''}; ${wait} (other hosts take it first)`;
   if (reason) return `handed back${job.attempts > 0 ? ` (attempt ${job.attempts + 1} next)` : ''}: ${reason}; ${wait}`;
   return wait;
 }
@@ -292,7 +296,8 @@ function finishedOf(timeline: JobTimeline): FinishedJob {
   const [template, tag] = pull?.detail ? pull.detail.split(':') : [];
   const outcome = finished?.conclusion ?? (lastOf(events, 'quarantined') ? 'quarantined' : 'unknown');
   const vmEvent = [...events].reverse().find((e) => (e.type === 'vm_cloned' || e.type === 'vm_started') && e.detail);
-  const handler = lastOf(events, 'claimed')?.by ?? null;
+  const claimedBy = lastOf(events, 'claimed')?.by;
+  const handler = claimedBy ? handlerNameOf(claimedBy) : null;
   return {
     id: timeline.id,
     queue: timeline.queue,
@@ -314,6 +319,12 @@ function finishedOf(timeline: JobTimeline): FinishedJob {
     vm: vmEvent?.detail ?? null,
     diagnostics: lastOf(events, 'diagnostics_kept')?.detail ?? null,
   };
+}
+
+/** A lease owner is `<handler name>@<host id>` (older leases: the bare name): the handler's name. */
+function handlerNameOf(owner: string): string {
+  const at = owner.lastIndexOf('@');
+  return at > 0 ? owner.slice(0, at) : owner;
 }
 
 /** Handler name → host key, from the hosts' plugin lists. */
@@ -390,8 +401,8 @@ export async function readJobsView(store: JobsViewStore, options: JobsViewOption
         id: job.id,
         queue: job.queue,
         ...factsOf(job),
-        host: hostOf.get(job.owner) ?? null,
-        handler: job.owner,
+        host: hostOf.get(handlerNameOf(job.owner)) ?? null,
+        handler: handlerNameOf(job.owner),
         vm: job.vmName ?? null,
         phase: job.phase,
         since: iso(since),

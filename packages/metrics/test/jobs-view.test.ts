@@ -49,13 +49,14 @@ const HOSTS: StatusHost[] = [
 /** Puts jobs in every state the view shows. Claims name the one job they may take. */
 async function populate(store: JobStore): Promise<void> {
   const ids = ['done', 'gaveup', 'runs', 'fresh', 'back', 'later', 'off'];
-  const claimOnly = async (id: string, owner = 'mac-1-h1') => {
+  // Lease owners are `<handler>@<host id>`; the view names the handler.
+  const claimOnly = async (id: string, owner = 'mac-1-h1@host-a1') => {
     const lease = await store.claim({ ...LEASE, owner, skipJobIds: ids.filter((x) => x !== id) });
     if (lease?.job.id !== id) throw new Error(`claimed ${lease?.job.id} instead of ${id}`);
     return lease;
   };
   const add = (id: string, tag?: string) => store.enqueue({ id, queue: Q, payload: payload(id, tag), repositoryOwner: 'acme', template: 'tmpl-1' });
-  const handler = (id: string, event: Parameters<NonNullable<JobStore['appendTimeline']>>[2]) => store.appendTimeline!(Q, id, { by: 'mac-1-h1', ...event });
+  const handler = (id: string, event: Parameters<NonNullable<JobStore['appendTimeline']>>[2]) => store.appendTimeline!(Q, id, { by: 'mac-1-h1@host-a1', ...event });
 
   // A job that ran to completion, every phase on its timeline.
   await add('done');
@@ -73,8 +74,8 @@ async function populate(store: JobStore): Promise<void> {
   // A job handed back once, then given up and cancelled.
   await add('gaveup');
   await store.requeue(await claimOnly('gaveup'), 'runner_exited_early');
-  const again = await claimOnly('gaveup', 'mac-1-h2');
-  await store.appendTimeline!(Q, 'gaveup', { by: 'mac-1-h2', type: 'cancelled', reason: 'max_attempts_reached' });
+  const again = await claimOnly('gaveup', 'mac-1-h2@host-a1');
+  await store.appendTimeline!(Q, 'gaveup', { by: 'mac-1-h2@host-a1', type: 'cancelled', reason: 'max_attempts_reached' });
   await store.finish(again, 'cancelled');
 
   // A job a handler holds, its VM started.
@@ -133,6 +134,10 @@ async function checkView(store: JobStore): Promise<void> {
   expect(one.finished).toEqual([]);
   const finished = await readJobsView(store, { queues: [Q], states: ['finished'], limit: 1 });
   expect(finished.finished.map((j) => j.id)).toEqual(['gaveup']);
+  // A free slot but no idle handler: the handlers are the bottleneck.
+  const busy = [{ ...HOSTS[0]!, vm_slots_used: 1, plugins: HOSTS[0]!.plugins.map((p) => ({ ...p, status: 'in_progress' })) }];
+  const waiting = await readJobsView(store, { queues: [Q], states: ['queued'], hosts: busy });
+  expect(waiting.queued.find((j) => j.id === 'fresh')!.why).toBe('waiting for a free host with template tmpl-1 tag v2: every handler is busy');
   // Without the fleet, no host is named and the wait names what the job needs.
   const bare = await readJobsView(store, { queues: [Q] });
   expect(bare.running[0]!.host).toBeNull();
