@@ -137,7 +137,8 @@ describe('acceptance: the Jobs section of the host and aggregator status pages',
     expect(pages).toHaveLength(2);
     for (const { name, page, errors } of pages) {
       await page.setViewportSize({ width: 390, height: 844 });
-      const widths = await page.evaluate(() => ({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth }));
+      // (A string: this package's TypeScript has no DOM types.)
+      const widths = await page.evaluate<{ scroll: number; client: number }>('({ scroll: document.documentElement.scrollWidth, client: document.documentElement.clientWidth })');
       expect(widths.scroll, name).toBeLessThanOrEqual(widths.client);
       await page.screenshot({ path: path.join(OUTPUT_DIR, `jobs-${name}-390.png`), fullPage: true });
       expect(errors, name).toEqual([]);
