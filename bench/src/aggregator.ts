@@ -13,14 +13,21 @@
  * (default 20), every phase observed. Latency is wall-clock per HTTP request; the load average is
  * printed beside every row because the machine is shared.
  *
- * Run: pnpm --filter @anklet/bench bench:aggregator [-- --hosts 10,100,500 --history 0,100000 --reps 10]
+ * Then the jobs view: `/jobs.json` of the aggregator with `--jobs-hosts` hosts (default 500) and
+ * `--jobs` finished jobs (default 10,000) in the store's job history, each made by the store's own
+ * calls (enqueue, claim, the handler's timeline events, completed, finish), plus 200 queued and 100
+ * running jobs; timed as the status page asks (default limit) and at the largest page (1,000
+ * finished jobs).
+ *
+ * Run: pnpm --filter @anklet/bench bench:aggregator [-- --hosts 10,100,500 --history 0,100000 --reps 10 --jobs 10000 --jobs-hosts 500]
+ * (`--skip-fleet` measures the jobs view only; `--jobs 0` skips it.)
  */
 import os from 'node:os';
 import { writeFileSync, mkdirSync } from 'node:fs';
 import { performance } from 'node:perf_hooks';
 import { parseArgs } from 'node:util';
 import type { HostSnapshot, JobStore } from '@anklet/core';
-import { HostMetrics, startAggregator, type MetricsServer } from '@anklet/metrics';
+import { HostMetrics, JobsViewSchema, startAggregator, type MetricsServer } from '@anklet/metrics';
 import { createRedisConnection, createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer } from '@anklet/testing';
 import type { Redis } from 'ioredis';
@@ -35,6 +42,9 @@ const { values: args } = parseArgs({
     reps: { type: 'string', default: '10' },
     'baseline-reps': { type: 'string', default: '3' },
     out: { type: 'string', default: 'results/aggregator.md' },
+    jobs: { type: 'string', default: '10000' },
+    'jobs-hosts': { type: 'string', default: '500' },
+    'skip-fleet': { type: 'boolean', default: false },
   },
 });
 const HOSTS = args.hosts.split(',').map(Number);
@@ -42,6 +52,8 @@ const HISTORY = args.history.split(',').map(Number);
 const TEMPLATES = Number(args.templates);
 const REPS = Number(args.reps);
 const BASELINE_REPS = Number(args['baseline-reps']);
+const JOBS = Number(args.jobs);
+const JOBS_HOSTS = Number(args['jobs-hosts']);
 const PHASES = ['pull', 'clone', 'start', 'runner_registration', 'job_run', 'cleanup'];
 
 /** One busy host's registry; the snapshot text is made once and written under every host key. */
@@ -133,8 +145,9 @@ async function main(): Promise<void> {
   const { compact, legacy } = await hostSnapshots(TEMPLATES);
   const rows: string[] = [];
   console.log(`snapshot per host (${TEMPLATES} templates, 2 handlers): compact ${compact.length} B, prom-client JSON ${legacy.length} B`);
+  let jobsTable = '';
   try {
-    for (const history of HISTORY) {
+    for (const history of args['skip-fleet'] ? [] : HISTORY) {
       for (const hosts of HOSTS) {
         // Our own server: start each row from nothing.
         await raw.flushall();
@@ -185,13 +198,14 @@ async function main(): Promise<void> {
         console.log(row);
       }
     }
+    if (JOBS > 0) jobsTable = await benchJobsView(raw, ours, compact);
   } finally {
     await Promise.all([ours.close(), baseline.close()]);
     await store.close();
     await connection.close();
     await server.stop();
   }
-  const table = [
+  const fleetTable = [
     `Snapshot per host (${TEMPLATES} templates, 2 handlers): compact ${(compact.length / 1024).toFixed(1)} KB; prom-client JSON (before) ${(legacy.length / 1024).toFixed(1)} KB.`,
     `${REPS} requests per figure (baseline ${BASELINE_REPS}); ${os.cpus().length} CPUs; Node ${process.version}; ${new Date().toISOString()}.`,
     '',
@@ -199,9 +213,84 @@ async function main(): Promise<void> {
     '|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
     ...rows,
   ].join('\n');
+  const table = [rows.length > 0 ? fleetTable : '', jobsTable].filter(Boolean).join('\n\n');
   mkdirSync(new URL('../results/', import.meta.url), { recursive: true });
   writeFileSync(new URL(`../${args.out}`, import.meta.url), `${table}\n`);
   console.log(`\n${table}`);
+}
+
+/**
+ * Fills the store with `JOBS` finished jobs (their timelines kept: `job_history.max_jobs` raised to
+ * that), 200 queued and 100 running ones, with `JOBS_HOSTS` hosts reporting the queue, and times the
+ * aggregator's `/jobs.json`.
+ */
+async function benchJobsView(raw: Redis, ours: MetricsServer, compact: string): Promise<string> {
+  await raw.flushall();
+  // Written through a store of its own, whose history keeps every finished job's timeline.
+  const connection = createRedisConnection({ url: `redis://${raw.options.host}:${raw.options.port}` });
+  const store = createRedisJobStore({ redis: connection, prefix: 'anklet', timelineHistory: { maxJobs: JOBS } });
+  const t0 = performance.now();
+  try {
+    // The aggregator reads the queues the hosts report; the benchmark host reports `acme`.
+    for (let h = 0; h < JOBS_HOSTS; h++) await store.putHostSnapshot(`acme/host-${String(h).padStart(3, '0')}`, compact, 600_000);
+    const payload = (id: number) => ({
+      type: 'WorkflowJobPayload',
+      workflow_job: { id, name: `build ${id}`, html_url: `https://github.com/acme/app/actions/runs/${id}/job/${id}`, labels: ['self-hosted', 'anka-template:macos-15', 'anka-template-tag:xcode-16'] },
+      repository: { owner: 'acme', name: 'app' },
+    });
+    const queue = 'acme';
+    const append = store.appendTimeline?.bind(store);
+    if (!append) throw new Error('this store keeps no job timeline');
+    /** One job through its life, as a handler takes it: every event of a run on its timeline. */
+    const run = async (id: number, finish: boolean) => {
+      await store.enqueue({ id: String(id), queue, payload: payload(id), repositoryOwner: 'acme', template: 'macos-15' });
+      const lease = await store.claim({ queue, owner: `host-${id % JOBS_HOSTS}-h1@bench`, leaseMs: 3_600_000 });
+      if (!lease) throw new Error('nothing to claim');
+      const by = lease.owner;
+      const jobId = lease.job.id;
+      await append(queue, jobId, { by, type: 'pull_started', detail: 'macos-15:xcode-16' });
+      await append(queue, jobId, { by, type: 'pull_finished', detail: 'cached' });
+      await append(queue, jobId, { by, type: 'vm_cloned', detail: `anklet-vm-${jobId}` });
+      await append(queue, jobId, { by, type: 'vm_started', detail: `anklet-vm-${jobId}` });
+      await append(queue, jobId, { by, type: 'runner_registered', detail: `anklet-vm-${jobId}` });
+      if (!finish) return;
+      await store.recordEvent(queue, jobId, { action: 'in_progress', runnerName: `anklet-vm-${jobId}`, at: Date.now() });
+      await store.recordEvent(queue, jobId, { action: 'completed', conclusion: jobId.endsWith('7') ? 'failure' : 'success', at: Date.now() });
+      await append(queue, jobId, { by, type: 'cleaned_up', detail: `anklet-vm-${jobId}` });
+      await store.finish(lease, 'success');
+    };
+    // 100 jobs at a time: the client pipelines what is in flight.
+    for (let i = 0; i < JOBS; i += 100) await Promise.all(Array.from({ length: Math.min(100, JOBS - i) }, (_, j) => run(1_000_000 + i + j, true)));
+    await Promise.all(Array.from({ length: 100 }, (_, j) => run(2_000_000 + j, false)));
+    for (let i = 0; i < 200; i++) await store.enqueue({ id: String(3_000_000 + i), queue, payload: payload(3_000_000 + i), repositoryOwner: 'acme', template: 'macos-15' });
+  } finally {
+    await store.close();
+  }
+  const seeded = performance.now() - t0;
+  const base = `http://127.0.0.1:${ours.port}/jobs.json`;
+  const check = JobsViewSchema.parse(await (await fetch(`${base}?state=finished&limit=1000`)).json());
+  if (check.finished.length !== Math.min(1000, JOBS)) throw new Error(`/jobs.json listed ${check.finished.length} finished jobs`);
+  const all = JobsViewSchema.parse(await (await fetch(base)).json());
+  if (all.totals.queued !== 200 || all.totals.running !== 100) throw new Error(`/jobs.json totals ${JSON.stringify(all.totals)}`);
+  const rows: string[] = [];
+  for (const [what, query] of [
+    ['default (20 per list, all three lists)', ''],
+    ['?state=finished&limit=1000', '?state=finished&limit=1000'],
+    ['?limit=1000 (all three lists)', '?limit=1000'],
+  ] as const) {
+    await time(`${base}${query}`, 1);
+    const t = await time(`${base}${query}`, REPS);
+    const row = [what, JOBS_HOSTS, JOBS.toLocaleString('en-US'), f(t.p50), f(t.max), f(t.cpu), `${(t.bytes / 1024).toFixed(0)} KB`, load()].join(' | ');
+    rows.push(`| ${row} |`);
+    console.log(row);
+  }
+  return [
+    `Jobs view: ${JOBS_HOSTS} hosts, ${JOBS.toLocaleString('en-US')} finished jobs kept (seeded through the store in ${(seeded / 1000).toFixed(0)} s), 200 queued, 100 running; ${REPS} requests per figure.`,
+    '',
+    '| /jobs.json | hosts | finished jobs kept | p50 | max | CPU p50 | body | load 1/5/15 min |',
+    '|---|---:|---:|---:|---:|---:|---:|---|',
+    ...rows,
+  ].join('\n');
 }
 
 await main();

@@ -153,6 +153,23 @@ export function buildProgram(setExit: (code: number) => void): Command {
     });
 
   program
+    .command('jobs')
+    .description('show the jobs from the shared Redis: which wait and why, which run where and in which phase, which finished lately')
+    .option('--state <state>', 'only queued, running or finished jobs')
+    .option('--limit <n>', 'jobs per state (1-1000)', '20')
+    .option('--json', 'machine-readable output (the /jobs.json shape)')
+    .option('-q, --queue <name...>', "also read these queues (the config's and the hosts' queues are always read)")
+    .action(async (opts: { state?: string; limit: string; json?: boolean; queue?: string[] }) => {
+      try {
+        const { runJobsCommand } = await import('./jobs/jobs-command.js');
+        const code = await runJobsCommand({ ...opts, configPath: program.opts<{ config?: string }>().config }, out, err);
+        if (code !== 0) setExit(code);
+      } catch (error) {
+        setExit(reportFailure(error));
+      }
+    });
+
+  program
     .command('status')
     .description('show the fleet from the shared Redis: hosts, plugins and their status, VMs, queue depth, oldest job')
     .option('--json', 'machine-readable output')

@@ -5,6 +5,8 @@ import { mergeFamilies, PROMETHEUS_CONTENT_TYPE, renderExposition } from './expo
 import { familiesFromSnapshot, staleHostFamilies } from './families.js';
 import { aggregatorRecords, aggregatorRecordsByName, statusView, type FleetEntry } from './fleet.js';
 import type { GoHostSnapshot } from './go-model.js';
+import { jobsViewQueryOf, type JobsView, type JobViewState } from './jobs-view.js';
+import type { StatusHost } from './fleet.js';
 
 /** The `format` values the metrics endpoints take. */
 export const METRICS_FORMATS = ['prometheus', 'json'] as const;
@@ -25,7 +27,20 @@ export interface MetricsAppOptions {
   hostSnapshot?(): Promise<GoHostSnapshot>;
   /** Host mode: readiness for `/readyz`. Without it the endpoint always answers ready. */
   readiness?(): Readiness;
+  /**
+   * What `/jobs.json` serves (see `jobs-view.ts`): the states and limit asked for, and the fleet's
+   * hosts (to name the host of a running job). Without it `/jobs.json` answers 404.
+   */
+  jobs?(request: JobsRequest): Promise<JobsView>;
   readonly logger?: Logger | undefined;
+}
+
+/** What the app asks {@link MetricsAppOptions.jobs} for. */
+export interface JobsRequest {
+  readonly states: ReadonlyArray<JobViewState>;
+  readonly limit: number;
+  /** Every host of the fleet view, stale ones included. */
+  readonly hosts: ReadonlyArray<StatusHost>;
 }
 
 let statusPage: string | undefined;
@@ -78,6 +93,7 @@ function routeOf(req: IncomingMessage): { path: string; query: URLSearchParams }
  * | `/readyz` | 200 when every plugin has started, else 503 with the ones still starting (GET, HEAD) |
  * | `/` | the status page; `/status.json` is what it shows (GET, HEAD) |
  * | `/favicon.ico` | the page's icon (GET, HEAD) |
+ * | `/jobs.json` | the jobs view (`?state=queued,running,finished`, `?limit=1..1000`; a bad value is a 400) (GET, HEAD) |
  *
  * Anything else is a 404 (`405` for a method a known path does not take). Plain `node:http`: a
  * handful of routes do not need a router, and the host then loads no web framework at start.
@@ -133,6 +149,20 @@ export function createMetricsApp(options: MetricsAppOptions): MetricsApp {
     }
   };
 
+  const serveJobs = async (query: URLSearchParams, res: ServerResponse) => {
+    const asked = jobsViewQueryOf(query);
+    if ('error' in asked) return answer(res, 400, TEXT, `${asked.error}\n`);
+    if (!options.jobs) return answer(res, 404, TEXT, '404 page not found\n');
+    try {
+      const view = statusView(await options.fleet());
+      const jobs = await options.jobs({ ...asked, hosts: [...view.hosts, ...view.stale_hosts] });
+      answer(res, 200, JSON_TYPE, JSON.stringify(jobs), { 'Cache-Control': 'no-store' });
+    } catch (error) {
+      options.logger?.error('error serving jobs', { error: (error as Error).message });
+      answer(res, 503, JSON_TYPE, JSON.stringify({ error: 'jobs unavailable' }));
+    }
+  };
+
   const route = async (req: IncomingMessage, res: ServerResponse): Promise<void> => {
     const { path, query } = routeOf(req);
     switch (path) {
@@ -146,13 +176,14 @@ export function createMetricsApp(options: MetricsAppOptions): MetricsApp {
         return answer(res, 200, TEXT, 'ok');
     }
     const readOnly = req.method === 'GET' || req.method === 'HEAD';
-    if (path === '/readyz' || path === '/status.json' || path === '/' || path === '/favicon.ico') {
+    if (path === '/readyz' || path === '/status.json' || path === '/jobs.json' || path === '/' || path === '/favicon.ico') {
       if (!readOnly) return answer(res, 405, TEXT, 'method not allowed\n', { Allow: 'GET, HEAD' });
       if (path === '/readyz') {
         const readiness = options.readiness?.() ?? { ready: true, waiting: [] };
         return answer(res, readiness.ready ? 200 : 503, JSON_TYPE, JSON.stringify(readiness));
       }
       if (path === '/status.json') return serveStatus(res);
+      if (path === '/jobs.json') return serveJobs(query, res);
       if (path === '/favicon.ico') return answer(res, 200, 'image/x-icon', faviconIco(), { 'Cache-Control': 'max-age=86400' });
       return answer(res, 200, 'text/html; charset=utf-8', statusPageHtml(), { 'Cache-Control': 'no-store' });
     }

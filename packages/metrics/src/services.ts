@@ -3,7 +3,8 @@ import { readFleet, type FleetReadOptions } from './fleet.js';
 import { HostMetrics, type HostState } from './host-metrics.js';
 import { HostSampler } from './host-sampler.js';
 import { listenMetrics, type ListenOptions, type MetricsServer } from './listen.js';
-import { createMetricsApp, type Readiness } from './metrics-app.js';
+import { mergeJobsViews, readJobsView, type JobsView, type JobsViewStore } from './jobs-view.js';
+import { createMetricsApp, type JobsRequest, type Readiness } from './metrics-app.js';
 import { MetricsExporter } from './metrics-exporter.js';
 
 export interface HostMetricsServiceOptions extends ListenOptions {
@@ -16,8 +17,28 @@ export interface HostMetricsServiceOptions extends ListenOptions {
   readonly export?: { readonly store: Pick<JobStore, 'putHostSnapshot' | 'deleteHostSnapshot'>; readonly key: string; readonly intervalMs?: number } | undefined;
   /** Time between host samples (default 5 s). */
   readonly sampleIntervalMs?: number;
+  /** Where `/jobs.json` reads jobs: each store with the queues this host's plugins use. Unset: no `/jobs.json`. */
+  readonly jobs?: ReadonlyArray<JobsSource> | undefined;
   /** Delays the first host sample (at most a second) until this settles, e.g. the plugins have started. */
   readonly firstSampleAfter?: Promise<unknown>;
+}
+
+/** A store and the queues of it a jobs view reads. */
+export interface JobsSource {
+  readonly store: JobsViewStore;
+  readonly queues: ReadonlyArray<string>;
+}
+
+/**
+ * Reads the jobs view of every source (one per store; several only when plugins use different
+ * databases) and merges them. `extraQueues` adds queues found elsewhere (the aggregator: the
+ * queues the hosts report) to every source.
+ */
+export async function readJobsSources(sources: ReadonlyArray<JobsSource>, request: JobsRequest, extraQueues: ReadonlyArray<string> = []): Promise<JobsView> {
+  const views = await Promise.all(
+    sources.map((s) => readJobsView(s.store, { queues: [...s.queues, ...extraQueues], states: request.states, limit: request.limit, hosts: request.hosts })),
+  );
+  return views.length === 1 ? views[0]! : mergeJobsViews(views);
 }
 
 /** A running per-host metrics service: registry, sampler, HTTP server and export. */
@@ -52,6 +73,7 @@ export async function startHostMetrics(options: HostMetricsServiceOptions, metri
     hostSnapshot: snapshot,
     fleet: async () => [{ key: key ?? options.hostName, snapshot: await snapshot() }],
     readiness: options.readiness,
+    ...(options.jobs ? { jobs: (request: JobsRequest) => readJobsSources(options.jobs!, request) } : {}),
   });
   let server: MetricsServer;
   try {
@@ -82,7 +104,12 @@ export async function startHostMetrics(options: HostMetricsServiceOptions, metri
 }
 
 export interface AggregatorOptions extends ListenOptions {
-  readonly store: Pick<JobStore, 'listHostSnapshots'>;
+  readonly store: Pick<JobStore, 'listHostSnapshots'> & Partial<JobsViewStore>;
+  /**
+   * Queues `/jobs.json` reads besides those the hosts report (their `anklet_queue_depth` series).
+   * `/jobs.json` is served when the store can list jobs.
+   */
+  readonly queues?: ReadonlyArray<string> | undefined;
   readonly logger: Logger;
   /** Stale mark, drop time and the Go-host fallback (`metrics.*` config keys). */
   readonly fleet?: Omit<FleetReadOptions, 'now'> | undefined;
@@ -93,7 +120,20 @@ export interface AggregatorOptions extends ListenOptions {
  * read afresh (two round trips to Redis). Logs Go's `metrics aggregator started on port <p>`.
  */
 export async function startAggregator(options: AggregatorOptions): Promise<MetricsServer> {
-  const app = createMetricsApp({ mode: 'aggregator', logger: options.logger, fleet: () => readFleet(options.store, options.logger, options.fleet) });
+  const { store } = options;
+  const jobsStore: JobsViewStore | undefined = store.list && store.get && store.stats ? (store as JobsViewStore) : undefined;
+  const app = createMetricsApp({
+    mode: 'aggregator',
+    logger: options.logger,
+    fleet: () => readFleet(store, options.logger, options.fleet),
+    ...(jobsStore
+      ? {
+          // The queues the live and stale hosts report (from their queue series) and the configured ones.
+          jobs: (request: JobsRequest) =>
+            readJobsSources([{ store: jobsStore, queues: options.queues ?? [] }], request, request.hosts.flatMap((h) => h.queues.map((q) => q.queue))),
+        }
+      : {}),
+  });
   const server = await listenMetrics(app, options);
   options.logger.info(`metrics aggregator started on port ${server.port}`, { port: server.port });
   return server;

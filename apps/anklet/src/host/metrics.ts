@@ -1,6 +1,7 @@
 import os from 'node:os';
-import { ErrorCodes, isAnkletError, type Logger } from '@anklet/core';
-import { startAggregator, startHostMetrics, type FleetReadOptions, type HostMetrics, type HostMetricsService, type HostMetricsServiceOptions, type ListenOptions } from '@anklet/metrics';
+import { ErrorCodes, isAnkletError, type JobStore, type Logger } from '@anklet/core';
+import { queueNameOf } from '@anklet/github';
+import { startAggregator, startHostMetrics, type FleetReadOptions, type JobsSource, type HostMetrics, type HostMetricsService, type HostMetricsServiceOptions, type ListenOptions } from '@anklet/metrics';
 import { effectiveDatabase, type LoadedConfig } from '../config/load-config.js';
 import { ANKLET_VERSION } from '../version.js';
 import { ExitCode } from './exit-codes.js';
@@ -45,6 +46,24 @@ export async function startMetricsService(
   }
 }
 
+/** The queue of a plugin's config block (`queue_name`, else `enterprise`, else `owner`); empty when none. */
+export function queueOfBlock(block: Record<string, unknown>): string {
+  return queueNameOf(block as Parameters<typeof queueNameOf>[0]);
+}
+
+/** What this host's `/jobs.json` reads: each store its plugins use, with their queues. */
+export function jobsSourcesOf(plugins: ReadonlyArray<{ readonly block: Record<string, unknown>; readonly store: JobStore }>): JobsSource[] {
+  const byStore = new Map<JobStore, Set<string>>();
+  for (const { block, store } of plugins) {
+    const queue = queueOfBlock(block);
+    if (!queue) continue;
+    const queues = byStore.get(store) ?? new Set<string>();
+    queues.add(queue);
+    byStore.set(store, queues);
+  }
+  return [...byStore].map(([store, queues]) => ({ store, queues: [...queues] }));
+}
+
 /** `metrics.stale_after_seconds`, `drop_after_seconds`, `include_unindexed_hosts`: how the fleet view judges hosts. */
 export function fleetReadOptionsOf(config: LoadedConfig): Omit<FleetReadOptions, 'now'> {
   const raw = config.raw.metrics;
@@ -82,7 +101,13 @@ export async function runAggregator(config: LoadedConfig, root: Logger): Promise
   const listen = metricsListenOptions(config);
   let server;
   try {
-    server = await startAggregator({ ...listen, store, logger: root, fleet: fleetReadOptionsOf(config) });
+    server = await startAggregator({
+      ...listen,
+      store,
+      logger: root,
+      fleet: fleetReadOptionsOf(config),
+      queues: config.plugins.map((p) => queueOfBlock(p.block)).filter(Boolean),
+    });
   } catch (err) {
     await stores.close();
     return portProblem(root, err, listen.port).exit;

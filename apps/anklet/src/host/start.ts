@@ -139,7 +139,8 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     });
     if ('exit' in loaded) return loaded.exit;
     const { config, plugins } = loaded;
-    const { exportKeyOf, HostMetrics, metricsHostNameOf, metricsListenOptions, runAggregator, startMetricsService, HostStores, timelineHistoryOf } = await modules;
+    const { exportKeyOf, HostMetrics, jobsSourcesOf, metricsHostNameOf, metricsListenOptions, runAggregator, startMetricsService, HostStores, timelineHistoryOf } =
+      await modules;
     root = root.extend({ version: ANKLET_VERSION });
     // Go's aggregator mode: no plugins, only the fleet's metrics from the store.
     if (config.raw.metrics?.aggregator === true) return await runAggregator(config, root);
@@ -301,6 +302,7 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
         sup.mode !== 'none'
           ? { ready: false, waiting: ['shutting down'] }
           : { ready: started.size === supervised.length, waiting: supervised.map((p) => p.name).filter((n) => !started.has(n)) },
+      jobs: jobsSourcesOf(plugins.map(({ entry }) => ({ block: entry.block, store: storeOf.get(entry.name)! }))),
       export: first
         ? {
             store: storeOf.get(first.entry.name)!,

@@ -55,7 +55,7 @@ export function statusDatabaseOf(config: LoadedConfig): DatabaseConfig {
 }
 
 /** Queues worth counting: those the hosts report, those the config's plugins use, and any asked for. */
-function queuesToCount(config: LoadedConfig, view: StatusView, extra: ReadonlyArray<string>): string[] {
+export function queuesToCount(config: LoadedConfig, view: StatusView, extra: ReadonlyArray<string>): string[] {
   const names = new Set<string>(extra);
   for (const host of view.hosts) for (const q of host.queues) names.add(q.queue);
   for (const entry of config.plugins) {
