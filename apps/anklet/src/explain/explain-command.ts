@@ -1,4 +1,4 @@
-import type { JobStore } from '@anklet/core';
+import { AnkletError, ErrorCodes, type JobStore } from '@anklet/core';
 import { createGitHubClient, queueNameOf, resolveScope, type GitHubScope } from '@anklet/github';
 import { readFleet, statusView } from '@anklet/metrics';
 import type { LoadedConfig, PluginEntry } from '../config/load-config.js';
@@ -59,8 +59,13 @@ function githubLookupOf(config: LoadedConfig): GitHubJobLookup | undefined {
         runner_name: body.runner_name ?? null,
       };
     } catch (error) {
-      if ((error as { status?: number }).status === 404) return null;
-      throw error;
+      const status = (error as { status?: number }).status;
+      if (status === 404) return null;
+      throw new AnkletError(ErrorCodes.GITHUB_FAILED, `asking GitHub about job ${jobId} of ${owner}/${repo} failed: ${status ? `HTTP ${status}` : (error as Error).message}`, {
+        operator: true,
+        cause: error,
+        hint: `check the credentials of plugin ${chosen.entry.name} (anklet doctor), or read the job on GitHub`,
+      });
     }
   };
 }
@@ -89,7 +94,9 @@ export async function explainFromConfig(
   // The queues to look in: asked for, the config's, and those the hosts report.
   const queues = new Set<string>(options.queues ?? []);
   for (const { queue } of entries) if (queue) queues.add(queue);
-  for (const host of statusView(await readFleet(store, undefined, fleetOptions)).hosts) for (const q of host.queues) queues.add(q.queue);
+  const now = options.now ?? new Date();
+  const fleet = await readFleet(store, undefined, { ...fleetOptions, now });
+  for (const host of statusView(fleet, now).hosts) for (const q of host.queues) queues.add(q.queue);
   const repoScoped = entries.map(({ scope }) => scope).filter((s): s is Extract<GitHubScope, { kind: 'repository' }> => s.kind === 'repository');
   return explainJob(ref, {
     store,
@@ -99,7 +106,7 @@ export async function explainFromConfig(
     github: githubLookupOf(config),
     // A bare job id can be looked up on GitHub only when the config names one repository.
     defaultRepository: new Set(repoScoped.map((s) => `${s.owner}/${s.repo}`)).size === 1 ? { owner: repoScoped[0]!.owner, repo: repoScoped[0]!.repo } : undefined,
-    fleetOptions,
-    now: options.now,
+    fleet,
+    now,
   });
 }

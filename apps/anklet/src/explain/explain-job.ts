@@ -120,6 +120,8 @@ export interface ExplainSources {
   /** The repository to ask GitHub about for a bare job id (a repository-scoped plugin's). */
   readonly defaultRepository?: { readonly owner: string; readonly repo: string } | undefined;
   readonly fleetOptions?: Omit<FleetReadOptions, 'now'> | undefined;
+  /** The hosts' snapshots, when the caller read them already (else read with `fleetOptions`). */
+  readonly fleet?: ReadonlyArray<FleetEntry> | undefined;
   readonly now?: Date | undefined;
 }
 
@@ -248,9 +250,10 @@ function hostVerdicts(fleet: ReadonlyArray<FleetEntry>, queue: string, events: R
       const since = ext.vm_slots_full_since ? Date.parse(ext.vm_slots_full_since) : NaN;
       return { host, state: 'busy', text: `busy (${ext.vm_slots_used}/${ext.vm_slots_total} VMs${Number.isNaN(since) ? '' : ` for ${ageOf(since, now)}`})` };
     }
-    const faults = [...new Set(s.plugins.map((p) => p.Status).filter((status) => FAULT_STATES.has(status)))];
-    if (faults.length > 0 && faults.length === new Set(s.plugins.filter((p) => p.PluginName !== 'github_receiver').map((p) => p.Status)).size) {
-      return { host, state: 'faulted', text: faults.join(', ') };
+    // Every handler of the host refused by GitHub (or its name held elsewhere): it claims nothing.
+    const handlers = s.plugins.filter((p) => p.PluginName !== 'github_receiver');
+    if (handlers.length > 0 && handlers.every((p) => FAULT_STATES.has(p.Status))) {
+      return { host, state: 'faulted', text: [...new Set(handlers.map((p) => p.Status))].join(', ') };
     }
     return { host, state: 'free', text: `free (${ext.vm_slots_used}/${ext.vm_slots_total} VMs)` };
   });
@@ -318,7 +321,7 @@ async function findInStore(
 /** The answer for `ref`. */
 export async function explainJob(ref: JobRef, sources: ExplainSources): Promise<Explanation> {
   const now = (sources.now ?? new Date()).getTime();
-  const fleet = await readFleet(sources.store, undefined, { ...sources.fleetOptions, now: new Date(now) });
+  const fleet = sources.fleet ?? (await readFleet(sources.store, undefined, { ...sources.fleetOptions, now: new Date(now) }));
   const found = await findInStore(sources.store, sources.queues, ref.jobId);
   const base = { job_id: ref.jobId, ...(ref.url ? { job_url: ref.url } : {}) };
   if (found) return explainStored(base, found, fleet, sources, now);
