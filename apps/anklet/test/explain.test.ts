@@ -5,7 +5,7 @@
  *   pull running and hands its job back;
  * - mac-1 (one handler, simulated as 1 core / 1 GB), started then, is too small for the next job,
  *   so it pulls the template, refuses and hands the job back;
- * - mac-3 is draining; `gh` is the receiver.
+ * - mac-3 is draining, and runs the receiver.
  * A third job then waits with a reason for each host; a job with a misspelt label is ignored by the
  * receiver (`on_bad_labels: ignore`); a job whose webhook GitHub never sent waits for the next
  * reconcile sweep. The rarer answers (a failed attempt with kept runner logs, a finished job, an
@@ -56,10 +56,10 @@ beforeAll(async () => {
     owner: OWNER,
     ankaLatency: { pullMs: 4_000 },
     hosts: [
-      { name: 'gh', receiver: true, receiverConfig: 'on_bad_labels: ignore' },
       { name: 'mac-1', handlers: 1, hardware: { cpuCores: 1, memoryGiB: 1 }, handlerConfig: SWEEP, start: false },
       { name: 'mac-2', handlers: 2, hardware: { cpuCores: 8, memoryGiB: 16 }, handlerConfig: SWEEP },
-      { name: 'mac-3', handlers: 1, start: false, handlerConfig: SWEEP },
+      // Draining stops its handler, not its receiver.
+      { name: 'mac-3', handlers: 1, receiver: true, receiverConfig: 'on_bad_labels: ignore', start: false, handlerConfig: SWEEP },
     ],
   });
   // mac-3 starts drained (`anklet drain` writes this file in the config's folder).
@@ -135,7 +135,7 @@ describe('anklet explain', () => {
   it('says a job with a misspelt label is not in anklet, and what the label should be', async () => {
     const [job] = fleet.dispatch({ name: 'typo', labels: [`anka-templates:${FLEET_TEMPLATE}`, 'anka-template-tag:1c2r'] });
     // The receiver got the webhook and ignored it (on_bad_labels: ignore): nothing is stored.
-    await fleet.host('gh').process!.waitFor((l) => String(l.msg).startsWith('ignoring workflow_job: its labels look like anka labels') && l.workflowJobID === job!.id, { timeoutMs: 30_000 });
+    await fleet.host('mac-3').process!.waitFor((l) => String(l.msg).startsWith('ignoring workflow_job: its labels look like anka labels') && l.workflowJobID === job!.id, { timeoutMs: 30_000 });
     const answer = await explainJson([jobUrl(job!)]);
     expect(answer).toMatchObject({ state: 'not_in_anklet', job_id: String(job!.id), github: { status: 'queued' } });
     expect(answer.answer).toBe(`not in anklet: its labels do not parse ('anka-templates:${FLEET_TEMPLATE}', did you mean 'anka-template:${FLEET_TEMPLATE}')`);
