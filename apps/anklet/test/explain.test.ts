@@ -176,8 +176,27 @@ describe('anklet explain', () => {
     expect(answer.answer).toMatch(new RegExp(`^failed: runner did not pick the job within 80 s \\(attempt 2/5\\), runner log kept at diagnostics/${id}-2 on mac-2; retried after \\d\\d:\\d\\d:\\d\\d UTC$`));
   });
 
-  it('says how a finished job ended, and that an unknown id is unknown', async () => {
+  it('says when no host has the template, and what pulling it costs when a host knows its size', async () => {
+    // In a queue no host serves, so it stays where it is.
     const queue = 'built';
+    const jobs = [
+      { id: '880000003', template: '0b6c3a52-5f7e-4d7c-9a53-2f0e5c6b1d11', tag: 'v1' },
+      { id: '880000004', template: FLEET_TEMPLATE, tag: 'no-host-has-it' },
+    ];
+    for (const j of jobs) {
+      const labels = [`anka-template:${j.template}`, `anka-template-tag:${j.tag}`];
+      await store.enqueue({ id: j.id, queue, payload: { workflow_job: { id: Number(j.id), labels } }, template: j.template });
+    }
+    const [unknown, otherTag] = await Promise.all(jobs.map((j) => explainJson([j.id, '--queue', queue])));
+    expect(unknown!.answer).toMatch(/^queued \S+: needs template 0b6c3a52-\S+ tag v1; no handler host reports for this queue; no host has the template \(the first to take it will pull it\)$/);
+    // The hosts hold other tags of the fleet template: its size is known (5 GB in the simulated registry).
+    expect(otherTag!.answer).toMatch(/; no host has tag no-host-has-it of the template \(the first to take it will pull it, ~5 GB\)$/);
+    expect(otherTag!.template).toMatchObject({ id: FLEET_TEMPLATE, tag: 'no-host-has-it', size_bytes: 5 * 2 ** 30, on_hosts: [] });
+  });
+
+  it('says how a finished job ended, and that an unknown id is unknown', async () => {
+    // A queue of its own: the claim below must take this job, not one the tests above left waiting.
+    const queue = 'built-finished';
     const id = '880000002';
     await store.enqueue({ id, queue, payload: { workflow_job: { id: Number(id), labels: [] } } });
     const lease = (await store.claim({ queue, owner: 'MAC_2_HANDLER2', leaseMs: 60_000 }))!;

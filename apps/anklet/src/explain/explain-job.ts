@@ -422,7 +422,12 @@ function explainStored(
   else parts.push('no handler host reports for this queue');
   if (template) {
     if (template.on_hosts.length > 0) parts.push(`${template.on_hosts.join(', ')} ${template.on_hosts.length === 1 ? 'has' : 'have'} the template`);
-    else parts.push(`no host has the template (the first to take it will pull it${template.size_bytes ? `, ~${gb(template.size_bytes)}` : ''})`);
+    else {
+      // Hosts with another tag of it still pull this one (a tag is a full image in the registry).
+      const otherTag = template.tag !== undefined && fleet.some((e) => e.snapshot.anklet?.templates?.some((t) => templateMatches(t, template.id)));
+      const what = otherTag ? `tag ${template.tag} of the template` : 'the template';
+      parts.push(`no host has ${what} (the first to take it will pull it${template.size_bytes ? `, ~${gb(template.size_bytes)}` : ''})`);
+    }
   }
   const waiting = job.notBefore !== undefined && job.notBefore > now ? `; next attempt not before ${clock(job.notBefore)}` : '';
   const labelVerdict = parseAnkaLabels(((job.payload as { workflow_job?: { labels?: unknown[] } } | undefined)?.workflow_job?.labels ?? []) as unknown[]);
