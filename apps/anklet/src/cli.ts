@@ -208,6 +208,56 @@ export function buildProgram(setExit: (code: number) => void): Command {
       }
     });
 
+  program
+    .command('explain')
+    .description('say in plain words where a job is and why: queued (what it needs, why each host does not take it), running (where, which phase), finished (how), or not in anklet (bad labels, lost webhook)')
+    .argument('<job>', 'the job id, or its GitHub URL (https://github.com/<owner>/<repo>/actions/runs/<run>/job/<job>)')
+    .option('--json', 'machine-readable output')
+    .option('-q, --queue <name...>', 'also look in these queues (the config\'s and the hosts\' queues are always searched)')
+    .action(async (job: string, opts: { json?: boolean; queue?: string[] }) => {
+      try {
+        const { parseJobRef } = await import('./explain/job-ref.js');
+        let ref: ReturnType<typeof parseJobRef>;
+        try {
+          ref = parseJobRef(job);
+        } catch (error) {
+          err(`error: ${(error as Error).message}\n  ${isAnkletError(error) ? (error.hint ?? '') : ''}`);
+          setExit(ExitCode.Usage);
+          return;
+        }
+        const { describeIssues, loadConfig } = await loadConfigModule();
+        const loaded = loadConfig({ configPath: program.opts<{ config?: string }>().config });
+        if (loaded.issues.length > 0) {
+          err(`${loaded.file}: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'} (see: anklet config validate)`);
+          for (const line of describeIssues(loaded, loaded.issues)) err(`  ${line}`);
+          setExit(ExitCode.Config);
+          return;
+        }
+        const [{ HostStores, timelineHistoryOf }, { createLogger }, { SecretRegistry }, { statusDatabaseOf }, { explainFromConfig }, { renderExplanation }] = await Promise.all([
+          import('./host/stores.js'),
+          import('./logging/create-logger.js'),
+          import('./logging/redact.js'),
+          import('./status/fleet-status.js'),
+          import('./explain/explain-command.js'),
+          import('./explain/explain-job.js'),
+        ]);
+        const logger = createLogger({ mode: { level: 'error', pretty: false }, secrets: new SecretRegistry(), stream: process.stderr });
+        const stores = new HostStores(loaded.workDir ?? loaded.configDir, logger, timelineHistoryOf(loaded.raw));
+        const database = statusDatabaseOf(loaded);
+        try {
+          const store = await stores.open(database, 'explain', { checkPersistence: false });
+          const explanation = await explainFromConfig(store, loaded, ref, { queues: opts.queue });
+          if (opts.json) out(JSON.stringify(explanation, null, 2));
+          else for (const line of renderExplanation(explanation)) out(line);
+        } finally {
+          await stores.close();
+          await logger.close();
+        }
+      } catch (error) {
+        setExit(reportFailure(error));
+      }
+    });
+
   const service = program
     .command('service')
     .description('run anklet at login: a launchd LaunchAgent (macOS) or a systemd user unit (Linux) running anklet start -c <config>');

@@ -29,7 +29,7 @@ function helpOf(commandPath: string[]): Promise<{ status: number | null; stdout:
 }
 
 /** The words of anklet's command tree; the first other word ends a command path. */
-const COMMAND_WORDS = new Set(['start', 'version', 'config', 'validate', 'schema', 'jobs', 'status', 'service', 'install', 'uninstall', 'plugins', 'list', 'remove', 'drain', 'undrain', 'doctor']);
+const COMMAND_WORDS = new Set(['start', 'version', 'config', 'validate', 'schema', 'jobs', 'status', 'service', 'install', 'uninstall', 'plugins', 'list', 'remove', 'drain', 'undrain', 'doctor', 'explain']);
 
 /** Lines of fenced `sh` blocks that run anklet, with `KEY=value` prefixes dropped. */
 function ankletCommands(markdown: string): string[][] {

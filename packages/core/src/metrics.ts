@@ -72,6 +72,8 @@ export type CataloguedGaugeName =
   | 'github_rate_limit_remaining'
   | 'github_rate_limit_reset_timestamp_seconds'
   | 'github_reconcile_last_pass_api_calls'
+  | 'github_reconcile_last_pass_timestamp_seconds'
+  | 'github_reconcile_next_pass_timestamp_seconds'
   | 'github_redelivery_last_pass_api_calls'
   | 'template_pull_progress_percent';
 

@@ -94,6 +94,14 @@ export const GAUGES = {
   },
   github_rate_limit_reset_timestamp_seconds: { help: 'Unix time when the GitHub rate-limit window resets, from the last answer of GitHub, by resource.', labels: ['resource'] },
   github_reconcile_last_pass_api_calls: { help: 'GitHub requests the last reconcile sweep spent against the rate limit.', labels: [] },
+  github_reconcile_last_pass_timestamp_seconds: {
+    help: 'Unix time when the last reconcile sweep of a queue started, on the handler that leads the sweeps (anklet explain reads it).',
+    labels: ['queue'],
+  },
+  github_reconcile_next_pass_timestamp_seconds: {
+    help: 'Unix time when the next reconcile sweep of a queue is due on this handler (the leader sweeps then; the others only ask for the leadership).',
+    labels: ['queue'],
+  },
   github_redelivery_last_pass_api_calls: { help: 'GitHub requests the last redelivery pass made.', labels: [] },
   template_pull_progress_percent: { help: 'Progress of the running (or last) pull of a template, in percent.', labels: ['template'] },
 } as const satisfies Record<CataloguedGaugeName, FamilySpec>;

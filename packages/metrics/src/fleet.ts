@@ -1,7 +1,7 @@
 import type { HostSnapshot, JobStore, Logger } from '@anklet/core';
 import type { CompactFamilies } from './compact-families.js';
 import { ownFamilies } from './families.js';
-import { GO_ZERO_TIME, unixSeconds, type GoHostSnapshot, type GoPluginRecord, type PromFamilyJson } from './go-model.js';
+import { GO_ZERO_TIME, unixSeconds, type GoHostSnapshot, type GoPluginRecord, type PromFamilyJson, type SnapshotTemplate } from './go-model.js';
 
 /** One host's snapshot, read and checked, with the key it was stored under. */
 export interface FleetEntry {
@@ -62,6 +62,27 @@ const HOST_NUMBER_FIELDS = [
   'host_disk_usage_percentage',
 ] as const;
 
+/** One entry of a snapshot's `anklet.templates`, or nothing when it is not one. */
+function templateOf(value: unknown): SnapshotTemplate[] {
+  if (value === null || typeof value !== 'object') return [];
+  const t = value as Record<string, unknown>;
+  if (typeof t.uuid !== 'string' || t.uuid === '') return [];
+  const count = (v: unknown) => (typeof v === 'number' && Number.isFinite(v) && v >= 0 ? v : undefined);
+  const cpu = count(t.cpu_cores);
+  const ram = count(t.ram_bytes);
+  return [
+    {
+      uuid: t.uuid,
+      name: str(t.name),
+      ...(typeof t.tag === 'string' && t.tag !== '' ? { tag: t.tag } : {}),
+      size_bytes: count(t.size_bytes) ?? 0,
+      ...(cpu !== undefined ? { cpu_cores: cpu } : {}),
+      ...(ram !== undefined ? { ram_bytes: ram } : {}),
+      pulling: t.pulling === true,
+    },
+  ];
+}
+
 /**
  * Reads one stored snapshot. It must be a JSON object whose `plugins` is a list of objects with a
  * `Name` and a `Status`; anything else it lacks takes its Go zero value, so records written by
@@ -98,6 +119,11 @@ export function parseSnapshot(json: string): GoHostSnapshot {
       vm_slots_total: num(a.vm_slots_total),
       vm_slots_used: num(a.vm_slots_used),
       draining: a.draining === true,
+      ...(typeof a.host_id === 'string' && a.host_id !== '' ? { host_id: a.host_id } : {}),
+      ...(typeof a.cpu_count === 'number' && a.cpu_count > 0 ? { cpu_count: a.cpu_count } : {}),
+      ...(typeof a.memory_bytes === 'number' && a.memory_bytes > 0 ? { memory_bytes: a.memory_bytes } : {}),
+      ...(typeof a.vm_slots_full_since === 'string' ? { vm_slots_full_since: a.vm_slots_full_since } : {}),
+      ...(Array.isArray(a.templates) ? { templates: a.templates.flatMap(templateOf) } : {}),
       ...(a.families !== null && typeof a.families === 'object' ? { families: a.families as CompactFamilies } : {}),
       ...(Array.isArray(a.metrics) ? { metrics: a.metrics as PromFamilyJson[] } : {}),
     };

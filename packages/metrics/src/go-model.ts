@@ -37,6 +37,22 @@ export interface AnkletSnapshotExtension {
   vm_slots_total: number;
   vm_slots_used: number;
   draining: boolean;
+  /**
+   * The host identity (stable for one machine and work dir): handlers' lease owners end in
+   * `@<host_id>`, so a job's timeline can be matched to the host that claimed it. Absent from
+   * hosts older than it.
+   */
+  host_id?: string;
+  /**
+   * CPU cores and memory anklet sizes VMs against on this host (what admission compares a
+   * template's needs with); absent from hosts older than them and on hosts without handlers.
+   */
+  cpu_count?: number;
+  memory_bytes?: number;
+  /** Since when every VM slot is taken (RFC3339), while they all are; absent otherwise. */
+  vm_slots_full_since?: string;
+  /** The Anka templates on the host as its handlers know them (absent on hosts without handlers). */
+  templates?: SnapshotTemplate[];
   /** The host's own counters, gauges and histograms, compact (see {@link CompactFamilies}). */
   families?: CompactFamilies;
   /**
@@ -44,6 +60,21 @@ export interface AnkletSnapshotExtension {
    * histogram series). Read for those hosts; never written.
    */
   metrics?: PromFamilyJson[];
+}
+
+/** One template in {@link AnkletSnapshotExtension.templates}. */
+export interface SnapshotTemplate {
+  uuid: string;
+  name: string;
+  /** The tag on the host, when known. */
+  tag?: string;
+  /** Size of the template on disk (what a pull of it costs), 0 when unknown. */
+  size_bytes: number;
+  /** CPU cores and RAM a VM cloned from it gets, once known. */
+  cpu_cores?: number;
+  ram_bytes?: number;
+  /** True while it is being pulled. */
+  pulling: boolean;
 }
 
 /** One metric family as prom-client's `getMetricsAsJSON()` returns it. */

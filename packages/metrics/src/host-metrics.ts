@@ -4,7 +4,7 @@ import { COUNTERS, GAUGES, HISTOGRAMS, type FamilySpec } from './catalogue.js';
 import { compactFamilies } from './compact-families.js';
 import { renderExposition } from './exposition.js';
 import { familiesFromSnapshot, SNAPSHOT_FAMILY_NAMES } from './families.js';
-import { GO_ZERO_TIME, sortKeys, type GoHostSnapshot, type GoPluginRecord, type PromFamilyJson } from './go-model.js';
+import { GO_ZERO_TIME, sortKeys, type GoHostSnapshot, type GoPluginRecord, type PromFamilyJson, type SnapshotTemplate } from './go-model.js';
 import { EMPTY_HOST_FIGURES, type HostFigures } from './host-sampler.js';
 
 /** What the host knows about one plugin instance when it registers it. */
@@ -24,6 +24,13 @@ export interface HostState {
   readonly vmSlotsTotal: number;
   readonly vmSlotsUsed: number;
   readonly draining: boolean;
+  /** The host identity (see {@link AnkletSnapshotExtension.host_id}). */
+  readonly hostId?: string | undefined;
+  /** CPU cores and memory VMs are sized against (see {@link AnkletSnapshotExtension.cpu_count}). */
+  readonly cpuCount?: number | undefined;
+  readonly memoryBytes?: number | undefined;
+  /** The Anka templates on the host (see {@link AnkletSnapshotExtension.templates}). */
+  readonly templates?: ReadonlyArray<SnapshotTemplate> | undefined;
 }
 
 export interface HostMetricsOptions {
@@ -57,6 +64,8 @@ export class HostMetrics {
   readonly #totals = { running: 0, success: 0, failure: 0, canceled: 0 };
   #figures: (() => HostFigures) | undefined;
   #changeListeners: Array<() => void> = [];
+  /** When every VM slot became taken (ms), while they all are. */
+  #slotsFullSince: number | undefined;
 
   constructor(options: HostMetricsOptions = {}) {
     this.#options = options;
@@ -189,6 +198,9 @@ export class HostMetrics {
     const figures = this.#figures?.() ?? EMPTY_HOST_FIGURES;
     const state = this.#options.hostState?.();
     const metrics = (await this.registry.getMetricsAsJSON()) as unknown as PromFamilyJson[];
+    // Judged at each snapshot (every few seconds): close enough for "busy for 3m".
+    const full = state !== undefined && state.vmSlotsTotal > 0 && state.vmSlotsUsed >= state.vmSlotsTotal;
+    this.#slotsFullSince = full ? (this.#slotsFullSince ?? now.getTime()) : undefined;
     const snapshot: GoHostSnapshot = {
       last_update: now.toISOString(),
       total_running_vms: this.#totals.running,
@@ -203,6 +215,11 @@ export class HostMetrics {
         vm_slots_total: state?.vmSlotsTotal ?? 0,
         vm_slots_used: state?.vmSlotsUsed ?? 0,
         draining: state?.draining ?? false,
+        ...(state?.hostId ? { host_id: state.hostId } : {}),
+        ...(state?.cpuCount !== undefined ? { cpu_count: state.cpuCount } : {}),
+        ...(state?.memoryBytes !== undefined ? { memory_bytes: state.memoryBytes } : {}),
+        ...(this.#slotsFullSince !== undefined ? { vm_slots_full_since: new Date(this.#slotsFullSince).toISOString() } : {}),
+        ...(state?.templates ? { templates: state.templates.map((t) => ({ ...t })) } : {}),
         families: compactFamilies(metrics),
       },
     };

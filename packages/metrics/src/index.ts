@@ -65,5 +65,5 @@ export {
 export { renderExposition, familiesFromPromJson, mergeFamilies, PROMETHEUS_CONTENT_TYPE, type Family, type Sample, type Labels } from './exposition.js';
 export { familiesFromSnapshot, PLUGIN_STATUSES } from './families.js';
 export { compactFamilies, familiesFromCompact, type CompactFamily, type CompactFamilies } from './compact-families.js';
-export { GO_ZERO_TIME, type GoHostSnapshot, type GoPluginRecord, type AnkletSnapshotExtension, type PromFamilyJson } from './go-model.js';
+export { GO_ZERO_TIME, type GoHostSnapshot, type GoPluginRecord, type AnkletSnapshotExtension, type PromFamilyJson, type SnapshotTemplate } from './go-model.js';
 export { COUNTERS, GAUGES, HISTOGRAMS, type FamilySpec } from './catalogue.js';

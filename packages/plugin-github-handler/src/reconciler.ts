@@ -678,8 +678,12 @@ export function startReconciler({
 
   // The first pass comes one interval after the start, not at once: at start webhooks flow, and
   // a fleet starting together would otherwise sweep before any of its hosts took a job.
+  // When the next sweep is due (and when the last one started) go out as gauges, so `anklet
+  // explain` can tell when a job whose webhook was lost will be found.
+  const seconds = (ms: number) => Math.round(ms / 1000);
   const loop = (async () => {
     let passStartedAt = Date.now();
+    ctx.metrics.gauge('github_reconcile_next_pass_timestamp_seconds', seconds(passStartedAt + intervalMs), { queue });
     while (!signal.aborted) {
       try {
         // Passes start an interval apart, however long one took (a slow GitHub must not stretch the interval).
@@ -688,6 +692,7 @@ export function startReconciler({
         break;
       }
       passStartedAt = Date.now();
+      ctx.metrics.gauge('github_reconcile_next_pass_timestamp_seconds', seconds(passStartedAt + intervalMs), { queue });
       // A handler GitHub refuses would fail every pass while holding the leadership, and no other
       // host would sweep: it gives the leadership up and asks for it again once it works.
       if (!healthy()) {
@@ -695,7 +700,10 @@ export function startReconciler({
         continue;
       }
       try {
-        if (await holdLeadership()) await reconciler.pass(keepAlive);
+        if (await holdLeadership()) {
+          ctx.metrics.gauge('github_reconcile_last_pass_timestamp_seconds', seconds(passStartedAt), { queue });
+          await reconciler.pass(keepAlive);
+        }
       } catch (err) {
         if (signal.aborted) break;
         ctx.metrics.count('github_reconcile_failures');

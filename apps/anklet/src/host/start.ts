@@ -165,6 +165,8 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
     const hostName = metricsHostNameOf(config) ?? coordination.hostName;
     // VM slots are a handler host's: a receiver-only host runs no VMs and reports none.
     const runsVms = plugins.some((p) => p.kind === 'handler');
+    // One Anka client per process, only when a handler needs it (a receiver-only host may be Linux).
+    let ankaHost: AnkaHost | undefined;
     const metrics = new HostMetrics({
       version: ANKLET_VERSION,
       hostName,
@@ -173,10 +175,20 @@ export async function startAnklet(options: StartOptions = {}): Promise<number> {
         vmSlotsTotal: runsVms ? coordination.vmSlots.total : 0,
         vmSlotsUsed: runsVms ? coordination.vmSlots.used : 0,
         draining: coordination.isDraining(),
+        hostId: names.holder.hostId,
+        ...(runsVms ? { cpuCount: coordination.cpuCount, memoryBytes: coordination.memoryBytes } : {}),
+        // What `anklet explain` tells a waiting job: which host has its template, and what it needs.
+        templates: ankaHost?.tracker.all().map((t) => ({
+          uuid: t.uuid,
+          name: t.name,
+          ...(t.tag ? { tag: t.tag } : {}),
+          size_bytes: t.imageSizeBytes,
+          ...(t.cpuCores !== undefined ? { cpu_cores: t.cpuCores } : {}),
+          ...(t.ramBytes !== undefined ? { ram_bytes: t.ramBytes } : {}),
+          pulling: t.pulling,
+        })),
       }),
     });
-    // One Anka client per process, only when a handler needs it (a receiver-only host may be Linux).
-    let ankaHost: AnkaHost | undefined;
     const ankaSettings = new Map<string, AnkaPluginSettings>();
     for (const { entry, manifest } of plugins) {
       if (needsAnka(manifest)) ankaSettings.set(entry.name, ankaSettingsFromConfig(entry.block, config.raw as Record<string, unknown>));
