@@ -166,14 +166,14 @@ describe('anklet explain', () => {
       expect(lease.job.id).toBe(id);
       await store.appendTimeline!(queue, id, { type: 'vm_started', by: lease.owner, detail: `anklet-vm-built-${round}` });
       await store.appendTimeline!(queue, id, { type: 'retried', by: lease.owner, reason: 'waiting_for_runner_registration_timed_out' });
-      await store.appendTimeline!(queue, id, { type: 'diagnostics_kept', by: lease.owner, reason: 'registration_timeout', detail: `diagnostics/${id}-${round + 1}` });
+      await store.appendTimeline!(queue, id, { type: 'diagnostics_kept', by: lease.owner, reason: 'registration_timeout', detail: `diagnostics/${id}` });
       await store.requeue(lease, 'waiting_for_runner_registration_timed_out', { delayMs });
     }
     const answer = await explainJson([id, '--queue', queue]);
     expect(answer.state).toBe('queued');
     expect(answer.attempts).toEqual({ failed: 2, max: 5 });
-    expect(answer.diagnostics).toEqual({ host: 'mac-2', path: `diagnostics/${id}-2` });
-    expect(answer.answer).toMatch(new RegExp(`^failed: runner did not pick the job within 80 s \\(attempt 2/5\\), runner log kept at diagnostics/${id}-2 on mac-2; retried after \\d\\d:\\d\\d:\\d\\d UTC$`));
+    expect(answer.diagnostics).toEqual({ host: 'mac-2', path: `diagnostics/${id}` });
+    expect(answer.answer).toMatch(new RegExp(`^failed: runner did not pick the job within 80 s \\(attempt 2/5\\), runner log kept at diagnostics/${id} on mac-2; retried after \\d\\d:\\d\\d:\\d\\d UTC$`));
   });
 
   it('says when no host has the template, and what pulling it costs when a host knows its size', async () => {

@@ -3,6 +3,7 @@ import path from 'node:path';
 import { createAnkaSimHome } from '@anklet/anka-sim';
 import type { JobStore, TimelineEvent } from '@anklet/core';
 import { startGitHubSim } from '@anklet/github-sim';
+import { readJobsView } from '@anklet/metrics';
 import { createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer } from '@anklet/testing';
 import { Redis } from 'ioredis';
@@ -234,6 +235,13 @@ describe('runner diagnostics', () => {
     // The host said where, in a log line.
     const line = w.runs[0]!.lines.find((l) => l.msg === 'runner diagnostics kept' && String(l.folder).endsWith(path.join(String(failedJob), 'attempt-1')));
     expect(line?.folder).toBe(path.join(folderOf(failedJob), 'attempt-1'));
+  });
+
+  it('is linked from the jobs view of the finished job', async () => {
+    const view = await readJobsView(w.store, { queues: [QUEUE], states: ['finished'], limit: 50 });
+    const entry = (id: number) => view.finished.find((j) => j.id === String(id));
+    expect(entry(failedJob)?.diagnostics).toBe(`diagnostics/${failedJob}`);
+    expect(entry(successJob)?.diagnostics).toBeNull();
   });
 
   it('keeps nothing for a job that succeeded', () => {

@@ -72,7 +72,7 @@ export function renderFleetJobs(view: JobsView, source: string): string[] {
             p(j.phases.run),
             p(j.phases.cleanup),
             p(j.phases.total),
-            j.reasons.join('; ') || '-',
+            [...j.reasons, ...(j.diagnostics ? [`runner logs kept in ${j.diagnostics}`] : [])].join('; ') || '-',
           ]),
         ),
       );
