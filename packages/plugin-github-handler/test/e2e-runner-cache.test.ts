@@ -7,8 +7,9 @@ import { startGitHubSim, templateRunnerFiles, type GitHubSim } from '@anklet/git
 import { createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer, type RedisServer } from '@anklet/testing';
 import { Redis } from 'ioredis';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { RUNNER_CLI, RunningAnklet, msg, writeFile } from '../../../apps/anklet/test/helpers.js';
+import { RUNNER_CLI, RunningAnklet, msg, runCli, writeFile } from '../../../apps/anklet/test/helpers.js';
 import { GiB, withInstalledPlugins } from './setup.js';
 
 /**
@@ -135,7 +136,7 @@ afterAll(async () => {
   }
 }, 60_000);
 
-describe.sequential('host runner cache', () => {
+describe.sequential('host runner cache', { timeout: 180_000 }, () => {
   it('downloads the runner once for many jobs on a template without one, and copies it into each VM', async () => {
     await runJobs(BARE, 4);
     expect(downloads()).toEqual({ total: 1, byAsset: { [asset('2.330.0')]: 1 } });
@@ -189,8 +190,13 @@ describe.sequential('host runner cache', () => {
 
     sim.control.setRunnerReleaseFaults({ offline: true });
     const total = downloads().total;
-    await runJobs(BARE, 1);
-    await runJobs(STALE, 1);
+    try {
+      await runJobs(BARE, 1);
+      await runJobs(STALE, 1);
+    } catch (error) {
+      sim.control.setRunnerReleaseFaults({ offline: false });
+      throw error;
+    }
     expect(linesOf('installed the cached runner into the vm').at(-1)?.runnerVersion).toBe('2.331.0');
     expect(host.lines.some((l) => l.msg === 'could not read the actions runner releases from GitHub; the runner cache stays as it was' && l.reason === 'unreachable')).toBe(true);
     expect(downloads().total).toBe(total);
@@ -204,11 +210,15 @@ describe.sequential('host runner cache', () => {
     await host.waitFor(msg('no actions runner for the vm: the template has none and the host cache is empty; handing the job back'), { timeoutMs: 60_000 });
     const handedBack = linesOf('no actions runner for the vm: the template has none and the host cache is empty; handing the job back')[0]!;
     expect(handedBack).toMatchObject({ level: 'WARN', template: BARE.uuid, tag: TAG, reason: 'no_runner_available' });
-    const timeline = await store.getTimeline!('acme', String(job.id));
-    expect(timeline?.events.some((e) => e.type === 'handed_back' && e.reason === 'no_runner_available')).toBe(true);
-    expect(timeline?.events.some((e) => e.type === 'retried')).toBe(false);
-
-    sim.control.setRunnerReleaseFaults({ offline: false });
+    try {
+      // The hand-back reaches the store's timeline right after the WARN: poll for it, bounded.
+      const handedBackInTimeline = async () => (await store.getTimeline!('acme', String(job.id)))?.events.some((e) => e.type === 'handed_back' && e.reason === 'no_runner_available') ?? false;
+      for (let i = 0; i < 100 && !(await handedBackInTimeline()); i++) await sleep(100);
+      expect(await handedBackInTimeline()).toBe(true);
+      expect((await store.getTimeline!('acme', String(job.id)))?.events.some((e) => e.type === 'retried')).toBe(false);
+    } finally {
+      sim.control.setRunnerReleaseFaults({ offline: false });
+    }
     expect((await sim.control.waitForJob(job.id, 'completed', 90_000)).conclusion).toBe('success');
     expect(sha256Of(path.join(cacheDir, '2.331.0', asset('2.331.0')))).toBe(releaseSha('2.331.0'));
   });
@@ -221,5 +231,16 @@ describe.sequential('host runner cache', () => {
     expect(downloads().total).toBe(total + 2);
     expect(linesOf('installing github runner inside of vm')).toHaveLength(2);
     expect(linesOf('installed the cached runner into the vm')).toEqual([]);
+  });
+
+  it('anklet doctor lists the template whose runner GitHub refuses', async () => {
+    const run = await runCli(['-c', path.join(home, 'config.yml'), 'doctor', '--json'], { home, env: anka.env, timeoutMs: 60_000 });
+    const report = JSON.parse(run.stdout) as { checks: Array<{ check: string; status: string; detail: string; fix?: string }> };
+    const row = report.checks.find((c) => c.check === 'template runners');
+    expect(row?.status).toBe('warn');
+    expect(row?.detail).toContain(`${STALE.uuid}:${TAG} runner 2.300.0`);
+    expect(row?.detail).not.toContain(CURRENT.uuid);
+    expect(row?.detail).not.toContain(BARE.uuid);
+    expect(row?.fix).toContain('cached runner 2.331.0');
   });
 });
