@@ -138,9 +138,9 @@ afterAll(async () => {
 
 describe.sequential('host runner cache', { timeout: 180_000 }, () => {
   it('downloads the runner once for many jobs on a template without one, and copies it into each VM', async () => {
-    await runJobs(BARE, 4);
+    await runJobs(BARE, 3);
     expect(downloads()).toEqual({ total: 1, byAsset: { [asset('2.330.0')]: 1 } });
-    expect(linesOf('installed the cached runner into the vm').map((l) => l.runnerVersion)).toEqual(['2.330.0', '2.330.0', '2.330.0', '2.330.0']);
+    expect(linesOf('installed the cached runner into the vm').map((l) => l.runnerVersion)).toEqual(['2.330.0', '2.330.0', '2.330.0']);
     // In through `anka cp`, never a download inside the VM: install-runner.bash did not run.
     expect(linesOf('installing github runner inside of vm')).toEqual([]);
     expect(sha256Of(path.join(cacheDir, '2.330.0', asset('2.330.0')))).toBe(releaseSha('2.330.0'));
@@ -152,11 +152,10 @@ describe.sequential('host runner cache', { timeout: 180_000 }, () => {
 
   it('uses a current baked runner as it is, and replaces an outdated one with the cached runner, with a WARN naming both versions', async () => {
     await runJobs(CURRENT, 1);
-    await runJobs(STALE, 2);
+    await runJobs(STALE, 1);
     const warns = linesOf('template runner is older than GitHub accepts; installing the cached runner instead');
-    expect(warns).toHaveLength(2);
+    expect(warns).toHaveLength(1);
     expect(warns[0]).toMatchObject({ level: 'WARN', template: STALE.uuid, tag: TAG, templateRunnerVersion: '2.300.0', cachedRunnerVersion: '2.330.0', outdatedBy: '2.329.0' });
-    expect(warns.every((w) => w.template === STALE.uuid)).toBe(true);
     expect(downloads().total).toBe(1);
     const probed = JSON.parse(readFileSync(path.join(cacheDir, 'templates.json'), 'utf8')) as Record<string, { version: string | null }>;
     expect(probed[`${CURRENT.uuid}:${TAG}`]?.version).toBe('2.330.0');
@@ -192,7 +191,6 @@ describe.sequential('host runner cache', { timeout: 180_000 }, () => {
     const total = downloads().total;
     try {
       await runJobs(BARE, 1);
-      await runJobs(STALE, 1);
     } catch (error) {
       sim.control.setRunnerReleaseFaults({ offline: false });
       throw error;
