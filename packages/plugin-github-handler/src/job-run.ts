@@ -319,13 +319,13 @@ export class JobRun {
         throw new ScriptFailed(step, result.exitCode, (result.stderr || result.stdout).trim().split('\n').slice(-5).join('\n'));
       }
     };
+    this.#log.info('installing github runner inside of vm');
     if (this.#runnerCache) {
       // The host's cache (or the template's own runner) instead of a download inside the VM.
       this.#step = 'preparing_runner';
       const cache = this.#runnerCache;
       await this.#retryTransient(() => prepareRunner({ anka: ctx.anka, cache, log: this.#log, signal: this.#signal, timeoutMs }, vm, template, tag));
     } else {
-      this.#log.info('installing github runner inside of vm');
       await run('executing_install_runner_bash', [`./${path.basename(this.#scripts[0]!)}`], undefined, true);
     }
 
