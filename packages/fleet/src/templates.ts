@@ -1,32 +1,13 @@
 import type { RegistryTemplateSeed } from '@anklet/anka-sim';
+import { templateRunnerFiles } from '@anklet/github-sim';
+
+export { CONFIG_SH, RUN_SH } from '@anklet/github-sim';
 
 /**
- * The template's simulated actions runner: run.sh hands the JIT config (from the environment, as
- * the real run.sh reads ACTIONS_RUNNER_INPUT_JITCONFIG) to github-sim's runner on stdin; config.sh
- * (token mode) keeps its arguments and token for run.sh, as the real one keeps its registration.
- * `GITHUB_SIM_RUNNER` comes from anka-sim's `guestEnv`.
+ * The files every simulated template carries: `actions-runner/run.sh` and `config.sh`, the same
+ * simulated runner github-sim's release tarballs hold (see `@anklet/github-sim`'s runner-files).
  */
-export const RUN_SH = `#!/usr/bin/env bash
-cd "$(dirname "$0")"
-if [[ -n "$ACTIONS_RUNNER_INPUT_JITCONFIG" ]]; then
-  printf '%s' "$ACTIONS_RUNNER_INPUT_JITCONFIG" | node "$GITHUB_SIM_RUNNER" --jitconfig-file -
-  exit $?
-fi
-eval "args=($(cat .sim-args))"
-ACTIONS_RUNNER_INPUT_TOKEN="$(cat .sim-token)" exec node "$GITHUB_SIM_RUNNER" "\${args[@]}"
-`;
-export const CONFIG_SH = `#!/usr/bin/env bash
-cd "$(dirname "$0")"
-printf '%s' "$ACTIONS_RUNNER_INPUT_TOKEN" > .sim-token
-printf '%q ' "$@" > .sim-args
-echo "configured"
-`;
-
-/** The files every simulated template carries: `actions-runner/run.sh` and `config.sh`. */
-export const runnerFiles = {
-  'actions-runner/run.sh': { content: RUN_SH, mode: 0o755 },
-  'actions-runner/config.sh': { content: CONFIG_SH, mode: 0o755 },
-};
+export const runnerFiles = templateRunnerFiles();
 
 const GiB = 2 ** 30;
 

@@ -53,6 +53,8 @@ const OPERATIONS = [
   ['dotcom', 'post', '/orgs/{org}/hooks/{hook_id}/deliveries/{delivery_id}/attempts', ['202']],
   ['dotcom', 'get', '/app/hook/deliveries', ['200']],
   ['dotcom', 'get', '/app/hook/deliveries/{delivery_id}', ['200']],
+  ['dotcom', 'get', '/repos/{owner}/{repo}/releases', ['200']],
+  ['dotcom', 'get', '/repos/{owner}/{repo}/releases/latest', ['200']],
   ['dotcom', 'get', '/app', ['200']],
   ['dotcom', 'get', '/app/installations', ['200']],
   ['dotcom', 'get', '/app/installations/{installation_id}', ['200']],

@@ -1,3 +1,4 @@
+import type { RunnerReleaseFaults, RunnerReleaseSeed, RunnerReleases } from './runner-releases.js';
 import type { HookOptions, InstallationOptions, JobConclusion, JobOutcomeRule } from './options.js';
 import { deliveryJson, jobJson, runJson, runnerJson } from './objects.js';
 import type { RateLimiter, RateLimitFault } from './rate-limit.js';
@@ -28,6 +29,8 @@ export class SimControl {
     private readonly sender: WebhookSender,
     private readonly limiter: RateLimiter,
     private readonly requestFaults: RequestFaults,
+    /** The `actions/runner` releases: publish one, count downloads, break the API or the downloads. */
+    readonly runnerReleases: RunnerReleases,
   ) {}
 
   /** Queues a run with one or more jobs; sends `workflow_job.queued` for each. */
@@ -194,6 +197,28 @@ export class SimControl {
     if (input.deliveryTimeoutMs !== undefined) s.deliveryTimeoutMs = input.deliveryTimeoutMs;
   }
 
+  /** Publishes an `actions/runner` release (it becomes `latest` unless `ageDays` puts it behind another). */
+  publishRunnerRelease(seed: RunnerReleaseSeed): { version: string; published_at: string } {
+    return this.runnerReleases.publish(seed);
+  }
+
+  /** The runner releases, newest first, with the downloads served so far. */
+  runnerReleaseState(): { releases: ReturnType<RunnerReleases['list']>; downloads: ReturnType<RunnerReleases['downloads']>; faults: RunnerReleaseFaults } {
+    return { releases: this.runnerReleases.list(), downloads: this.runnerReleases.downloads(), faults: { ...this.runnerReleases.faults } };
+  }
+
+  /** Corrupts the next downloads, garbles the next API answers, or takes releases offline (see {@link RunnerReleaseFaults}). */
+  setRunnerReleaseFaults(faults: RunnerReleaseFaults): RunnerReleaseFaults {
+    const checked: RunnerReleaseFaults = {};
+    if (faults.corruptDownloads !== undefined) checked.corruptDownloads = countOf(faults.corruptDownloads, 'corruptDownloads');
+    if (faults.garbleApi !== undefined) checked.garbleApi = countOf(faults.garbleApi, 'garbleApi');
+    if (faults.offline !== undefined) {
+      if (typeof faults.offline !== 'boolean') throw new Error('offline must be true or false');
+      checked.offline = faults.offline;
+    }
+    return { ...this.runnerReleases.setFaults(checked) };
+  }
+
   /** Moves the sim's clock (token expiry, rate-limit resets, JWT checks). */
   advanceClock(seconds: number): void {
     this.world.clockOffsetMs += seconds * 1000;
@@ -244,4 +269,9 @@ export class SimControl {
   waitForDelivery(predicate: (d: DeliveryRecord) => boolean, timeoutMs?: number): Promise<DeliveryRecord> {
     return this.waitFor(() => this.deliveries().find(predicate), timeoutMs);
   }
+}
+
+function countOf(value: unknown, name: string): number {
+  if (typeof value !== 'number' || !Number.isInteger(value) || value < 0) throw new Error(`${name} must be a whole number of 0 or more`);
+  return value;
 }

@@ -19,3 +19,5 @@ export { signBody } from './webhooks.js';
 export { decodeJitConfig, type DecodedJitConfig } from './jit-config.js';
 export { runSimulatedRunner, type SimulatedRunnerOptions, type SimulatedRunnerResult } from './runner.js';
 export type { World } from './world.js';
+export { RUNNER_PLATFORMS, RunnerReleases, type RunnerReleaseFaults, type RunnerReleaseSeed } from './runner-releases.js';
+export { CONFIG_SH, RUN_SH, SIM_RUNNER_VERSION, configSh, runnerRootFiles, templateRunnerFiles, type RunnerFile } from './runner-files.js';

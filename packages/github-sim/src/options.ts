@@ -1,3 +1,4 @@
+import type { RunnerReleaseSeed } from './runner-releases.js';
 /** Outcome a simulated job reports when a runner "runs" it. */
 export type JobConclusion = 'success' | 'failure' | 'cancelled';
 
@@ -110,6 +111,11 @@ export interface GitHubSimOptions {
   deliveryTimeoutMs?: number;
   /** Web address used in `html_url` fields; default `https://github.com`. */
   htmlBaseUrl?: string;
+  /**
+   * The `actions/runner` releases published at start, e.g. `[{ version: '2.329.0', ageDays: 40 },
+   * { version: '2.330.0', ageDays: 10 }]`; default: `SIM_RUNNER_VERSION` (what the simulated templates carry) published 10 days ago.
+   */
+  runnerReleases?: RunnerReleaseSeed[];
   /** Log one line per request and delivery to this function; secrets are never passed to it. */
   log?: (line: string) => void;
 }

@@ -16,6 +16,8 @@ import { miscRoutes } from './routes/misc.js';
 import { repoRoutes } from './routes/repos.js';
 import { runnerProtocolRoutes } from './routes/runner-protocol.js';
 import { runnerRoutes } from './routes/runners.js';
+import { runnerDownloadRoutes, runnerReleaseApiRoutes } from './routes/runner-releases.js';
+import { RunnerReleases } from './runner-releases.js';
 import { WebhookSender } from './webhooks.js';
 import { Workflows } from './workflows.js';
 import { World } from './world.js';
@@ -49,7 +51,8 @@ export async function startGitHubSim(options: GitHubSimOptions = {}): Promise<Gi
   const workflows = new Workflows(world, sender);
   const limiter = new RateLimiter(world, options.rateLimit);
   const requestFaults = new RequestFaults();
-  const control = new SimControl(world, workflows, sender, limiter, requestFaults);
+  const runnerReleases = new RunnerReleases(world, options.runnerReleases);
+  const control = new SimControl(world, workflows, sender, limiter, requestFaults, runnerReleases);
 
   const app = express();
   app.disable('x-powered-by');
@@ -74,6 +77,7 @@ export async function startGitHubSim(options: GitHubSimOptions = {}): Promise<Gi
 
   app.use(controlRoutes(control));
   app.use(runnerProtocolRoutes(world, workflows));
+  app.use(runnerDownloadRoutes(runnerReleases));
 
   app.use((req: Request, res: Response, next: NextFunction) => {
     const r = world.random;
@@ -95,6 +99,7 @@ export async function startGitHubSim(options: GitHubSimOptions = {}): Promise<Gi
   app.use(limiter.middleware());
   app.use(rejectBadCredentials);
   app.use(requestFaults.middleware());
+  app.use(runnerReleaseApiRoutes(world, runnerReleases));
   app.use(miscRoutes(world));
   app.use(runnerRoutes(world));
   app.use(actionsRoutes(world, workflows));

@@ -13,3 +13,4 @@ export { resolveScope, queueNameOf, hookPathOf, scopeErrorMessage, ScopeError, t
 export { toQueueJob, repositoryOwnerLogin } from './queue-job.js';
 export { ALWAYS, configField, githubConnectionFields, addGitHubConfigIssues, connectionOptionsOf, type GitHubConnectionOptions } from './config-fields.js';
 export type { WorkflowJob, WorkflowJobAction, WorkflowJobEvent, WebhookRepository, QueueJob, HookDelivery, HookDeliveryDetail } from './types.js';
+export { RUNNER_UPDATE_GRACE_DAYS, compareRunnerVersions, runnerChecksumsOf, runnerVersionVerdict, type RunnerReleaseInfo, type RunnerVersionVerdict } from './runner-releases.js';

@@ -17,7 +17,7 @@ case "$arch" in
 esac
 # The release API names every asset; pick the macOS one for this architecture.
 api="${RUNNER_RELEASES_API:-https://api.github.com/repos/actions/runner/releases/latest}"
-url="$(curl -fsSL "$api" | grep -Eo '"browser_download_url": *"[^"]*actions-runner-osx-'"$arch"'-[0-9.]+\.tar\.gz"' | head -n 1 | sed -E 's/.*"(https[^"]+)"/\1/')"
+url="$(curl -fsSL "$api" | grep -Eo '"browser_download_url": *"[^"]*actions-runner-osx-'"$arch"'-[0-9.]+\.tar\.gz"' | head -n 1 | sed -E 's/.*"(https?:[^"]+)"/\1/')"
 if [[ -z "$url" ]]; then
   echo "Error: no actions-runner-osx-$arch release found at $api" >&2
   exit 1

@@ -41,6 +41,12 @@ export const handlerConfigSchema = z
     lease_seconds: int(10).default(120).describe('How long a claimed job\'s lease lasts; renewed every third of it (anklet only)'),
     status_check_interval_seconds: int(5).default(60).describe('Seconds without a webhook before the job\'s status is asked from the API (anklet only)'),
     runner_script_timeout_seconds: int(10).default(600).describe('Time limit of one `anka run` of a runner script, in seconds (Go: 60 for register)'),
+    runner_cache: bool()
+      .default(true)
+      .describe('Keep the actions runner in a host cache (<work_dir>/runner-cache/, checked against its SHA-256) and copy it into VMs whose template has no runner or one GitHub refuses; false: install-runner.bash downloads it inside every VM, as in Go (anklet only)'),
+    runner_cache_check_interval_seconds: int(1)
+      .default(3600)
+      .describe('Seconds between two looks at GitHub\'s runner releases (answers 304 Not Modified cost nothing; anklet only)'),
     job_timeout_hours: z
       .number({ error: 'expected a number' })
       .positive('expected more than 0 hours')

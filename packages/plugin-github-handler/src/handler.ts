@@ -12,6 +12,7 @@ import { publishQueueStats, startQueueGauges, type QueueGauges } from './queue-g
 import { readQueueJob } from './payload.js';
 import { startReaper, type Reaper } from './reaper.js';
 import { startReconciler, type ReconcilerLoop } from './reconciler.js';
+import { hostRunnerCache } from './runner-cache.js';
 import { installRunnerScripts } from './runner-scripts.js';
 import { loadVmNamePrefix } from './vm-names.js';
 
@@ -189,7 +190,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
   async function ensureReady(): Promise<void> {
     if (!deps) {
       const api = await connect();
-      deps = { ctx, api, queue, scripts, vmNamePrefix: loadVmNamePrefix(ctx.paths.dataDir, ctx.host.hostId), onHostFault: (fault) => health.report(fault) };
+      deps = { ctx, api, queue, scripts, vmNamePrefix: loadVmNamePrefix(ctx.paths.dataDir, ctx.host.hostId), onHostFault: (fault) => health.report(fault), runnerCache: hostRunnerCache(ctx) };
     }
     if (!recovered) {
       await recover(deps);

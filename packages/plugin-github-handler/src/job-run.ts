@@ -18,6 +18,8 @@ import type { HandlerConfig } from './config.js';
 import { configSecretsOf, diagnosticsReasonOf, diagnosticsRootOf, jitConfigSecretsOf, keepRunnerDiagnostics } from './diagnostics.js';
 import { describeError, registrationUrlOf, type GitHubApi, type JobRef, type JobStatus } from './github-api.js';
 import { hostFaultOf, type HostFault } from './host-faults.js';
+import type { RunnerCache } from './runner-cache.js';
+import { NO_RUNNER_AVAILABLE, NoRunnerAvailable, prepareRunner } from './runner-install.js';
 import { newVmName } from './vm-names.js';
 
 /** How one attempt at a job ended, and so what clean-up does with the job. */
@@ -55,6 +57,8 @@ export interface JobRunDeps {
   readonly vmNamePrefix: string;
   /** Told when GitHub refuses the host rather than the job (the plugin stops claiming until it works again). */
   readonly onHostFault?: ((fault: HostFault) => void) | undefined;
+  /** The host's runner cache; undefined when `runner_cache` is off (install-runner.bash downloads in the VM). */
+  readonly runnerCache?: RunnerCache | undefined;
 }
 
 const POLL_MS = 1000;
@@ -84,6 +88,7 @@ export class JobRun {
   readonly #scripts: ReadonlyArray<string>;
   readonly #vmNamePrefix: string;
   readonly #onHostFault: ((fault: HostFault) => void) | undefined;
+  readonly #runnerCache: RunnerCache | undefined;
   #lease: JobLease<QueueJob>;
   readonly #log: Logger;
   readonly #ref: JobRef;
@@ -119,6 +124,7 @@ export class JobRun {
     this.#scripts = deps.scripts;
     this.#vmNamePrefix = deps.vmNamePrefix;
     this.#onHostFault = deps.onHostFault;
+    this.#runnerCache = deps.runnerCache;
     this.#lease = lease;
     this.#signal = AbortSignal.any([deps.ctx.signal, this.#local.signal]);
     const job = lease.job;
@@ -294,13 +300,13 @@ export class JobRun {
     await this.#setPhase('vm_started');
     this.#log.info('vm started', { vmName: this.#vmName });
 
-    await this.#registerRunner(job.payload.workflow_job.labels ?? []);
+    await this.#registerRunner(job.payload.workflow_job.labels ?? [], template.uuid, labels.tag ?? 'latest');
     this.#log.info('finished preparing anka VM with actions runner', { vmName: this.#vmName });
     return this.#watch();
   }
 
   /** Copies the scripts in, installs the runner, registers it (JIT or token) and starts it. */
-  async #registerRunner(labels: ReadonlyArray<string>): Promise<void> {
+  async #registerRunner(labels: ReadonlyArray<string>, template: string, tag: string): Promise<void> {
     const ctx = this.#ctx;
     const vm = this.#vmName!;
     const timeoutMs = ctx.config.runner_script_timeout_seconds * 1000;
@@ -317,7 +323,14 @@ export class JobRun {
       }
     };
     this.#log.info('installing github runner inside of vm');
-    await run('executing_install_runner_bash', [`./${path.basename(this.#scripts[0]!)}`], undefined, true);
+    if (this.#runnerCache) {
+      // The host's cache (or the template's own runner) instead of a download inside the VM.
+      this.#step = 'preparing_runner';
+      const cache = this.#runnerCache;
+      await this.#retryTransient(() => prepareRunner({ anka: ctx.anka, cache, log: this.#log, signal: this.#signal, timeoutMs }, vm, template, tag));
+    } else {
+      await run('executing_install_runner_bash', [`./${path.basename(this.#scripts[0]!)}`], undefined, true);
+    }
 
     this.#log.info('registering github runner inside of vm', { registrationMethod: ctx.config.registration_method });
     const registerScript = `./${path.basename(this.#scripts[1]!)}`;
@@ -502,6 +515,11 @@ export class JobRun {
       // The host has no room now (VMs anklet did not start, or Anka's own limit): another host or later, no attempt counted.
       this.#log.warn('cannot run vm yet, waiting for enough resources to be available...', { reason: err.ankaMessage });
       return { kind: 'handoff', reason: 'not_enough_free_resources_now', cooldownMs: 3_000 };
+    }
+    if (err instanceof NoRunnerAvailable) {
+      // Not the job's fault and not an attempt: another host (or this one, once GitHub answers) may have a runner.
+      this.#log.warn('no actions runner for the vm: the template has none and the host cache is empty; handing the job back', { template: err.template, tag: err.tag, reason: NO_RUNNER_AVAILABLE });
+      return { kind: 'handoff', reason: NO_RUNNER_AVAILABLE, cooldownMs: 10_000 };
     }
     if (isAnkaFailure(err) && err.reason === 'not_found' && this.#step === 'obtaining_anka_vm') {
       // The template was here at our tag a moment ago: another handler of this host pulled another

@@ -8,6 +8,7 @@ import { preparePlugins, type PreparedPlugin } from '../config/prepare-plugins.j
 import { createCoordination } from '../host/coordination.js';
 import { describeDatabase, renderTable } from '../status/fleet-status.js';
 import { checkGitHub } from './github-checks.js';
+import { checkTemplateRunners } from './template-runners-check.js';
 
 /** One line of the doctor's table. `fail` makes the exit code 1; `skip` does not. */
 export interface DoctorCheck {
@@ -153,6 +154,7 @@ export async function runDoctor(options: DoctorOptions = {}): Promise<DoctorChec
   if (!config) return checks;
   checks.push(...(await checkRedis(config)));
   checks.push(...(await checkAnka(config, plugins, env)));
+  if (plugins.some((p) => p.kind === 'handler')) checks.push(...checkTemplateRunners(config.workDir ?? config.configDir));
   const github = await checkGitHub(plugins, { receiverUrl: options.receiverUrl });
   checks.push(...(github.length > 0 ? github : [{ check: 'github', status: 'skip' as const, detail: 'no GitHub plugins' }]));
   return checks;

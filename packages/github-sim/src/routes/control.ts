@@ -58,6 +58,9 @@ export function controlRoutes(control: SimControl): Router {
   router.post('/_sim/faults/registration-race', wrap((req) => control.setRegistrationRace(req.body)));
   router.put('/_sim/job-defaults', wrap((req) => control.setJobDefaults(req.body)));
   router.patch('/_sim/config', wrap((req) => control.configure(req.body)));
+  router.get('/_sim/runner-releases', wrap(() => control.runnerReleaseState()));
+  router.post('/_sim/runner-releases', wrap((req, res) => ok(res, control.publishRunnerRelease(req.body), 201)));
+  router.post('/_sim/faults/runner-releases', wrap((req) => control.setRunnerReleaseFaults(req.body)));
   router.post('/_sim/clock', wrap((req) => control.advanceClock(Number(req.body.advanceSeconds ?? 0))));
   return router;
 }
