@@ -200,11 +200,12 @@ describe.concurrent('github handler, packed and run by the real anklet binary', 
     expect((await w.sim.control.waitForJob(once.id, 'completed', 90_000)).conclusion).toBe('success');
     await anklet.waitFor(msg('job completed'), { timeoutMs: 30_000 });
     expect(anklet.lines.filter(msg('waiting for runner registration timed out, will retry'))).toHaveLength(1);
-    // The timeline shows both attempts: the retry with its reason, the hand-back, a second VM.
+    // The timeline shows both attempts: the first runner's logs kept, the retry with its reason,
+    // the hand-back, a second VM.
     const kinds = (await finishedTimeline(w, once.id))?.events.map((e) => e.type) ?? [];
     const attempt = ['claimed', 'pull_started', 'pull_finished', 'vm_cloned', 'vm_started', 'runner_registered'];
     // `in_progress` comes whenever the runner takes the job; `completed` twice would be the webhook and the API both telling it.
-    expect(kinds.filter((k, i) => k !== 'in_progress' && (k !== 'completed' || kinds.indexOf(k) === i)), kinds.join(' ')).toEqual(['received', 'queued', ...attempt, 'cleaned_up', 'retried', 'handed_back', ...attempt, 'completed', 'cleaned_up', 'finished']);
+    expect(kinds.filter((k, i) => k !== 'in_progress' && (k !== 'completed' || kinds.indexOf(k) === i)), kinds.join(' ')).toEqual(['received', 'queued', ...attempt, 'diagnostics_kept', 'cleaned_up', 'retried', 'handed_back', ...attempt, 'completed', 'cleaned_up', 'finished']);
     const timeline = await w.store.getTimeline!('acme', String(once.id));
     expect(timeline?.events.find((e) => e.type === 'retried')?.reason).toBe('waiting_for_runner_registration_timed_out');
     expect(timeline?.events.find((e) => e.type === 'handed_back')).toMatchObject({ reason: 'waiting_for_runner_registration_timed_out', detail: 'requeue' });
