@@ -48,6 +48,9 @@ export const handlerConfigSchema = z
       .describe('A job running longer than this is given up and its run cancelled (Go: 6 h)'),
     retry_backoff_seconds: float(0).default(5).describe('Back-off before a retried job may be claimed again, doubling after each attempt (anklet only)'),
     retry_backoff_max_seconds: float(0).default(300).describe('Longest back-off between two attempts at a job (anklet only)'),
+    template_affinity_grace_seconds: float(0, 300, 'expected seconds (0-300)')
+      .default(3)
+      .describe('A host without a job\'s template leaves the job this long to a host that holds it and has a free VM slot, then takes it if still queued; 0 turns template affinity off (anklet only)'),
     reconcile: bool()
       .default(true)
       .describe('Sweep GitHub for anka jobs queued there but unknown to the store (lost webhooks, a store that lost its data) and for stored jobs GitHub already finished; one handler per queue and scope in the fleet sweeps (anklet only)'),
