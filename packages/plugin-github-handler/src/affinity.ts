@@ -14,14 +14,21 @@ const LEFT_MEMORY_MS = 10 * 60_000;
  * many new jobs as it has both a free VM slot and an idle handler; the VM slot is only taken once
  * the template is there, so the slots alone would call a host free while its handlers pull.
  */
-const hostHandlers = new Map<string, { readonly all: Set<symbol>; readonly busy: Set<symbol> }>();
+const hostHandlers = new Map<string, HostHandlers>();
+
+interface HostHandlers {
+  readonly all: Set<symbol>;
+  readonly busy: Set<symbol>;
+  /** Job id -> when a handler of this host first left it (so it is counted and noted once per host). */
+  readonly left: Map<string, number>;
+}
 
 /**
  * Template-affinity scheduling for one handler (issue #19): it publishes what its host holds and
  * how many VM slots are free, and gives each claim the affinity part that makes it leave a young
  * job to a host that holds the job's template (see `ClaimAffinity`). Each job left is counted,
- * logged and written to the job's timeline once per handler; a job this handler left and later
- * takes itself (the grace ran out: the holder did not take it) is counted as a grace expiry.
+ * logged and written to the job's timeline once per host; a job this host left and later takes
+ * itself (the grace ran out: the holder did not take it) is counted as a grace expiry.
  */
 export interface Affinity {
   /** The affinity part of the next claim, or undefined when affinity is off (grace 0, or a store without capacity records). */
@@ -40,10 +47,9 @@ export function startAffinity(ctx: HandlerContext<unknown>, queue: string, grace
   const hostId = ctx.host.hostId ?? ctx.host.hostName;
   const graceMs = Math.round(graceSeconds * 1000);
   const enabled = graceMs > 0 && typeof store.putHostCapacity === 'function' && typeof store.listHostCapacity === 'function';
-  /** Job id -> when this handler first left it. */
-  const left = new Map<string, number>();
   const me = Symbol(ctx.name);
-  const handlers = hostHandlers.get(hostId) ?? { all: new Set<symbol>(), busy: new Set<symbol>() };
+  const handlers = hostHandlers.get(hostId) ?? { all: new Set<symbol>(), busy: new Set<symbol>(), left: new Map<string, number>() };
+  const left = handlers.left;
   hostHandlers.set(hostId, handlers);
   handlers.all.add(me);
   let held: ReadonlyArray<string> = [];
