@@ -99,6 +99,9 @@ describe('template affinity across hosts', () => {
   it('with the holder dead, the other host leaves the job for the grace, then takes it', async () => {
     const expiredBefore = await counter(fleet, 'mac-1', 'anklet_affinity_grace_expired_total');
     const leftBefore = await counter(fleet, 'mac-1', 'anklet_jobs_left_for_affinity_total');
+    // mac-2 has published that both its slots are free again (the last job's clean-up is logged
+    // just before its handler says it is idle).
+    for (let i = 0; i < 50 && (await store.listHostCapacity!()).find((r) => r.hostId === mac2Id)?.freeSlots !== 2; i += 1) await sleep(100);
     await fleet.killHost('mac-2');
     // Its capacity record lasts up to 5 s more: mac-1 still sees a holder with room.
     const [job] = fleet.dispatch([{ name: 'orphaned', template: OTHER_TEMPLATE, durationMs: 300 }]);
