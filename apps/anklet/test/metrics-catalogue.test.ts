@@ -22,6 +22,8 @@ import { spawnSync } from 'node:child_process';
  */
 const NOT_IN_THIS_RUN: Readonly<Record<string, string>> = {
   anklet_jobs_reaped_total: 'a handler killed mid-job: plugin-github-handler test/e2e-recovery.test.ts',
+  anklet_jobs_left_for_affinity_total: 'two hosts, one holding the template: fleet test/affinity.test.ts',
+  anklet_affinity_grace_expired_total: 'the template holder full, the grace runs out: fleet test/affinity.test.ts',
   anklet_orphans_cleaned_total: 'VMs or runners left by a dead process: plugin-github-handler test/e2e-recovery.test.ts',
   anklet_step_retries_total: 'a transient Anka failure: plugin-github-handler test/e2e.test.ts',
   anklet_cancel_failures_total: 'GitHub refusing a cancel: plugin-github-handler test/e2e-faults.test.ts',

@@ -4,6 +4,7 @@ import type {
   Admission,
   AnkaCallOptions,
   AnkaClient,
+  HeldTemplate,
   AnkaVm,
   EnsureTemplateOptions,
   EnsureTemplateResult,
@@ -460,6 +461,16 @@ class PluginAnkaClient implements AnkaClient {
   async listRunning(options: AnkaCallOptions = {}): Promise<ReadonlyArray<AnkaVm>> {
     const body = (await this.#json(['list', '--running'], 'query', options)).body;
     return Array.isArray(body) ? body.map(toVm) : [];
+  }
+
+  async heldTemplates(): Promise<ReadonlyArray<HeldTemplate>> {
+    // The tracker is filled by the start-up discovery, then kept by pulls, clones and clean-ups:
+    // no `anka` call here, so hosts can publish what they hold every second.
+    await this.host.discovered();
+    return this.host.tracker
+      .all()
+      .filter((t) => !t.pulling && t.verified !== false)
+      .map((t) => ({ uuid: t.uuid, name: t.name, tag: t.tag }));
   }
 
   async listOwnVms(options: AnkaCallOptions = {}): Promise<ReadonlyArray<AnkaVm>> {

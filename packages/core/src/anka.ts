@@ -25,6 +25,14 @@ export interface AnkaVm {
   readonly accessDate?: string | undefined;
 }
 
+/** A template on the host (see {@link AnkaClient.heldTemplates}). */
+export interface HeldTemplate {
+  readonly uuid: string;
+  readonly name: string;
+  /** The tag it is at on this host, when known. */
+  readonly tag?: string | undefined;
+}
+
 /** What went wrong in an `anka` call, in words a handler can branch on. */
 export type AnkaFailureReason =
   | 'not_found'
@@ -155,6 +163,12 @@ export interface AnkaClient {
   list(options?: AnkaCallOptions): Promise<ReadonlyArray<AnkaVm>>;
   /** Running VMs (`anka -j list --running`). */
   listRunning(options?: AnkaCallOptions): Promise<ReadonlyArray<AnkaVm>>;
+  /**
+   * The templates on this host as the host's template record knows them (no `anka` call), not
+   * counting one being pulled: what the host publishes for template-affinity scheduling.
+   * Optional: clients written before it lack it, and their hosts publish no templates.
+   */
+  heldTemplates?(): Promise<ReadonlyArray<HeldTemplate>>;
   /** VMs whose name carries anklet's prefix (`anklet-vm-`), for orphan clean-up. */
   listOwnVms(options?: AnkaCallOptions): Promise<ReadonlyArray<AnkaVm>>;
   /** One VM or template, or null when it does not exist. */

@@ -22,6 +22,9 @@ export type {
   JobState,
   NewJob,
   ClaimRequest,
+  ClaimAffinity,
+  LeftForAffinity,
+  HostCapacity,
   EnqueueResult,
   QueueStats,
   RequeueOptions,
@@ -58,6 +61,7 @@ export { childEnv, looksSecretName, CHILD_ENV_NAMES, CHILD_ENV_PREFIXES, type Ch
 export { isAnkaFailure } from './anka.js';
 export type {
   AnkaClient,
+  HeldTemplate,
   AnkaVm,
   AnkaFailure,
   AnkaFailureReason,

@@ -117,6 +117,59 @@ export interface ClaimRequest {
   readonly skipJobIds?: ReadonlyArray<string> | undefined;
   /** Hand-offs made by these instances (the other handlers of this host) are left for other hosts. */
   readonly skipHandedOffBy?: ReadonlyArray<string> | undefined;
+  /**
+   * Template affinity: leave a young job whose template this host lacks to a host that holds it
+   * (see {@link ClaimAffinity}). Absent: any job may be taken, as before.
+   */
+  readonly affinity?: ClaimAffinity | undefined;
+}
+
+/**
+ * Template-affinity part of a {@link ClaimRequest}. Inside the claim, a candidate job whose
+ * template is not in `templates`, queued less than `graceMs` ago, is skipped when another live
+ * host (per {@link JobStore.listHostCapacity}) holds that template and has a free VM slot; the
+ * claim then takes the next job it may take, in the usual order. Otherwise the job is taken as
+ * usual: no job waits longer than `graceMs` because of affinity. The age is counted from
+ * {@link StoredJob.enqueuedAt}, so a job given back after an attempt is never left again.
+ */
+export interface ClaimAffinity {
+  /** This host's id as it publishes its {@link HostCapacity}: its own record is not "another host". */
+  readonly hostId: string;
+  /** Templates this host holds (uuids and names, any tag), matched against {@link StoredJob.template}. */
+  readonly templates: ReadonlyArray<string>;
+  /** How long a job may be left for a host that holds its template, in milliseconds (0: never). */
+  readonly graceMs: number;
+  /**
+   * Told, before the claim resolves, which jobs this claim left for another host (not called
+   * when it left none). A job left again by a later claim is reported again.
+   */
+  readonly onLeft?: ((left: ReadonlyArray<LeftForAffinity>) => void) | undefined;
+}
+
+/** A job a claim left for a host that holds its template (see {@link ClaimAffinity.onLeft}). */
+export interface LeftForAffinity {
+  readonly jobId: string;
+  readonly template: string;
+  /** The host it was left for (one with the template and a free slot). */
+  readonly hostId: string;
+  readonly hostName: string;
+  /** Milliseconds until its grace ends and any host may take it. */
+  readonly remainingMs: number;
+}
+
+/**
+ * What one host holds and how much room it has, published for template-affinity scheduling (see
+ * {@link JobStore.putHostCapacity}).
+ */
+export interface HostCapacity {
+  /** The host's identity (`HostCoordination.hostId`, or its host name where there is none). */
+  readonly hostId: string;
+  /** The host's name, for people (timelines, logs). */
+  readonly hostName: string;
+  /** Templates on the host: uuids and names, any tag. */
+  readonly templates: ReadonlyArray<string>;
+  /** VM slots free now (a host that cannot start a VM at once publishes 0). */
+  readonly freeSlots: number;
 }
 
 /** Result of {@link JobStore.enqueue}. */
@@ -359,6 +412,14 @@ export interface JobStore {
   listHostSnapshots(options?: HostSnapshotListOptions): Promise<ReadonlyArray<HostSnapshot>>;
   /** Removes one host's snapshot and its index entry (on a clean exit). No-op when it is not there. */
   deleteHostSnapshot(key: string): Promise<void>;
+  /**
+   * Publishes what this host holds and its free slots (replacing its previous record); the record
+   * is gone after `ttlMs` unless written again, so a dead host stops attracting jobs. Optional:
+   * stores written before template affinity lack it, and hosts then claim without affinity.
+   */
+  putHostCapacity?(capacity: HostCapacity, ttlMs: number): Promise<void>;
+  /** The live capacity records, sorted by host id (expired ones are left out and dropped). */
+  listHostCapacity?(): Promise<ReadonlyArray<HostCapacity>>;
   /** Releases connections, timers and files. The store is unusable afterwards. */
   close(): Promise<void>;
 }

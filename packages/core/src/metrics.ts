@@ -34,6 +34,8 @@ export type CataloguedCounterName =
   | 'webhooks_rejected'
   | 'jobs_claimed'
   | 'jobs_reaped'
+  | 'jobs_left_for_affinity'
+  | 'affinity_grace_expired'
   | 'job_retries'
   | 'registration_timeouts'
   | 'runner_diagnostics_kept'

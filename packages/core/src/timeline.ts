@@ -20,6 +20,11 @@ export type TimelineEventType =
   | 'claimed'
   /** Given back to the queue (`detail`: `requeue`, `hand_off` or `reap`; `reason`). Written by `requeue`, `handOff`, `reapExpired`. */
   | 'handed_back'
+  /**
+   * A host without the job's template left it, for the affinity grace, to a host that holds it
+   * (`by`: the host that left it; `detail`: which host it was left for). Written once per job and host.
+   */
+  | 'left_for_affinity'
   /** The handler started making sure the VM template is on the host (`detail`: template and tag). */
   | 'pull_started'
   /** The template is on the host (`detail`: `pulled`, or `cached` when no pull was needed). */
@@ -57,6 +62,7 @@ export const TIMELINE_EVENT_TYPES: ReadonlyArray<TimelineEventType> = [
   'queued',
   'claimed',
   'handed_back',
+  'left_for_affinity',
   'pull_started',
   'pull_finished',
   'vm_cloned',

@@ -39,6 +39,12 @@ export interface FleetHostSpec {
   hardware?: { cpuCores?: number; memoryGiB?: number };
   /** Extra environment of the host's `anklet`, e.g. `{ MAC_1_HANDLER1_QUEUE_NAME: 'shared' }` (env overrides). */
   env?: Record<string, string>;
+  /**
+   * Pull every template tag (or, given uuids, those templates' tags) onto this host before anklet
+   * starts; overrides the fleet's `prePull` for this host (e.g. one host holding a template and
+   * another not, for template affinity).
+   */
+  prePull?: boolean | string[];
   /** Start the host with the fleet (default true); false: only `startHost(name)` starts it. */
   start?: boolean;
   /**
@@ -265,11 +271,13 @@ export async function startFleet(options: StartFleetOptions = {}): Promise<Fleet
       const redeliver = spec.redeliver && receiverPort !== undefined ? { hookId: hookIdOf(receiverPort), intervalSeconds: (typeof spec.redeliver === 'object' ? spec.redeliver.intervalSeconds : undefined) ?? 5 } : undefined;
       const config = writeConfig({ home, pluginsPath, redis, owner, hostName: spec.name, metricsPort, receiverPort, prefix, handlers, sim, extra: spec.handlerConfig ?? '', sleepInterval: spec.sleepInterval ?? 1, receiverExtra: spec.receiverConfig ?? '', redeliver });
       hosts.push({ name: spec.name, handlers, receiver: Boolean(spec.receiver), spec, home, config, anka, metricsUrl: `http://127.0.0.1:${metricsPort}/`, process: undefined, runs: [] });
-      if (options.prePull && handlers.length > 0) {
+      const prePull = spec.prePull ?? options.prePull;
+      if (prePull && handlers.length > 0) {
+        const toPull = Array.isArray(prePull) ? templates.filter((t) => prePull.includes(t.uuid ?? t.name)) : templates;
         // One pull at a time per host (as one Anka would), hosts in parallel, while the plugins install.
         pulls.push(
           (async () => {
-            for (const t of templates) for (const tag of t.tags) await pull('anka', ['-j', 'registry', 'pull', '--shrink', t.uuid ?? t.name, '--tag', tag.tag], { env: { ...process.env, ...anka.env } });
+            for (const t of toPull) for (const tag of t.tags) await pull('anka', ['-j', 'registry', 'pull', '--shrink', t.uuid ?? t.name, '--tag', tag.tag], { env: { ...process.env, ...anka.env } });
           })(),
         );
       }

@@ -32,6 +32,14 @@ export const COUNTERS = {
   },
   jobs_claimed: { help: 'Jobs claimed from the queue by a handler.', labels: [] },
   jobs_reaped: { help: 'Jobs of a handler whose lease expired (a dead or stuck host) returned to the queue by the reaper.', labels: [] },
+  jobs_left_for_affinity: {
+    help: 'Jobs a handler left, for the affinity grace, to a host that holds their template and has a free slot (counted once per job).',
+    labels: [],
+  },
+  affinity_grace_expired: {
+    help: 'Jobs a handler had left for a host holding their template and took itself once the grace ran out (that host did not take them).',
+    labels: [],
+  },
   job_retries: { help: 'Jobs retried on a new VM, by reason.', labels: ['reason'] },
   registration_timeouts: { help: 'Runners that did not pick up their job within registration_timeout_seconds.', labels: [] },
   runner_diagnostics_kept: {

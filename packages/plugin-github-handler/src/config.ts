@@ -60,6 +60,9 @@ export const handlerConfigSchema = z
     runner_diagnostics_keep_hours: float(0)
       .default(168)
       .describe('Hours kept runner logs stay under <work_dir>/diagnostics before they are removed (0 = never removed; anklet only)'),
+    template_affinity_grace_seconds: float(0, 300, 'expected seconds (0-300)')
+      .default(3)
+      .describe('A host without a job\'s template leaves the job this long to a host that holds it and has a free VM slot, then takes it if still queued; 0 turns template affinity off (anklet only)'),
     reconcile: bool()
       .default(true)
       .describe('Sweep GitHub for anka jobs queued there but unknown to the store (lost webhooks, a store that lost its data) and for stored jobs GitHub already finished; one handler per queue and scope in the fleet sweeps (anklet only)'),

@@ -1,6 +1,7 @@
 import type { HandlerContext, JobLease, PluginInstance, VmReservation } from '@anklet/core';
 import { connectionOptionsOf, queueNameOf, resolveScope, type GitHubScope, type QueueJob } from '@anklet/github';
 import type { HandlerConfig } from './config.js';
+import { startAffinity, type Affinity } from './affinity.js';
 import { backoffDelayMs } from './backoff.js';
 import { startDiagnosticsSweeper, type DiagnosticsSweeper } from './diagnostics.js';
 import { connectGitHub, describeError, type GitHubApi } from './github-api.js';
@@ -36,6 +37,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
   let reconciler: ReconcilerLoop | undefined;
   let queueGauges: QueueGauges | undefined;
   let diagnosticsSweeper: DiagnosticsSweeper | undefined;
+  let affinity: Affinity | undefined;
   /** Jobs of a previous process still running in their VMs; watched before new work is taken. */
   const adopted: JobRun[] = [];
   /** Jobs this handler gave back for lack of room, with the time until which it will not take them again. */
@@ -234,6 +236,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
       queueGauges ??= startQueueGauges(ctx, queue);
       // Kept runner logs older than runner_diagnostics_keep_hours go, now and every hour.
       diagnosticsSweeper ??= startDiagnosticsSweeper(ctx);
+      affinity ??= startAffinity(ctx, queue, config.template_affinity_grace_seconds);
       ctx.logger.info('github handler started', { queue, leaseOwner: owner, registrationMethod: config.registration_method, vmNamePrefix: deps?.vmNamePrefix, state: health.fault?.state ?? 'ok' });
     },
 
@@ -272,35 +275,44 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
         leaseMs: config.lease_seconds * 1000,
         repositoryOwners: scope.kind === 'enterprise' ? undefined : [scope.owner],
         skipJobIds: skipJobIds(),
+        affinity: affinity?.claimAffinity(),
       });
       if (!lease) {
         ctx.logger.debug('no queued jobs found');
         // No wake-up is sent when a delayed job becomes due: wake for it ourselves.
         let waitMs = cooling.size > 0 ? 1_000 : IDLE_WAIT_MS;
         if (stats?.nextDelayedDueMs != null) waitMs = Math.min(waitMs, Math.max(MIN_WAIT_MS, stats.nextDelayedDueMs + 50));
+        // A job left for a host that holds its template: look again when its grace ends.
+        const graceEndsMs = affinity?.retryInMs();
+        if (graceEndsMs !== undefined) waitMs = Math.min(waitMs, Math.max(MIN_WAIT_MS, graceEndsMs + 50));
         await ctx.store.waitForWork(queue, waitMs, ctx.signal);
         return { again: true };
       }
       ctx.metrics.count('jobs_claimed');
-      ctx.logger.info('queued job found', { workflowJobID: lease.job.id, attempts: lease.job.attempts, handedOffBy: lease.job.handedOffBy });
-      const check = readQueueJob(lease);
-      if (!check.ok) {
-        await quarantine(lease, check.reason);
-        return { again: true };
-      }
+      affinity?.claimed(lease);
       try {
-        const outcome = await new JobRun(d, check.lease).execute();
-        if (outcome.kind === 'handoff' && outcome.cooldownMs > 0) cooling.set(lease.job.id, Date.now() + outcome.cooldownMs);
-        if (health.fault) return { again: true };
-      } catch (err) {
-        // `execute` turns failures into outcomes; anything that still escapes is this job's
-        // failure (an attempt, with back-off), never the plugin's.
-        ctx.logger.error('unexpected error handling job; counted against the job', { workflowJobID: lease.job.id, error: describeError(err) });
-        ctx.metrics.count('job_errors', { step: 'unexpected' });
-        const delayMs = backoffDelayMs(lease.job.attempts + 1, config.retry_backoff_seconds * 1000, config.retry_backoff_max_seconds * 1000);
-        await ctx.store.requeue(lease, 'error_unexpected', { delayMs }).catch((again: unknown) => {
-          ctx.logger.error('error requeueing the job after an unexpected error', { workflowJobID: lease.job.id, error: describeError(again) });
-        });
+        ctx.logger.info('queued job found', { workflowJobID: lease.job.id, attempts: lease.job.attempts, handedOffBy: lease.job.handedOffBy });
+        const check = readQueueJob(lease);
+        if (!check.ok) {
+          await quarantine(lease, check.reason);
+          return { again: true };
+        }
+        try {
+          const outcome = await new JobRun(d, check.lease).execute();
+          if (outcome.kind === 'handoff' && outcome.cooldownMs > 0) cooling.set(lease.job.id, Date.now() + outcome.cooldownMs);
+          if (health.fault) return { again: true };
+        } catch (err) {
+          // `execute` turns failures into outcomes; anything that still escapes is this job's
+          // failure (an attempt, with back-off), never the plugin's.
+          ctx.logger.error('unexpected error handling job; counted against the job', { workflowJobID: lease.job.id, error: describeError(err) });
+          ctx.metrics.count('job_errors', { step: 'unexpected' });
+          const delayMs = backoffDelayMs(lease.job.attempts + 1, config.retry_backoff_seconds * 1000, config.retry_backoff_max_seconds * 1000);
+          await ctx.store.requeue(lease, 'error_unexpected', { delayMs }).catch((again: unknown) => {
+            ctx.logger.error('error requeueing the job after an unexpected error', { workflowJobID: lease.job.id, error: describeError(again) });
+          });
+        }
+      } finally {
+        affinity?.released();
       }
       ctx.metrics.setStatus(ctx.host.isDraining() ? 'draining' : 'idle');
       return { again: true };
@@ -309,6 +321,7 @@ export function createHandler(ctx: HandlerContext<HandlerConfig>): PluginInstanc
     async stop() {
       queueGauges?.stop();
       diagnosticsSweeper?.stop();
+      affinity?.stop();
       await Promise.all([reaper?.stop(), reconciler?.stop()]);
       // Adopted jobs not watched yet stay claimed with their VMs: the next start adopts them again.
       if (adopted.length > 0) ctx.logger.warn('leaving jobs of a previous run in their vms for the next start', { jobs: adopted.map((r) => r.jobId) });

@@ -10,9 +10,19 @@
   ARGV[4] lease length, ms
   ARGV[5..] four counted lists: n, then n values, for
             repository owners allowed, templates refused, job ids skipped, hand-off owners skipped
+  then, for template affinity (absent: none):
+            grace ms (0: off), a counted list of the templates this host holds, and a counted
+            list of triples (template, host id, host name): the other live hosts with a free
+            slot that hold each template (the caller read them from the capacity records)
 
-  Returns { token, field1, value1, ... } of the claimed job's hash (with `id` first), or
-  { 'none', <change counter> } when there is nothing to take.
+  A group whose head job's template is neither empty nor held here, queued less than the grace
+  ago, and held by one of those hosts, is passed over as if it were not allowed: younger jobs stand
+  behind that head, so the whole group waits. Such heads are reported as left; the first time a
+  job is left (`aff:<id>` marks it for the grace), every idle waiter is woken.
+
+  Returns { token, field1, value1, ... } of the claimed job's hash (with `id` first; with
+  `'!left', <JSON>` last when jobs were left), or { 'none', <change counter>, <left JSON> } when
+  there is nothing to take.
 ]]
 local owner = ARGV[3]
 local leaseMs = tonumber(ARGV[4])
@@ -26,6 +36,21 @@ for i = 1, 4 do
   at = at + n + 1
 end
 local allowedOwners, refusedTemplates, skipIds, skipHandedOffBy = lists[1], lists[2], lists[3], lists[4]
+
+local graceMs = tonumber(ARGV[at] or '0') or 0
+local held, elsewhere = {}, {}
+if graceMs > 0 then
+  local n = tonumber(ARGV[at + 1])
+  for j = 1, n do held[ARGV[at + 1 + j]] = true end
+  at = at + n + 2
+  n = tonumber(ARGV[at])
+  for j = 0, n - 1 do
+    local m = ARGV[at + 1 + j * 3]
+    if not elsewhere[m] then elsewhere[m] = { ARGV[at + 2 + j * 3], ARGV[at + 3 + j * 3] } end
+  end
+end
+-- Jobs left for a host that holds their template, each reported once.
+local left, leftSeen = {}, {}
 
 local now = nowMs()
 
@@ -82,6 +107,27 @@ local function head(listKey, setKey, group)
   return nil
 end
 
+-- Whether the head `id` of a group of template `m` waits for a host that holds `m` (and notes it).
+local function leaveForAffinity(id, m)
+  if graceMs <= 0 or m == '' or held[m] or not elsewhere[m] then return false end
+  local t = tonumber((try('HGET', jobKey(id), 't')))
+  if not t or now - t >= graceMs then return false end
+  if not leftSeen[id] then
+    leftSeen[id] = true
+    local host = elsewhere[m]
+    left[#left + 1] = { jobId = id, template = m, hostId = host[1], hostName = host[2], remainingMs = t + graceMs - now }
+    -- The first time a job is left, every idle handler is woken once: the enqueue's wake-up may
+    -- have gone to hosts without the template, and the holders must look before the grace ends.
+    if redis.call('SET', BASE .. ':aff:' .. id, '1', 'NX', 'PX', graceMs) then wakeMany(now, 1000000) end
+  end
+  return true
+end
+
+local function leftJson()
+  if #left == 0 then return '[]' end
+  return cjson.encode(left)
+end
+
 local function take(listKey, setKey, group, id, rec, flat)
   dropFromList(listKey, setKey, group, id)
   local key = jobKey(id)
@@ -98,6 +144,10 @@ local function take(listKey, setKey, group, id, rec, flat)
   table.insert(out, 1, id)
   table.insert(out, 1, 'id')
   table.insert(out, 1, token)
+  if #left > 0 then
+    out[#out + 1] = '!left'
+    out[#out + 1] = leftJson()
+  end
   return out
 end
 
@@ -106,15 +156,17 @@ for _, kind in ipairs({ 'h', 'q' }) do
   while budget > 0 do
     local best, bestId, bestGroup
     for _, group in ipairs(redis.call('SMEMBERS', setKey)) do
-      local ok
+      local ok, b, o, m
       if kind == 'h' then
-        local b, o, m = parseHandoffGroup(group)
+        b, o, m = parseHandoffGroup(group)
         ok = allowed(o, m) and not skipHandedOffBy[b]
       else
-        ok = allowed(parseGroup(group))
+        o, m = parseGroup(group)
+        ok = allowed(o, m)
       end
       if ok then
         local pos, id = head(BASE .. ':' .. kind .. ':' .. group, setKey, group)
+        if pos and leaveForAffinity(id, m) then pos = nil end
         if pos and (not best or pos < best) then best, bestId, bestGroup = pos, id, group end
       end
     end
@@ -127,4 +179,4 @@ for _, kind in ipairs({ 'h', 'q' }) do
   end
 end
 if budget <= 0 then return { 'again', 0 } end
-return { 'none', tonumber(redis.call('HGET', META, 'seq') or '0') }
+return { 'none', tonumber(redis.call('HGET', META, 'seq') or '0'), leftJson() }

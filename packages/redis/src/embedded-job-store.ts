@@ -6,6 +6,7 @@ import {
   ErrorCodes,
   type ClaimRequest,
   type EnqueueResult,
+  type HostCapacity,
   type HostSnapshot,
   type InstanceHolder,
   type InstanceRegistration,
@@ -35,6 +36,7 @@ import {
 import { metricsKeyEnding } from './keys.js';
 import { GroupCommit } from './sqlite/group-commit.js';
 import { ClaimPicker } from './sqlite/claim-pick.js';
+import { decodeHostCapacity, encodeHostCapacity, holdersElsewhere, reportLeft, sortCapacity } from './host-capacity.js';
 import { importLegacyJsonStore, LEGACY_FILE } from './sqlite/import-json-store.js';
 import { decodeJobRow, JOB_STATES, PoisonRowError, type DecodedJob, type JobRow } from './sqlite/job-row.js';
 import { wakerFor, type LocalWaker } from './sqlite/local-waker.js';
@@ -88,6 +90,8 @@ export class EmbeddedJobStore implements JobStore {
   private readonly closing = new AbortController();
   private readonly finishedTtlMs: number;
   private readonly deliveryTtlMs: number;
+  /** `<queue>\n<job id>` of jobs left for template affinity -> end of their grace (see `wakeForLeft`). */
+  private readonly leftUntil = new Map<string, number>();
   private closed = false;
 
   /** True after {@link EmbeddedJobStore.close}. */
@@ -260,9 +264,14 @@ export class EmbeddedJobStore implements JobStore {
       this.promoteDue(request.queue);
       this.sweepUnknownStates(request.queue);
       // Each poison row met on the way is set aside, and the next candidate is looked up.
+      const holders = request.affinity && request.affinity.graceMs > 0 ? holdersElsewhere(this.liveCapacity(), request.affinity.hostId) : undefined;
       for (;;) {
-        const rowid = this.picker.pick(request);
-        if (rowid === undefined) return null;
+        const rowid = this.picker.pick(request, holders);
+        this.wakeForLeft(request);
+        if (rowid === undefined) {
+          reportLeft(request, this.picker.left);
+          return null;
+        }
         const decoded = this.decode<P>(this.sql.jobByRowid.get(rowid) as JobRow | undefined);
         if (!decoded) continue;
         const token = decoded.token + 1;
@@ -271,9 +280,28 @@ export class EmbeddedJobStore implements JobStore {
         this.sql.claimRow.run(token, request.owner, leaseExpiresAt, rowid);
         this.timeline.append(request.queue, decoded.job.id, { type: 'claimed', by: request.owner }, now, 'running');
         const job: StoredJob<P> = { ...decoded.job, phase: 'claimed', owner: request.owner, leaseExpiresAt, handedOffBy: undefined };
+        reportLeft(request, this.picker.left);
         return { job, owner: request.owner, token };
       }
     });
+  }
+
+  /**
+   * The first time a job is left for template affinity, every waiting handler of this process is
+   * woken once (as the Redis store wakes the fleet): the enqueue's wake-up may have gone to a
+   * handler that left it. Other processes sharing the file find it at their poll.
+   */
+  private wakeForLeft(request: ClaimRequest): void {
+    const now = Date.now();
+    let wake = false;
+    for (const job of this.picker.left) {
+      const key = `${request.queue}\n${job.jobId}`;
+      if ((this.leftUntil.get(key) ?? 0) > now) continue;
+      this.leftUntil.set(key, now + job.remainingMs);
+      wake = true;
+    }
+    if (this.leftUntil.size > 1000) for (const [key, until] of this.leftUntil) if (until <= now) this.leftUntil.delete(key);
+    if (wake) this.waker.notifyAll(request.queue);
   }
 
   /** Puts delayed jobs that are due at the head of the queue, the earliest due first. */
@@ -549,6 +577,27 @@ export class EmbeddedJobStore implements JobStore {
         return snapshot as HostSnapshot;
       });
     });
+  }
+
+  async putHostCapacity(capacity: HostCapacity, ttlMs: number): Promise<void> {
+    const now = Date.now();
+    this.write(() => {
+      this.sql.dropExpiredCapacity.run(now);
+      this.sql.putCapacity.run(capacity.hostId, encodeHostCapacity(capacity), now + Math.max(1, Math.round(ttlMs)));
+    });
+  }
+
+  async listHostCapacity(): Promise<ReadonlyArray<HostCapacity>> {
+    return this.write(() => {
+      this.sql.dropExpiredCapacity.run(Date.now());
+      return this.liveCapacity();
+    });
+  }
+
+  /** The capacity records not yet past their end, sorted by host id (inside a transaction). */
+  private liveCapacity(): HostCapacity[] {
+    const rows = this.sql.capacity.all(Date.now()) as Array<{ host_id: unknown; json: unknown }>;
+    return sortCapacity(rows.map((r) => decodeHostCapacity(String(r.host_id), String(r.json))).filter((r): r is HostCapacity => r !== null));
   }
 
   async deleteHostSnapshot(key: string): Promise<void> {

@@ -22,6 +22,7 @@
  * <prefix>:jobs:{<queue>}:tlq           zset   job ids whose timeline state is queued -> since (ms, server clock)
  * <prefix>:jobs:{<queue>}:tlr           zset   job ids whose timeline state is running -> since
  * <prefix>:jobs:{<queue>}:tlf           zset   finished job ids whose timeline is kept -> finished at (bounded)
+ * <prefix>:jobs:{<queue>}:aff:<id>      string the job was left for template affinity (PX: the grace): waiters were woken once
  * <prefix>:jobs:{<queue>}:idle          zset   idle waiter token -> end of its wait (ms)
  * <prefix>:jobs:{<queue>}:wake          channel  a waiter token, published to wake that one waiter
  * <prefix>:jobs:{<queue>}:events        channel  a job id, published when an event is recorded for it
@@ -29,6 +30,7 @@
  * <prefix>:leader:{<name>}:fence        string fencing counter
  * <prefix>:instance:{<name>}            string the JSON of the host holding a handler instance name, PX TTL
  * <prefix>/metrics/<owner>/<name>       string one host's metrics JSON (TTL); the Go anklet's key
+ * <prefix>:hosts:capacity               hash   host id -> `<until ms>|<JSON>`: templates held, free slots (template affinity)
  * ```
  *
  * Format 1 (anklet before store v2; moved to format 2 on first use, see lua/migrate-queue-1.lua):

@@ -4,6 +4,7 @@ import {
   ErrorCodes,
   type ClaimRequest,
   type EnqueueResult,
+  type HostCapacity,
   type HostSnapshot,
   type HostSnapshotListOptions,
   type InstanceHolder,
@@ -36,6 +37,7 @@ import {
 } from '@anklet/core';
 import { closeClient, type RedisConnection } from './connection.js';
 import { HostIndex } from './host-index.js';
+import { decodeHostCapacity, encodeHostCapacity, holdersElsewhere, hostCapacityKey, readLeft, reportLeft, sortCapacity } from './host-capacity.js';
 import { holderJson, readHolder } from './instance-holder.js';
 import { instanceKey, leaderKeys, queueKeys, type QueueKeys } from './keys.js';
 import { decodeJob, MalformedRecordError, pairsToRecord, payloadPieces, UPDATE_FIELDS } from './record.js';
@@ -292,17 +294,20 @@ export class RedisJobStore implements JobStore {
       ...counted(request.refusedTemplates),
       ...counted(request.skipJobIds),
       ...counted(request.skipHandedOffBy),
+      ...(await this.affinityArgs(request)),
     ];
     // A claimed record whose payload turns out unreadable is quarantined and the claim goes on;
     // the loop bound only protects against a queue full of garbage.
     for (let round = 0; round < 20; round += 1) {
       const reply = (await this.op('claim job', () => this.script('claim-job', k, args))) as unknown[];
       if (reply[0] === 'none') {
+        reportLeft(request, readLeft(reply[2]));
         this.seenChanges.set(request.queue, String(reply[1]));
         this.fruitless.set(request.queue, (this.fruitless.get(request.queue) ?? 0) + 1);
         return null;
       }
       if (reply[0] === 'again') continue;
+      if (reply[reply.length - 2] === '!left') reportLeft(request, readLeft(reply.splice(-2, 2)[1]));
       const token = Number(reply[0]);
       const hash = pairsToRecord(reply, 1);
       const id = hash['id'] ?? '';
@@ -314,6 +319,35 @@ export class RedisJobStore implements JobStore {
       }
     }
     return null;
+  }
+
+  /**
+   * The claim script's affinity arguments: the grace, what this host holds, and which other live
+   * hosts with a free slot hold what (read from the capacity records just before the claim; they
+   * are rewritten every second or so, so a read a moment old is as good as one inside the script,
+   * and the capacity key may live on another cluster node than the queue).
+   */
+  private async affinityArgs(request: ClaimRequest): Promise<Array<string | number>> {
+    const affinity = request.affinity;
+    if (!affinity || !(affinity.graceMs > 0)) return [];
+    const holders = holdersElsewhere(await this.listHostCapacity(), affinity.hostId);
+    const triples = [...holders].flatMap(([template, h]) => [template, h.hostId, h.hostName]);
+    return [Math.round(affinity.graceMs), ...counted(affinity.templates), String(holders.size), ...triples];
+  }
+
+  async putHostCapacity(capacity: HostCapacity, ttlMs: number): Promise<void> {
+    const json = encodeHostCapacity(capacity);
+    await this.op('publish host capacity', () => this.run('put-host-capacity', [hostCapacityKey(this.prefix)], [capacity.hostId, json, Math.max(1, Math.round(ttlMs))]));
+  }
+
+  async listHostCapacity(): Promise<ReadonlyArray<HostCapacity>> {
+    const flat = (await this.op('read host capacity', () => this.run('read-host-capacity', [hostCapacityKey(this.prefix)], []))) as string[];
+    const records: HostCapacity[] = [];
+    for (let i = 0; i + 1 < flat.length; i += 2) {
+      const record = decodeHostCapacity(String(flat[i]), String(flat[i + 1]));
+      if (record) records.push(record);
+    }
+    return sortCapacity(records);
   }
 
   async quarantine(lease: JobLease, reason: string): Promise<void> {

@@ -1,6 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { afterEach, beforeEach, describe, expect, it } from 'vitest';
 import { isAnkletError, isLeaseRefusal, ErrorCodes, type JobLease, type JobStore, type NewJob, type TimelineHistory } from '@anklet/core';
+import { describeAffinityCases } from './contract-affinity.js';
 import { describeIdentityCases } from './contract-identity.js';
 import { describePoisonCases } from './contract-poison.js';
 import { describeRefusalCases } from './contract-refusals.js';
@@ -98,6 +99,7 @@ export function describeJobStoreContract(label: string, createBackend: () => Pro
     describeStarvationCases(context);
     describeIdentityCases(context, (queue, jobId) => backend.loseJob!(queue, jobId));
     describeTimelineCases(context);
+    describeAffinityCases(context);
 
     it('de-duplicates intake by job id and by delivery id', async () => {
       expect(await store.enqueue({ id: '1', queue: q, payload: { n: 1 }, deliveryId: 'd1' })).toBe('enqueued');

@@ -36,6 +36,11 @@ export class LocalWaker {
     if (left > 0) this.pending.add(queue);
   }
 
+  /** Wakes every waiter of `queue` now (no one later: nothing new became claimable). */
+  notifyAll(queue: string): void {
+    for (const wake of this.workWaiters.get(queue) ?? []) wake();
+  }
+
   /** An event was recorded for `jobId`: wakes its watchers, or marks it for the next one. */
   notifyEvent(queue: string, jobId: string): void {
     const key = `${queue}\n${jobId}`;

@@ -156,6 +156,18 @@ CREATE TABLE IF NOT EXISTS timeline_events (
 );
 `;
 
+/**
+ * Capacity records for template affinity (see host-capacity.ts): one row per host, gone once past
+ * `until`. Added like the timeline tables: created on open when missing, no version change.
+ */
+const HOST_CAPACITY_DDL = `
+CREATE TABLE IF NOT EXISTS host_capacity (
+  host_id TEXT PRIMARY KEY,
+  json TEXT NOT NULL,
+  until INTEGER NOT NULL
+);
+`;
+
 /** How long a call waits for another process's write lock before it fails (SQLite `busy_timeout`). */
 export const BUSY_TIMEOUT_MS = 5000;
 
@@ -185,6 +197,8 @@ export function openStoreDatabase(file: string): Database.Database {
     }
     const hasTimeline = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'timeline_events'`).get();
     if (!hasTimeline) db.transaction(() => db.exec(TIMELINE_DDL)).immediate();
+    const hasCapacity = db.prepare(`SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'host_capacity'`).get();
+    if (!hasCapacity) db.transaction(() => db.exec(HOST_CAPACITY_DDL)).immediate();
   } catch (error) {
     db.close();
     throw error;

@@ -91,6 +91,10 @@ function buildStatements(db: Database.Database) {
     snapshots: p('SELECT key, json, updated_at FROM host_snapshots ORDER BY key'),
     dropExpiredSnapshots: p('DELETE FROM host_snapshots WHERE until <= ? OR updated_at < ?'),
     deleteSnapshot: p('DELETE FROM host_snapshots WHERE key = ?'),
+
+    putCapacity: p('INSERT OR REPLACE INTO host_capacity (host_id, json, until) VALUES (?, ?, ?)'),
+    capacity: p('SELECT host_id, json FROM host_capacity WHERE until > ? ORDER BY host_id'),
+    dropExpiredCapacity: p('DELETE FROM host_capacity WHERE until <= ?'),
   };
 }
 
