@@ -158,9 +158,11 @@ describe('every catalogued metric on a fleet run', () => {
     const mac = f.host('mac-1');
 
     // Rate limits on the next GitHub calls, an `in_progress` delivery that fails (the receiver asks
-    // for it again) and a `queued` one GitHub never sends (the reconcile sweep finds the job).
-    f.sim.control.injectRateLimit({ kind: 'primary', count: 1, resetInSeconds: 1, match: '/actions/' });
-    f.sim.control.injectRateLimit({ kind: 'secondary', count: 1, retryAfter: 1, match: '/actions/' });
+    // for it again) and a `queued` one GitHub never sends (the reconcile sweep finds the job). The
+    // limits match the owner's paths: the runner cache's release lookups (`/repos/actions/runner/...`)
+    // are not counted as the plugins' calls and must not take them.
+    f.sim.control.injectRateLimit({ kind: 'primary', count: 1, resetInSeconds: 1, match: '/acme/' });
+    f.sim.control.injectRateLimit({ kind: 'secondary', count: 1, retryAfter: 1, match: '/acme/' });
     f.sim.control.failNextDeliveries({ count: 1, action: 'in_progress' });
     f.sim.control.dropNextDeliveries({ count: 1, action: 'queued' });
     const busy = f.dispatch([1, 2, 3, 4, 5].map((i) => ({ name: `long-${i}`, conclusion: 'success' as const, durationMs: 20_000 })));

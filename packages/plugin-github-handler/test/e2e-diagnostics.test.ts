@@ -8,7 +8,7 @@ import { createRedisJobStore } from '@anklet/redis';
 import { findFreePort, startRedisServer } from '@anklet/testing';
 import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { CONFIG_SH, RUN_SH, RUNNER_CLI, msg } from '../../../apps/anklet/test/helpers.js';
+import { CONFIG_SH, RUN_SH, RUNNER_CLI, msg, runCli } from '../../../apps/anklet/test/helpers.js';
 import { GiB, TEMPLATE, withInstalledPlugins } from './setup.js';
 import { ankletVms, hostConfig, prometheusOf, startHost, type World } from './world.js';
 
@@ -235,6 +235,17 @@ describe('runner diagnostics', () => {
     // The host said where, in a log line.
     const line = w.runs[0]!.lines.find((l) => l.msg === 'runner diagnostics kept' && String(l.folder).endsWith(path.join(String(failedJob), 'attempt-1')));
     expect(line?.folder).toBe(path.join(folderOf(failedJob), 'attempt-1'));
+  });
+
+  it('is named by `anklet explain`: the failed attempt, its reason and where the runner log was kept', async () => {
+    const run = await runCli(['-c', config, 'explain', String(earlyJob), '--json'], { home: w.homes[0]!, env: w.anka.env, timeoutMs: 60_000 });
+    expect(run.code, run.stderr).toBe(0);
+    const answer = JSON.parse(run.stdout) as { state: string; answer: string; details: string[]; diagnostics?: { path: string } };
+    expect(answer.state, answer.answer).toBe('finished');
+    expect(answer.diagnostics?.path).toBe(`diagnostics/${earlyJob}`);
+    expect(answer.details, answer.answer).toEqual(
+      expect.arrayContaining([expect.stringMatching(new RegExp(`^failed: runner did not pick the job within 10 s \\(attempt \\d+/\\d+\\), runner log kept at diagnostics/${earlyJob}`))]),
+    );
   });
 
   it('is linked from the jobs view of the finished job', async () => {
