@@ -176,33 +176,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
     .option('-q, --queue <name...>', 'also count these queues (the config\'s and the hosts\' queues are always counted)')
     .action(async (opts: { json?: boolean; queue?: string[] }) => {
       try {
-        const { describeIssues, loadConfig } = await loadConfigModule();
-        const loaded = loadConfig({ configPath: program.opts<{ config?: string }>().config });
-        if (loaded.issues.length > 0) {
-          err(`${loaded.file}: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'} (see: anklet config validate)`);
-          for (const line of describeIssues(loaded, loaded.issues)) err(`  ${line}`);
+        const { loadFleetConfig, withFleetStore } = await import('./status/fleet-store.js');
+        const loaded = loadFleetConfig(program.opts<{ config?: string }>().config, err);
+        if (!loaded) {
           setExit(ExitCode.Config);
           return;
         }
-        const [{ HostStores, timelineHistoryOf }, { createLogger }, { SecretRegistry }, { describeDatabase, readFleetStatus, renderFleetStatus, statusDatabaseOf }] = await Promise.all([
-          import('./host/stores.js'),
-          import('./logging/create-logger.js'),
-          import('./logging/redact.js'),
-          import('./status/fleet-status.js'),
-        ]);
-        // Connection warnings go to stderr and only when they stop us, so --json stays clean.
-        const logger = createLogger({ mode: { level: 'error', pretty: false }, secrets: new SecretRegistry(), stream: process.stderr });
-        const stores = new HostStores(loaded.workDir ?? loaded.configDir, logger, timelineHistoryOf(loaded.raw));
-        const database = statusDatabaseOf(loaded);
-        try {
-          const store = await stores.open(database, 'status', { checkPersistence: false });
+        const { describeDatabase, readFleetStatus, renderFleetStatus } = await import('./status/fleet-status.js');
+        await withFleetStore(loaded, 'status', async (store, database) => {
           const status = await readFleetStatus(store, loaded, { queues: opts.queue });
           if (opts.json) out(JSON.stringify(status, null, 2));
           else for (const line of renderFleetStatus(status, describeDatabase(database))) out(line);
-        } finally {
-          await stores.close();
-          await logger.close();
-        }
+        });
       } catch (error) {
         setExit(reportFailure(error));
       }
@@ -225,34 +210,18 @@ export function buildProgram(setExit: (code: number) => void): Command {
           setExit(ExitCode.Usage);
           return;
         }
-        const { describeIssues, loadConfig } = await loadConfigModule();
-        const loaded = loadConfig({ configPath: program.opts<{ config?: string }>().config });
-        if (loaded.issues.length > 0) {
-          err(`${loaded.file}: ${loaded.issues.length} problem${loaded.issues.length === 1 ? '' : 's'} (see: anklet config validate)`);
-          for (const line of describeIssues(loaded, loaded.issues)) err(`  ${line}`);
+        const { loadFleetConfig, withFleetStore } = await import('./status/fleet-store.js');
+        const loaded = loadFleetConfig(program.opts<{ config?: string }>().config, err);
+        if (!loaded) {
           setExit(ExitCode.Config);
           return;
         }
-        const [{ HostStores, timelineHistoryOf }, { createLogger }, { SecretRegistry }, { statusDatabaseOf }, { explainFromConfig }, { renderExplanation }] = await Promise.all([
-          import('./host/stores.js'),
-          import('./logging/create-logger.js'),
-          import('./logging/redact.js'),
-          import('./status/fleet-status.js'),
-          import('./explain/explain-command.js'),
-          import('./explain/explain-job.js'),
-        ]);
-        const logger = createLogger({ mode: { level: 'error', pretty: false }, secrets: new SecretRegistry(), stream: process.stderr });
-        const stores = new HostStores(loaded.workDir ?? loaded.configDir, logger, timelineHistoryOf(loaded.raw));
-        const database = statusDatabaseOf(loaded);
-        try {
-          const store = await stores.open(database, 'explain', { checkPersistence: false });
+        const [{ explainFromConfig }, { renderExplanation }] = await Promise.all([import('./explain/explain-command.js'), import('./explain/explain-job.js')]);
+        await withFleetStore(loaded, 'explain', async (store) => {
           const explanation = await explainFromConfig(store, loaded, ref, { queues: opts.queue });
           if (opts.json) out(JSON.stringify(explanation, null, 2));
           else for (const line of renderExplanation(explanation)) out(line);
-        } finally {
-          await stores.close();
-          await logger.close();
-        }
+        });
       } catch (error) {
         setExit(reportFailure(error));
       }
